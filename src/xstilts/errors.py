@@ -1,0 +1,27 @@
+"""Errors a user can act on: each names the file, line and field that is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class XstiltsError(Exception):
+    """Base class: the CLI prints these without a traceback."""
+
+
+class DataFormatError(XstiltsError):
+    """A data file does not follow its declared format."""
+
+    def __init__(self, path: str | Path, line: int | None, field: str | None, message: str):
+        self.path, self.line, self.field = str(path), line, field
+        where = self.path + (f":{line}" if line is not None else "")
+        what = f" field '{field}'" if field else ""
+        super().__init__(f"{where}:{what} {message}".replace(": ", ": ", 1))
+
+
+class MissingDataError(XstiltsError):
+    """A dataset (or one of its files) is not under the data root."""
+
+
+class ModelLoadError(XstiltsError):
+    """A model source is missing, corrupt or truncated."""
