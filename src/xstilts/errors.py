@@ -15,8 +15,8 @@ class DataFormatError(XstiltsError):
     def __init__(self, path: str | Path, line: int | None, field: str | None, message: str):
         self.path, self.line, self.field = str(path), line, field
         where = self.path + (f":{line}" if line is not None else "")
-        what = f" field '{field}'" if field else ""
-        super().__init__(f"{where}:{what} {message}".replace(": ", ": ", 1))
+        what = f" field '{field}':" if field else ""
+        super().__init__(f"{where}:{what} {message}")
 
 
 class MissingDataError(XstiltsError):
