@@ -1,0 +1,1 @@
+"""Datasets: the catalog of official files under the data root, their readers, fetching."""
