@@ -1,0 +1,141 @@
+"""`xstilts data fetch`: download a dataset's files from their official sources (or a mirror
+of the data-root layout) and check each against the sha256 recorded in the package.
+
+A file is written to `<name>.part` first; a broken download resumes from there with an HTTP
+Range request, and the file is renamed into place only once its checksum matches, so the
+data root never holds a half-written or corrupt file under its real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote
+from urllib.request import Request, urlopen
+
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from xstilts.errors import XstiltsError
+from xstilts.paths import data_root as default_data_root
+from xstilts.data.catalog import DatasetEntry, all_datasets, get_dataset
+
+CHECKSUMS = Path(__file__).with_name("checksums.json")
+CHUNK = 1 << 16
+
+
+class FetchError(XstiltsError):
+    """A download failed or gave a file whose checksum does not match the recorded one."""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def record_checksums(data_root: str | Path, out: Path = CHECKSUMS) -> dict[str, str]:
+    """Hash every catalogued file present under `data_root` into `out` ('<folder>/<path>' -> sha256).
+    Run once by a maintainer when the catalog or the data snapshot changes."""
+    root, sums = Path(data_root), {}
+    for entry in all_datasets():
+        for f in entry.files:
+            for rel in f.paths:
+                if (root / entry.dir / rel).is_file():
+                    sums[f"{entry.dir}/{rel}"] = sha256_file(root / entry.dir / rel)
+    out.write_text(json.dumps(dict(sorted(sums.items())), indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
+    return sums
+
+
+def load_checksums() -> dict[str, str]:
+    return json.loads(CHECKSUMS.read_text(encoding="utf-8")) if CHECKSUMS.is_file() else {}
+
+
+def download(url: str, dest: Path, expected: str | None, progress: Progress | None = None,
+             timeout: float = 60) -> None:
+    """Download `url` to `dest` through `dest.part`, resuming a partial one; check sha256."""
+    part = dest.with_name(dest.name + ".part")
+    part.parent.mkdir(parents=True, exist_ok=True)
+    have = part.stat().st_size if part.exists() else 0
+    req = Request(url, headers={"Range": f"bytes={have}-", "User-Agent": "xstilts"} if have else {"User-Agent": "xstilts"})
+    try:
+        with urlopen(req, timeout=timeout) as resp:
+            if have and resp.status != 206:  # the server ignored the range: start over
+                have = 0
+            size = resp.headers.get("Content-Length")
+            task = progress.add_task(dest.name, total=have + int(size) if size else None, completed=have) if progress else None
+            with part.open("ab" if have else "wb") as out:
+                for block in iter(lambda: resp.read(CHUNK), b""):
+                    out.write(block)
+                    if progress:
+                        progress.advance(task, len(block))
+    except HTTPError as e:
+        if not (e.code == 416 and have):  # 416 after a complete .part: nothing left to fetch
+            raise FetchError(f"{url}: HTTP {e.code} {e.reason}") from None
+    except (URLError, OSError) as e:
+        raise FetchError(f"{url}: {getattr(e, 'reason', e)} (partial download kept in {part})") from None
+    _verify_and_place(part, dest, expected)
+
+
+def _verify_and_place(part: Path, dest: Path, expected: str | None) -> None:
+    if expected:
+        got = sha256_file(part)
+        if got != expected:
+            part.unlink()
+            raise FetchError(f"{dest}: checksum mismatch (sha256 {got}, expected {expected}); the download was removed")
+    part.replace(dest)
+
+
+def _extract(archive: Path, member: str, dest: Path, expected: str | None) -> None:
+    """Copy one member of a zip or tar archive to `dest` (through `.part`, checked like a download)."""
+    part = dest.with_name(dest.name + ".part")
+    try:
+        if archive.name.endswith(".zip"):
+            with zipfile.ZipFile(archive) as z, z.open(member) as src, part.open("wb") as out:
+                shutil.copyfileobj(src, out)
+        else:
+            with tarfile.open(archive) as t:
+                src = t.extractfile(member)
+                if src is None:
+                    raise KeyError(member)
+                with src, part.open("wb") as out:
+                    shutil.copyfileobj(src, out)
+    except KeyError:
+        raise FetchError(f"{archive}: no member '{member}'") from None
+    _verify_and_place(part, dest, expected)
+
+
+def fetch(name: str | DatasetEntry, data_root: str | Path | None = None, mirror: str | None = None,
+          force: bool = False, quiet: bool = False, timeout: float = 60) -> list[Path]:
+    """Fetch every file of a dataset into the data root; files already present with the right
+    checksum are kept (unless `force`). `mirror` is a base URL laid out like the data root
+    (`<mirror>/<folder>/<path>`). Returns the files written."""
+    entry = get_dataset(name) if isinstance(name, str) else name
+    root, sums, written = default_data_root(data_root), load_checksums(), []
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  disable=quiet) as progress:
+        for f in entry.files:
+            for rel, url in zip(f.paths, f.urls):
+                dest, expected = root / entry.dir / rel, sums.get(f"{entry.dir}/{rel}")
+                if dest.is_file() and not force and (expected is None or sha256_file(dest) == expected):
+                    continue
+                if mirror:
+                    download(f"{mirror.rstrip('/')}/{quote(entry.dir)}/{quote(rel)}", dest, expected, progress, timeout)
+                elif "#" in url:
+                    archive_url, member = url.split("#", 1)
+                    archive = root / entry.dir / ".archives" / archive_url.rsplit("/", 1)[1]
+                    if not archive.is_file():
+                        download(archive_url, archive, None, progress, timeout)
+                    _extract(archive, member, dest, expected)
+                else:
+                    download(url, dest, expected, progress, timeout)
+                if expected is None and not quiet:
+                    progress.console.print(f"[yellow]{dest}: no recorded checksum, not verified[/]")
+                written.append(dest)
+    return written
