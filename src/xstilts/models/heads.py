@@ -1,0 +1,259 @@
+"""Task heads on a shared encoder, chosen by task type; composition, no subclassing of models.
+
+`TaskModel` = any transformers encoder (its output has `last_hidden_state`) + a ModuleDict
+of heads keyed by task name, so the same class serves single-task training (one head),
+multi-task training (`forward(task=...)`) and the MLM baseline (a head of type "mlm").
+State dict keys are "encoder.*" and "heads.<name>.*", so one safetensors file holds both.
+Each head receives the encoder and the batch: multiple choice flattens choices before
+encoding and retrieval encodes two sides, which a head fed only hidden states could not do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+HeadType = Literal["classification", "multiple_choice", "qa", "tagging", "retrieval", "mlm"]
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """What a head needs besides the encoder's hidden size."""
+
+    type: HeadType
+    num_labels: int = 2
+    dropout: float = 0.1
+    similarity: Literal["cosine", "dot"] = "cosine"  # retrieval only
+    temperature: float = 0.05  # retrieval only: logits = similarity / temperature
+
+
+def encode(encoder: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """Last hidden states; the mask defaults to all ones like the encoders' own default."""
+    return encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """Average of the non-padding token states (e5 and the alignment probes pool this way)."""
+    if attention_mask is None:
+        return hidden.mean(1)
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+class ClassificationHead(nn.Module):
+    """First token → dropout → dense → tanh → dropout → out, as RobertaClassificationHead."""
+
+    def __init__(self, hidden: int, num_labels: int, dropout: float):
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.out_proj = nn.Linear(hidden, num_labels)
+
+    def score(self, hidden: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(hidden[:, 0])
+        return self.out_proj(self.dropout(torch.tanh(self.dense(x))))
+
+    def forward(self, encoder, input_ids, attention_mask=None, labels=None, **_):
+        logits = self.score(encode(encoder, input_ids, attention_mask))
+        out = {"logits": logits}
+        if labels is not None:
+            out["loss"] = F.cross_entropy(logits.float(), labels)
+        return out
+
+
+class MultipleChoiceHead(nn.Module):
+    """Flattens (batch, choices, length), scores each choice, softmax over choices."""
+
+    def __init__(self, hidden: int, dropout: float):
+        super().__init__()
+        self.scorer = ClassificationHead(hidden, 1, dropout)
+
+    def forward(self, encoder, input_ids, attention_mask=None, labels=None, **_):
+        b, c, length = input_ids.shape
+        flat_mask = None if attention_mask is None else attention_mask.reshape(b * c, length)
+        hidden = encode(encoder, input_ids.reshape(b * c, length), flat_mask)
+        logits = self.scorer.score(hidden).reshape(b, c)
+        out = {"logits": logits}
+        if labels is not None:
+            out["loss"] = F.cross_entropy(logits.float(), labels)
+        return out
+
+
+class QAHead(nn.Module):
+    """Token → start/end logits; loss is the mean of the two cross-entropies (as BERT's)."""
+
+    def __init__(self, hidden: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.qa_outputs = nn.Linear(hidden, 2)
+
+    def forward(self, encoder, input_ids, attention_mask=None, start_positions=None, end_positions=None, **_):
+        hidden = self.dropout(encode(encoder, input_ids, attention_mask))
+        start, end = self.qa_outputs(hidden).float().unbind(-1)
+        out = {"start_logits": start, "end_logits": end}
+        if start_positions is not None and end_positions is not None:
+            ignored = start.shape[1]  # positions outside the window are ignored, as in transformers
+            s, e = start_positions.clamp(0, ignored), end_positions.clamp(0, ignored)
+            out["loss"] = (F.cross_entropy(start, s, ignore_index=ignored) + F.cross_entropy(end, e, ignore_index=ignored)) / 2
+        return out
+
+
+class TaggingHead(nn.Module):
+    """Token → label logits; labels of -100 (sub-words after the first, specials) are ignored."""
+
+    def __init__(self, hidden: int, num_labels: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden, num_labels)
+
+    def forward(self, encoder, input_ids, attention_mask=None, labels=None, **_):
+        logits = self.classifier(self.dropout(encode(encoder, input_ids, attention_mask)))
+        out = {"logits": logits}
+        if labels is not None:
+            out["loss"] = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
+        return out
+
+
+class RetrievalHead(nn.Module):
+    """Dual encoder with shared weights: mean pooling, in-batch negatives, InfoNCE loss.
+
+    Given q_/p_ inputs it returns the contrastive loss (passage i is the positive of query i,
+    every other passage in the batch a negative); given plain input_ids, the embeddings.
+    """
+
+    def __init__(self, similarity: str, temperature: float):
+        super().__init__()
+        self.similarity, self.temperature = similarity, temperature
+
+    def embed(self, encoder, input_ids, attention_mask):
+        emb = mean_pool(encode(encoder, input_ids, attention_mask), attention_mask).float()
+        return F.normalize(emb, dim=-1) if self.similarity == "cosine" else emb
+
+    def forward(self, encoder, input_ids=None, attention_mask=None, q_input_ids=None, q_attention_mask=None,
+                p_input_ids=None, p_attention_mask=None, **_):
+        if input_ids is not None:
+            return {"embeddings": self.embed(encoder, input_ids, attention_mask)}
+        q = self.embed(encoder, q_input_ids, q_attention_mask)
+        p = self.embed(encoder, p_input_ids, p_attention_mask)
+        logits = q @ p.T / self.temperature
+        loss = F.cross_entropy(logits, torch.arange(len(q), device=q.device))
+        return {"loss": loss, "logits": logits, "q_embeddings": q, "p_embeddings": p}
+
+
+class MLMHead(nn.Module):
+    """Masked-LM head for encoders shipped without one (me5-small): a new transform
+    (dense + gelu + LayerNorm) and a decoder tied to the input word embeddings, plus a bias.
+
+    The tied matrix is read from the encoder at call time rather than registered here, so
+    the state dict holds it once (under "encoder.*"). Logits are computed only at labelled
+    positions: a 250k-row vocabulary over every token would dominate memory.
+    """
+
+    def __init__(self, hidden: int, vocab_size: int, eps: float = 1e-12):
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+        self.layer_norm = nn.LayerNorm(hidden, eps=eps)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+
+    def forward(self, encoder, input_ids, attention_mask=None, labels=None, **_):
+        hidden = encode(encoder, input_ids, attention_mask)
+        if labels is not None:
+            keep = labels != -100
+            hidden, labels = hidden[keep], labels[keep]
+        x = self.layer_norm(F.gelu(self.dense(hidden)))
+        logits = F.linear(x, encoder.get_input_embeddings().weight, self.bias)
+        out = {"logits": logits}
+        if labels is not None:
+            out["loss"] = F.cross_entropy(logits.float(), labels) if len(labels) else logits.sum() * 0.0
+        return out
+
+
+def build_head(spec: HeadSpec, encoder: nn.Module) -> nn.Module:
+    hidden = encoder.config.hidden_size
+    if spec.type == "classification":
+        return ClassificationHead(hidden, spec.num_labels, spec.dropout)
+    if spec.type == "multiple_choice":
+        return MultipleChoiceHead(hidden, spec.dropout)
+    if spec.type == "qa":
+        return QAHead(hidden, spec.dropout)
+    if spec.type == "tagging":
+        return TaggingHead(hidden, spec.num_labels, spec.dropout)
+    if spec.type == "retrieval":
+        return RetrievalHead(spec.similarity, spec.temperature)
+    if spec.type == "mlm":
+        return MLMHead(hidden, encoder.get_input_embeddings().num_embeddings, getattr(encoder.config, "layer_norm_eps", 1e-12))
+    raise ValueError(f"unknown head type {spec.type!r}; expected one of {HeadType.__args__}")
+
+
+class TaskModel(nn.Module):
+    """A shared encoder and one head per task name; `forward(task=..., **batch)`.
+
+    With a single head `task` may be omitted. Batch keys a head does not take (e.g.
+    "example_index", "offset_mapping" on eval features) are ignored.
+    """
+
+    def __init__(self, encoder: nn.Module, heads: Mapping[str, HeadSpec]):
+        super().__init__()
+        self.encoder = encoder
+        self.specs = dict(heads)
+        self.heads = nn.ModuleDict({name: build_head(spec, encoder) for name, spec in heads.items()})
+
+    def forward(self, task: str | None = None, **batch) -> dict[str, torch.Tensor]:
+        if task is None:
+            if len(self.heads) != 1:
+                raise ValueError(f"this model has heads {list(self.heads)}: pass task=")
+            task = next(iter(self.heads))
+        return self.heads[task](self.encoder, **batch)
+
+
+def task_model(encoder: nn.Module, task_type: HeadType, *, name: str | None = None, **spec) -> TaskModel:
+    """The single-task case: `task_model(enc, "classification", num_labels=3)`."""
+    return TaskModel(encoder, {name or task_type: HeadSpec(task_type, **spec)})
+
+
+def mlm_loss(model: TaskModel, input_ids, labels, attention_mask=None, task: str = "mlm") -> torch.Tensor:
+    """The MLM loss of `model`'s head named `task` (for the keep-MLM-on baseline)."""
+    return model(task=task, input_ids=input_ids, attention_mask=attention_mask, labels=labels)["loss"]
+
+
+def mask_tokens(
+    input_ids: torch.Tensor,
+    tokenizer=None,
+    *,
+    mask_token_id: int | None = None,
+    vocab_size: int | None = None,
+    special_ids: list[int] | None = None,
+    prob: float = 0.15,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT masking: pick `prob` of the non-special tokens as targets; of those 80% become
+    <mask>, 10% a random token, 10% stay. Returns (masked input_ids, labels with -100 elsewhere).
+
+    Ids come from `tokenizer` (mask_token_id, all_special_ids, len) or the keyword arguments;
+    pad is a special token, so padding is never a target. Uses torch's global RNG unless a
+    generator is given, so training resume (which restores that RNG) masks identically.
+    """
+    if tokenizer is not None:
+        mask_token_id = tokenizer.mask_token_id if mask_token_id is None else mask_token_id
+        vocab_size = len(tokenizer) if vocab_size is None else vocab_size
+        special_ids = tokenizer.all_special_ids if special_ids is None else special_ids
+    if mask_token_id is None or vocab_size is None:
+        raise ValueError("mask_tokens needs a tokenizer or mask_token_id and vocab_size")
+    special = torch.isin(input_ids, torch.tensor(special_ids or [], dtype=input_ids.dtype, device=input_ids.device))
+
+    def draw(p: float) -> torch.Tensor:
+        return torch.rand(input_ids.shape, generator=generator, device=input_ids.device) < p
+
+    target = draw(prob) & ~special
+    labels = torch.where(target, input_ids, torch.full_like(input_ids, -100))
+    masked = input_ids.clone()
+    to_mask = target & draw(0.8)
+    masked[to_mask] = mask_token_id
+    to_random = target & ~to_mask & draw(0.5)
+    random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator, device=input_ids.device, dtype=input_ids.dtype)
+    masked[to_random] = random_ids[to_random]
+    return masked, labels
