@@ -112,12 +112,15 @@ def _extract(archive: Path, member: str, dest: Path, expected: str | None) -> No
 
 
 def fetch(name: str | DatasetEntry, data_root: str | Path | None = None, mirror: str | None = None,
-          force: bool = False, quiet: bool = False, timeout: float = 60) -> list[Path]:
+          force: bool = False, quiet: bool = False, timeout: float = 60,
+          checksums: dict[str, str] | None = None) -> list[Path]:
     """Fetch every file of a dataset into the data root; files already present with the right
     checksum are kept (unless `force`). `mirror` is a base URL laid out like the data root
-    (`<mirror>/<folder>/<path>`). Returns the files written."""
+    (`<mirror>/<folder>/<path>`); `checksums` replaces the recorded ones ('<folder>/<path>' ->
+    sha256). Returns the files written."""
     entry = get_dataset(name) if isinstance(name, str) else name
-    root, sums, written = default_data_root(data_root), load_checksums(), []
+    root, written = default_data_root(data_root), []
+    sums = load_checksums() if checksums is None else checksums
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   disable=quiet) as progress:
         for f in entry.files:
