@@ -1,0 +1,43 @@
+"""The settings of one training run; saved with every checkpoint as the effective config."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, model_validator
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lr: PositiveFloat = 2e-5
+    batch_size: PositiveInt = 32
+    grad_accum: PositiveInt = 1
+    max_steps: PositiveInt | None = None  # exactly one of max_steps / epochs
+    epochs: PositiveFloat | None = None  # multi-task: counted in batches of all tasks together
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float | None = 1.0  # None: no clipping
+    eval_every: PositiveInt | None = None  # steps; the last step is always evaluated
+    save_every: PositiveInt | None = None  # steps; the last step is always saved
+    seed: int = 0
+    # CPU: the ~96M-parameter word-embedding matrix dominates the AdamW step; freezing it
+    # halves the me5-small step time (DESIGN.md). Recorded in every checkpoint's config.
+    freeze_embeddings: bool = False
+    bf16: bool | None = None  # None: bf16 autocast on CUDA, fp32 on CPU
+    group_by_length: bool = True
+    pad_to_multiple_of: PositiveInt | None = 8
+    # multi-task: one batch per micro-step from a task drawn with these probabilities
+    task_sampling: Literal["proportional", "temperature"] = "proportional"
+    sampling_cap: PositiveInt | None = None  # proportional: sizes capped at this many features
+    sampling_temperature: PositiveFloat = 1.0
+    load_best: bool = True  # with an eval_fn: the model ends with the best evaluated weights
+    progress: bool = True
+    # test-only: raise TrainingInterrupted after this step, as if the process were killed
+    stop_after_steps: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _one_length(self) -> "TrainConfig":
+        if (self.max_steps is None) == (self.epochs is None):
+            raise ValueError("give exactly one of max_steps and epochs")
+        return self

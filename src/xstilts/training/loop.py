@@ -1,0 +1,287 @@
+"""The one training loop (single- and multi-task), spelled out top to bottom on accelerate,
+and `predict` for evaluation code.
+
+Resume is exact: a checkpoint holds the weights, optimizer, scheduler, each task's sampler
+position, the task sampler and every RNG, so a killed run that is resumed ends with the same
+weights as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import nn
+from transformers import get_linear_schedule_with_warmup
+
+from ..errors import XstiltsError
+from .checkpoint import (
+    load_checkpoint, load_weights, resolve, save_checkpoint, save_weights, atomic_dir, seed_everything, set_rng_state,
+)
+from .collate import Collator, LengthGroupedSampler, feature_length, real_tokens
+from .config import TrainConfig
+from .sampling import BatchStream, TaskSampler, task_probabilities
+
+RUN_ONLY = {"stop_after_steps", "progress", "device"}  # may differ between a run and its resume
+Collate = Callable[[list[dict]], dict[str, torch.Tensor]]
+EvalFn = Callable[[nn.Module], tuple[float, dict]]
+
+
+class NonFiniteLossError(XstiltsError):
+    """Loss or gradient norm became NaN/inf; the last checkpoint on disk is the last good one."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """Raised by `stop_after_steps` to simulate a killed process in tests."""
+
+
+@dataclass
+class TrainResult:
+    step: int
+    best_score: float | None
+    best_metrics: dict = field(default_factory=dict)
+    last_loss: float | None = None
+
+
+def encoder_of(model: nn.Module) -> nn.Module:
+    """The transformers encoder inside a TaskModel (or the model itself)."""
+    return getattr(model, "encoder", model)
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """No weight decay on biases and LayerNorm weights (the 1-D parameters), as BERT/transformers."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drops log lines past the resumed step (steps the killed run did after its checkpoint)."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in keep))
+
+
+def train(
+    model: nn.Module,
+    train_features: Sequence[dict] | Mapping[str, Sequence[dict]],
+    *,
+    config: TrainConfig,
+    collate: Collate | Mapping[str, Collate] | None = None,
+    eval_fn: EvalFn | None = None,
+    out_dir: Path,
+    resume: bool = False,
+) -> TrainResult:
+    """Trains `model` (a TaskModel) in place; returns where it ended.
+
+    `train_features` is a list (single task, `model(**batch)`) or {task: list} (multi-task,
+    `model(task=..., **batch)`, one batch per micro-step from a sampled task). `collate`
+    (one, or one per task) defaults to dynamic padding with the encoder's pad id.
+    `eval_fn(model) -> (score, metrics)`, higher is better, runs every `eval_every` steps and
+    at the end; the best weights go to out_dir/best/. out_dir/last/ is the resumable
+    checkpoint and out_dir/log.jsonl the per-step log.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    multi = isinstance(train_features, Mapping)
+    tasks = dict(train_features) if multi else {"train": train_features}
+    if not all(tasks.values()):
+        raise ValueError(f"no training features for task(s) {[t for t, f in tasks.items() if not f]}")
+
+    # --- device and precision --------------------------------------------------------
+    bf16 = torch.cuda.is_available() if config.bf16 is None else config.bf16
+    accelerator = Accelerator(mixed_precision="bf16" if bf16 else "no")
+    device = accelerator.device
+    seed_everything(config.seed)
+
+    # --- data: one resumable batch stream per task, a seeded task sampler ---------------
+    collates = {t: collate.get(t) if isinstance(collate, Mapping) else collate for t in tasks}
+    if None in collates.values():
+        default = Collator(pad_id=encoder_of(model).config.pad_token_id, pad_to_multiple_of=config.pad_to_multiple_of)
+        collates = {t: c or default for t, c in collates.items()}
+    streams = {
+        t: BatchStream(LengthGroupedSampler(
+            [feature_length(f) for f in feats], config.batch_size, seed=config.seed + i,
+            group_by_length=config.group_by_length,
+        ))
+        for i, (t, feats) in enumerate(tasks.items())
+    }
+    probabilities = task_probabilities(
+        {t: len(f) for t, f in tasks.items()}, config.task_sampling, config.sampling_cap, config.sampling_temperature
+    )
+    task_sampler = TaskSampler(probabilities, seed=config.seed)
+    batches_per_epoch = sum(len(s.sampler) for s in streams.values())
+    total_steps = config.max_steps or math.ceil(config.epochs * batches_per_epoch / config.grad_accum)
+    warmup_steps = int(config.warmup_ratio * total_steps)
+
+    # --- model and optimizer ---------------------------------------------------------
+    if config.freeze_embeddings:
+        encoder_of(model).get_input_embeddings().weight.requires_grad_(False)
+    model.to(device)
+    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr, fused=device.type == "cuda")
+    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
+    effective = {
+        **config.model_dump(), "bf16": bf16, "device": str(device), "total_steps": total_steps,
+        "warmup_steps": warmup_steps, "task_probabilities": probabilities,
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
+
+    # --- resume ----------------------------------------------------------------------
+    step, best_score, best_metrics = 0, None, {}
+    checkpoint = resolve(out_dir / "last") if resume else None
+    if checkpoint is not None:
+        state, meta = load_checkpoint(checkpoint, model)
+        changed = {k for k in effective if k not in RUN_ONLY and meta["config"].get(k) != effective[k]}
+        if changed:
+            raise XstiltsError(f"{checkpoint}: cannot resume, the config changed in {sorted(changed)}")
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        for t, s in streams.items():
+            s.load_state_dict(state["streams"][t])
+        task_sampler.load_state_dict(state["task_sampler"])
+        set_rng_state(state["rng"])
+        step, best_score, best_metrics = meta["step"], meta["best_score"], meta["best_metrics"]
+    log_path = out_dir / "log.jsonl"
+    _truncate_log(log_path, step)
+
+    def save_last() -> None:
+        if accelerator.is_main_process:
+            state = {
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "streams": {t: s.state_dict() for t, s in streams.items()}, "task_sampler": task_sampler.state_dict(),
+            }
+            meta = {"step": step, "epoch": epoch(), "best_score": best_score, "best_metrics": best_metrics,
+                    "config": effective}
+            save_checkpoint(out_dir / "last", accelerator.unwrap_model(model), state, meta)
+
+    def epoch() -> float:
+        return round(sum(s.progress() * len(s.sampler) for s in streams.values()) / batches_per_epoch, 4)
+
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    model.train()
+    progress = Progress(
+        TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f} lr {task.fields[lr]:.2e} {task.fields[tps]:,.0f} tok/s"),
+        TimeRemainingColumn(), disable=not (config.progress and accelerator.is_main_process),
+    )
+    bar = progress.add_task("train", total=total_steps, completed=step, loss=float("nan"), lr=0.0, tps=0.0)
+    loss_value = None
+
+    # --- the loop --------------------------------------------------------------------
+    with progress, log_path.open("a") as log:
+        while step < total_steps:
+            started, tokens = time.perf_counter(), 0
+            task_losses: dict[str, list[torch.Tensor]] = {}
+            for _ in range(config.grad_accum):
+                task = task_sampler.pick() if multi else "train"
+                batch = collates[task]([tasks[task][i] for i in streams[task].next()])
+                tokens += real_tokens(batch)
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                loss = (model(task=task, **batch) if multi else model(**batch))["loss"]
+                accelerator.backward(loss / config.grad_accum)
+                task_losses.setdefault(task, []).append(loss.detach().float())
+            losses = torch.stack([l for ls in task_losses.values() for l in ls])
+            loss_value = losses.mean().item()
+            grad_norm = None
+            if config.max_grad_norm:
+                grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm))
+            if not math.isfinite(loss_value) or (grad_norm is not None and not math.isfinite(grad_norm)):
+                last = resolve(out_dir / "last")
+                raise NonFiniteLossError(
+                    f"non-finite {'loss' if not math.isfinite(loss_value) else 'gradient norm'} at step {step + 1} "
+                    f"(loss {loss_value}, grad norm {grad_norm}); stopped before updating weights. "
+                    + (f"Last good checkpoint: {last}" if last else "No checkpoint was saved yet.")
+                )
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+
+            elapsed = time.perf_counter() - started
+            lr = scheduler.get_last_lr()[0]
+            record = {"step": step, "epoch": epoch(), "loss": loss_value, "lr": lr, "grad_norm": grad_norm,
+                      "tokens": tokens, "tokens_per_s": tokens / elapsed}
+            if multi:
+                record["task_loss"] = {t: torch.stack(ls).mean().item() for t, ls in task_losses.items()}
+            log.write(json.dumps(record) + "\n")
+            progress.update(bar, completed=step, loss=loss_value, lr=lr, tps=tokens / elapsed)
+
+            if eval_fn is not None and (step == total_steps or (config.eval_every and step % config.eval_every == 0)):
+                unwrapped = accelerator.unwrap_model(model)
+                unwrapped.eval()
+                with torch.inference_mode():
+                    score, metrics = eval_fn(unwrapped)
+                unwrapped.train()
+                log.write(json.dumps({"step": step, "eval": metrics, "score": score}) + "\n")
+                if best_score is None or score > best_score:
+                    best_score, best_metrics = float(score), dict(metrics)
+                    if accelerator.is_main_process:
+                        with atomic_dir(out_dir / "best") as tmp:
+                            save_weights(unwrapped, tmp)
+                            (tmp / "meta.json").write_text(json.dumps({"step": step, "score": best_score, "metrics": metrics}, default=str))
+            if step == total_steps or (config.save_every and step % config.save_every == 0):
+                log.flush()
+                save_last()
+            if config.stop_after_steps == step and step < total_steps:
+                raise TrainingInterrupted(f"stop_after_steps={step}")
+
+    if eval_fn is not None and config.load_best and resolve(out_dir / "best") is not None:
+        load_weights(accelerator.unwrap_model(model), out_dir / "best")
+    return TrainResult(step=step, best_score=best_score, best_metrics=best_metrics, last_loss=loss_value)
+
+
+def _stack(arrays: list[np.ndarray], fill: float) -> np.ndarray:
+    """Stacks per-example arrays whose first axis (sequence length) may differ, padding with `fill`."""
+    if all(a.shape == arrays[0].shape for a in arrays):
+        return np.stack(arrays)
+    length = max(a.shape[0] for a in arrays)
+    out = np.full((len(arrays), length, *arrays[0].shape[1:]), fill, dtype=arrays[0].dtype)
+    for i, a in enumerate(arrays):
+        out[i, : a.shape[0]] = a
+    return out
+
+
+def predict(
+    model: nn.Module, features: Sequence[dict], collate: Collate, batch_size: int = 64, *, task: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Model outputs (all but "loss") per feature, in the original order, as float32 arrays.
+
+    Batches are sorted by length so little is padded. For token-level heads (qa, tagging)
+    positions past a feature's own length are -inf, never picked by an argmax, whatever
+    batch it landed in.
+    """
+    device = next(model.parameters()).device
+    specs = getattr(model, "specs", {})
+    head_type = (specs.get(task) if task else next(iter(specs.values()), None)) if specs else None
+    token_level = getattr(head_type, "type", None) in ("qa", "tagging")
+    order = sorted(range(len(features)), key=lambda i: -feature_length(features[i]))
+    per_example: dict[str, list[np.ndarray]] = {}
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        for start in range(0, len(order), batch_size):
+            batch = collate([features[i] for i in order[start : start + batch_size]])
+            lengths = batch["attention_mask"].sum(-1).tolist() if token_level else None
+            batch = {k: v.to(device) for k, v in batch.items()}
+            out = model(**batch) if task is None else model(task=task, **batch)
+            for key, value in out.items():
+                if key == "loss" or value.ndim == 0:
+                    continue
+                rows = list(value.float().cpu().numpy())
+                if lengths is not None:
+                    rows = [r[:n] for r, n in zip(rows, lengths)]
+                per_example.setdefault(key, []).extend(rows)
+    model.train(was_training)
+    inverse = np.argsort(order)
+    return {k: _stack([v[j] for j in inverse], fill=-np.inf) for k, v in per_example.items()}
