@@ -13,10 +13,13 @@ not BERT's step size). Features:
 
 Answers are cut from the original context by character offsets (never detokenised) and
 stripped of surrounding whitespace, since sentencepiece offsets may include a leading space.
+The end is extended over combining marks: after NFKC composition ("e" + U+0301 → "é") the
+token's offsets cover only the base character.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -108,6 +111,12 @@ def _best_span(windows, n_best, max_answer_length):
     return max(found, key=lambda b: b[0]) if found else None
 
 
+def _past_marks(text: str, end: int) -> int:
+    while end < len(text) and unicodedata.category(text[end]).startswith("M"):
+        end += 1
+    return end
+
+
 def decode_qa(
     examples: Sequence[QAExample], eval_features: Sequence[dict], start_logits, end_logits,
     n_best: int = 20, max_answer_length: int = 30, null_threshold: float | None = None,
@@ -134,5 +143,5 @@ def decode_qa(
         if best is None or (null_threshold is not None and null - best[0] > null_threshold):
             predictions[ex.uid] = ""
         else:
-            predictions[ex.uid] = ex.context[best[1]:best[2]].strip()
+            predictions[ex.uid] = ex.context[best[1]:_past_marks(ex.context, best[2])].strip()
     return predictions
