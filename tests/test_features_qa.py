@@ -44,6 +44,7 @@ def qa(uid: str, context: str, answer: str | None, question: str = "who", nth: i
     return QAExample(uid, question, context, ((answer, start),))
 
 
+W16 = dict(max_length=16, doc_stride=4, max_query_length=4)
 CTX = "the cat sat on the mat . the dog barked at the mailman . she went to the market ."
 
 
@@ -62,7 +63,7 @@ def logits_for(features, peaks: dict[tuple[int, int], float]):
 def test_windows_overlap_and_question_is_masked():
     tok = tiny_tokenizer()
     ex = qa("a", CTX, "mailman")
-    feats = build_qa_eval_features([ex], tok, max_length=16, doc_stride=4, max_query_length=4)
+    feats = build_qa_eval_features([ex], tok, **W16)
     assert len(feats) > 2 and all(len(f["input_ids"]) <= 16 for f in feats)
     assert all(f["example_index"] == 0 for f in feats)
     for f in feats:
@@ -86,8 +87,8 @@ def test_question_truncated_to_max_query_length():
 def test_training_labels_point_at_answer_or_cls():
     tok = tiny_tokenizer()
     ex = qa("a", CTX, "the mailman")
-    train = build_qa_train_features([ex, qa("b", CTX, None)], tok, max_length=16, doc_stride=4, max_query_length=4)
-    evals = build_qa_eval_features([ex], tok, max_length=16, doc_stride=4, max_query_length=4)
+    train = build_qa_train_features([ex, qa("b", CTX, None)], tok, **W16)
+    evals = build_qa_eval_features([ex], tok, **W16)
     start_char = CTX.index("the mailman")
     inside = [i for i, f in enumerate(evals) if any(o and o[0] == start_char for o in f["offsets"])
               and any(o and o[1] == start_char + 11 for o in f["offsets"])]
@@ -102,7 +103,7 @@ def test_training_labels_point_at_answer_or_cls():
 
 def test_answer_straddling_a_window_edge_is_labelled_only_where_whole():
     tok = tiny_tokenizer()
-    evals = build_qa_eval_features([qa("a", CTX, "cat")], tok, max_length=16, doc_stride=4, max_query_length=4)
+    evals = build_qa_eval_features([qa("a", CTX, "cat")], tok, **W16)
     last_of_first = max(o[1] for o in evals[0]["offsets"] if o)
     # an answer that begins inside window 0 and ends after it
     begin = max(o[0] for o in evals[0]["offsets"] if o)
@@ -115,7 +116,7 @@ def test_answer_straddling_a_window_edge_is_labelled_only_where_whole():
 def test_decode_best_span_in_second_window_and_no_cross_window_span():
     tok = tiny_tokenizer()
     ex = qa("a", CTX, "market")
-    feats = build_qa_eval_features([ex], tok, max_length=16, doc_stride=4, max_query_length=4)
+    feats = build_qa_eval_features([ex], tok, **W16)
     dog, market = CTX.index("dog"), CTX.index("market")
     w_dog = next(i for i, f in enumerate(feats) if any(o and o[0] == dog for o in f["offsets"]))
     w_market = len(feats) - 1
@@ -146,7 +147,7 @@ def test_decode_rejects_question_tokens_reversed_and_too_long_spans():
 def test_null_answer_wins_or_loses_by_threshold_and_v1_never_empty():
     tok = tiny_tokenizer()
     ex = qa("a", CTX, "dog")
-    feats = build_qa_eval_features([ex], tok, max_length=16, doc_stride=4, max_query_length=4)
+    feats = build_qa_eval_features([ex], tok, **W16)
     w = next(i for i, f in enumerate(feats) if any(o and o[0] == CTX.index("dog") for o in f["offsets"]))
     dog = token_at(feats[w], CTX.index("dog"))
     start = logits_for(feats, {(w, dog): 3.0} | {(i, 0): 4.0 for i in range(len(feats))})
@@ -186,7 +187,8 @@ ROUND_TRIP = [
 
 # The word-level tiny tokenizer keeps a CJK run as one token, so an answer inside it can only
 # come back as the whole token (a superset); the Unigram tokenizer splits it.
-@pytest.mark.parametrize(("make_tok", "superset"), [(unigram_tokenizer, set()), (tiny_tokenizer, {"zh", "long"})])
+@pytest.mark.parametrize(("make_tok", "superset"),
+                         [(unigram_tokenizer, set()), (tiny_tokenizer, {"zh", "long"})])
 def test_gold_positions_decode_back_to_gold_text(make_tok, superset):
     tok = make_tok()
     kw = dict(max_length=24, doc_stride=6, max_query_length=8)

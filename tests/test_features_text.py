@@ -24,7 +24,8 @@ def test_pair_classification_ids_and_labels():
 
 def test_pair_truncation_is_longest_first():
     tok = tiny_tokenizer()
-    feat = build_classification_features([TextExample("a", LONG, "the mat", "entailment")], tok, 12, LABELS)[0]
+    ex = TextExample("a", LONG, "the mat", "entailment")
+    feat = build_classification_features([ex], tok, 12, LABELS)[0]
     ids = feat["input_ids"]
     assert len(ids) == 12
     assert ids[-3:] == tok("the mat")["input_ids"][1:]  # short second segment kept whole

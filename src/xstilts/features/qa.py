@@ -84,10 +84,11 @@ def build_qa_eval_features(
     examples: Sequence[QAExample], tokenizer, max_length: int = 384, doc_stride: int = 128,
     max_query_length: int = 64,
 ) -> list[dict]:
+    windows = _windows(examples, tokenizer, max_length, doc_stride, max_query_length)
     return [
         {"input_ids": list(ids), "example_index": idx,
          "offsets": [tuple(o) if s == 1 else None for o, s in zip(offsets, seq_ids)]}
-        for idx, ids, offsets, seq_ids in _windows(examples, tokenizer, max_length, doc_stride, max_query_length)
+        for idx, ids, offsets, seq_ids in windows
     ]
 
 
