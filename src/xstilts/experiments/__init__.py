@@ -1,0 +1,1 @@
+"""Entry-point layer: turns a request (CLI options or a study spec) into runs of the library."""
