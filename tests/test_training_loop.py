@@ -11,7 +11,14 @@ from safetensors.torch import load_file
 from tests.tiny import tiny_encoder
 from xstilts.models.heads import HeadSpec, TaskModel, task_model
 from xstilts.training import (
-    Collator, MLMCollator, NonFiniteLossError, TrainConfig, TrainingInterrupted, predict, task_probabilities, train,
+    Collator,
+    MLMCollator,
+    NonFiniteLossError,
+    TrainConfig,
+    TrainingInterrupted,
+    predict,
+    task_probabilities,
+    train,
 )
 from xstilts.training.sampling import TaskSampler
 

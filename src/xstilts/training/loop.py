@@ -24,7 +24,14 @@ from transformers import get_linear_schedule_with_warmup
 
 from ..errors import XstiltsError
 from .checkpoint import (
-    load_checkpoint, load_weights, resolve, save_checkpoint, save_weights, atomic_dir, seed_everything, set_rng_state,
+    atomic_dir,
+    load_checkpoint,
+    load_weights,
+    resolve,
+    save_checkpoint,
+    save_weights,
+    seed_everything,
+    set_rng_state,
 )
 from .collate import Collator, LengthGroupedSampler, feature_length, real_tokens
 from .config import TrainConfig
@@ -280,7 +287,7 @@ def predict(
                     continue
                 rows = list(value.float().cpu().numpy())
                 if lengths is not None:
-                    rows = [r[:n] for r, n in zip(rows, lengths)]
+                    rows = [r[:n] for r, n in zip(rows, lengths, strict=True)]
                 per_example.setdefault(key, []).extend(rows)
     model.train(was_training)
     inverse = np.argsort(order)
