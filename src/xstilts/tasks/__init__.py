@@ -1,0 +1,6 @@
+"""The task catalog: one frozen TaskDef per task, discovered from `tasks/families/`."""
+
+from xstilts.tasks.registry import all_tasks, get_task
+from xstilts.tasks.schema import TASK_TYPES, Recipe, Source, TaskDef
+
+__all__ = ["TASK_TYPES", "Recipe", "Source", "TaskDef", "all_tasks", "get_task"]

@@ -1,0 +1,26 @@
+"""XTREME-R structured prediction: UD-POS and WikiANN NER."""
+
+from xstilts.data import catalog
+from xstilts.tasks.schema import Recipe, Source, TaskDef
+
+TASKS = (
+    TaskDef(
+        name="udpos", type="tagging",
+        train=(Source("ud", "train", "en"),),
+        dev=Source("ud", "dev", "en"),
+        eval=tuple(Source("ud", "test", lang) for lang in catalog.UD_TREEBANKS),
+        labels=catalog.UPOS, metrics=("pos_f1", "pos_accuracy"), main_score="pos_f1", version="1",
+        recipe=Recipe(lr=2e-5, batch_size=32, epochs=10, max_length=128),
+        notes="one test treebank per language (ud/SOURCE.md); pos_f1 is the seqeval F1 XTREME reports",
+    ),
+    TaskDef(
+        name="wikiann", type="tagging",
+        train=(Source("wikiann", "train", "en"),),
+        dev=Source("wikiann", "dev", "en"),
+        eval=tuple(Source("wikiann", "dev", lang) for lang in catalog.WIKIANN_LANGS),
+        labels=catalog.get_dataset("wikiann").labels,  # "O" first: truncated words are filled with id 0
+        metrics=("ner_f1",), main_score="ner_f1", version="1",
+        recipe=Recipe(lr=2e-5, batch_size=32, epochs=10, max_length=128),
+        notes="test labels are not available: the dev sets are the evaluation (English dev also selects the model)",
+    ),
+)

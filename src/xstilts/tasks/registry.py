@@ -1,0 +1,42 @@
+"""The task registry, built by discovering every module in `xstilts.tasks.families`."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterable
+
+from xstilts.data.readers import did_you_mean
+from xstilts.tasks import families
+from xstilts.tasks.schema import TaskDef
+
+
+def build_registry(tasks: Iterable[TaskDef]) -> dict[str, TaskDef]:
+    """Name -> task; a name defined twice is an error at import."""
+    registry: dict[str, TaskDef] = {}
+    for task in tasks:
+        if task.name in registry:
+            raise ValueError(f"task '{task.name}' is defined twice")
+        registry[task.name] = task
+    return registry
+
+
+def discover() -> list[TaskDef]:
+    found = []
+    for info in sorted(pkgutil.iter_modules(families.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{families.__name__}.{info.name}")
+        found += list(getattr(module, "TASKS", ()))
+    return found
+
+
+REGISTRY = build_registry(discover())
+
+
+def get_task(name: str) -> TaskDef:
+    if name not in REGISTRY:
+        raise KeyError(f"unknown task '{name}'{did_you_mean(name, REGISTRY)}")
+    return REGISTRY[name]
+
+
+def all_tasks(role: str | None = None) -> tuple[TaskDef, ...]:
+    return tuple(t for t in REGISTRY.values() if role is None or role in t.roles)

@@ -1,0 +1,81 @@
+"""What a task is: frozen data naming its files, labels, metrics and recipe (STYLE rule 2).
+
+Behaviour comes from `type` (the feature builder, head and decoder picked for it), never
+from per-task code, so adding a task means adding an entry to a family file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+TaskType = Literal["classification", "multiple_choice", "qa", "tagging", "retrieval"]
+TASK_TYPES: tuple[str, ...] = TaskType.__args__
+ROLES = ("target", "intermediate")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One split of one language of a catalog dataset.
+
+    `answerable_only` keeps SQuAD 2.0's answerable questions. `exclude_contexts_of` names a
+    (dataset, split, lang) whose paragraphs are dropped from this source: SQuAD 2.0 dev shares
+    paragraphs with XQuAD (and so XQuAD-R/LAReQA), which must not leak into training.
+    """
+
+    dataset: str
+    split: str
+    lang: str = "en"
+    answerable_only: bool = False
+    exclude_contexts_of: tuple[str, str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Fine-tuning defaults, after XTREME's scripts (scripts/train_<task>.sh)."""
+
+    lr: float = 2e-5
+    batch_size: int = 32
+    epochs: float = 5.0
+    max_length: int = 128
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    doc_stride: int = 128  # QA: overlap of context windows
+    max_query_length: int = 64  # QA: question tokens kept
+    max_answer_length: int = 30  # QA decoding, in tokens
+    n_best: int = 20  # QA decoding: top start/end tokens tried per window
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    """A task: English training data, English dev (model selection), evaluation per language.
+
+    `metrics` are registered metric names; `main_score` is the one used for model selection
+    and headline numbers. `metric_lang` passes the evaluation language to the metric (MLQA's
+    per-language normalisation). Bump `version` whenever a change can move a score.
+    """
+
+    name: str
+    type: TaskType
+    train: tuple[Source, ...]
+    dev: Source | None
+    eval: tuple[Source, ...]
+    metrics: tuple[str, ...]
+    main_score: str
+    version: str
+    labels: tuple[str, ...] = ()
+    metric_lang: bool = False
+    recipe: Recipe = field(default_factory=Recipe)
+    roles: tuple[str, ...] = ("target",)
+    notes: str = ""
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(s.lang for s in self.eval)
+
+    def eval_source(self, lang: str) -> Source:
+        for s in self.eval:
+            if s.lang == lang:
+                return s
+        raise KeyError(f"task '{self.name}' has no evaluation language '{lang}' "
+                       f"(languages: {', '.join(self.languages)})")
