@@ -1,0 +1,207 @@
+"""The study report as data: XTREME-R aggregates, gains over the baseline, English vs low-resource
+pairs, and alignment gain next to transfer gain, all computed from one study's result rows.
+
+Rows with a `layer` are alignment probes (retrieval read from the encoder's hidden states); rows
+without one are fine-tuned target tasks. Tables, plots and HTML only render a `StudyReport`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from xstilts.report.stats import Comparison, apply_holm, compare, spearman
+from xstilts.report.xtreme import Aggregate, ReportError, Scores, aggregate_all, language_scores
+from xstilts.store import ResultRow
+
+Kind = Literal["none", "english", "low-resource", "multi", "mlm", "translated"]
+KINDS: tuple[Kind, ...] = ("none", "english", "low-resource", "translated", "multi", "mlm")
+BASELINE = "none"
+
+
+class ReportWarning(UserWarning):
+    """Something the reader must know before trusting a comparison (e.g. different language sets)."""
+
+
+@dataclass(frozen=True)
+class ConditionInfo:
+    """What a condition is. `pair` links versions of the same data in different languages."""
+
+    name: str
+    kind: Kind
+    intermediate: tuple[str, ...] = ()
+    pair: str | None = None
+
+
+def infer_condition(name: str, intermediate: Sequence[str] = ()) -> ConditionInfo:
+    """Best guess from the name when the spec gave no metadata: 'multi:…', 'mlm+…', 'translated:…',
+    'data-eng' (English side of parallel data 'data') and 'data-xxx' (a low-resource side), else English."""
+    inter = tuple(intermediate)
+    if name == BASELINE:
+        return ConditionInfo(name, "none", inter)
+    for prefix, kind in (("multi:", "multi"), ("mlm+", "mlm"), ("translated:", "translated")):
+        if name.startswith(prefix):
+            return ConditionInfo(name, kind, inter)  # type: ignore[arg-type]
+    stem, sep, lang = name.rpartition("-")
+    if sep and stem and 2 <= len(lang) <= 3 and lang.isalpha():
+        return ConditionInfo(name, "english" if lang in ("en", "eng") else "low-resource", inter, pair=stem)
+    return ConditionInfo(name, "english", inter)
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """One condition's probes: gains over the baseline and accuracy-by-layer curves."""
+
+    condition: str
+    gain: float | None  # mean of the per-probe-task gains
+    per_task: dict[str, float]  # probe task -> gain averaged over languages, directions, layers
+    curves: dict[str, dict[int, float]]  # probe task -> layer -> score averaged over languages, directions
+    transfer_gain: float | None  # mean gain over the target tasks
+
+
+@dataclass
+class StudyReport:
+    conditions: dict[str, ConditionInfo]  # baseline first, then grouped by kind
+    target_tasks: tuple[str, ...]
+    probe_tasks: tuple[str, ...]
+    aggregates: list[Aggregate]
+    gains: list[Comparison]  # every condition minus the baseline, per target task; Holm over all of them
+    pairs: list[Comparison]  # low-resource (or translated) minus English on the same data; own Holm family
+    alignment: dict[str, Alignment]
+    correlation: tuple[float, float] | None  # Spearman (rho, p) of alignment gain vs transfer gain
+    warnings: list[str] = field(default_factory=list)
+
+    def gain(self, condition: str, task: str) -> Comparison | None:
+        return next((c for c in self.gains if c.a == condition and c.task == task), None)
+
+    def aggregates_of(self, condition: str) -> list[Aggregate]:
+        return [a for a in self.aggregates if a.condition == condition]
+
+
+def check_versions(rows: Iterable[ResultRow]) -> None:
+    """Refuse rows of one task under different task versions: their scores are not comparable."""
+    seen: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for r in rows:
+        seen[r.task][r.task_version].add(r.condition)
+    for task, versions in seen.items():
+        if len(versions) > 1:
+            detail = "; ".join(f"v{v}: {', '.join(sorted(c))}" for v, c in sorted(versions.items()))
+            raise ReportError(f"{task} rows come from different task versions ({detail}); scores of "
+                              "different versions are not comparable: rerun or filter to one version")
+
+
+def _by_seed(scores: Scores, condition: str, task: str) -> dict[int | None, dict[str, float]]:
+    return {s: langs for (c, s, t), langs in scores.items() if c == condition and t == task}
+
+
+def _language_warnings(scores: Scores, conditions: Sequence[str], tasks: Sequence[str]) -> list[str]:
+    out = []
+    for task in tasks:
+        langs = {c: set().union(*_by_seed(scores, c, task).values()) for c in conditions}
+        langs = {c: v for c, v in langs.items() if v}
+        union = set().union(*langs.values()) if langs else set()
+        lacking = {c: sorted(union - v) for c, v in langs.items() if v != union}
+        if lacking:
+            detail = "; ".join(f"{c} lacks {', '.join(v)}" for c, v in lacking.items())
+            out.append(f"{task}: conditions were evaluated on different languages ({detail}); "
+                       "gains use the languages both sides have")
+    return out
+
+
+def _ordered(rows: Sequence[ResultRow], infos: Sequence[ConditionInfo]) -> dict[str, ConditionInfo]:
+    given = {i.name: i for i in infos}
+    names = dict.fromkeys(r.condition for r in rows)
+    found = {n: given.get(n) or infer_condition(n, next(r.intermediate for r in rows if r.condition == n))
+             for n in names}
+    return {n: found[n] for kind in KINDS for n in [*given, *names] if n in found and found[n].kind == kind}
+
+
+def _pair_comparisons(conditions: dict[str, ConditionInfo], scores: Scores, tasks: Sequence[str]) -> list[Comparison]:
+    groups: dict[str, list[ConditionInfo]] = defaultdict(list)
+    for info in conditions.values():
+        if info.pair is not None:
+            groups[info.pair].append(info)
+    out = []
+    for members in groups.values():
+        for eng in (m for m in members if m.kind == "english"):
+            for other in (m for m in members if m.kind != "english"):
+                for task in tasks:
+                    comp = compare(other.name, eng.name, task, _by_seed(scores, other.name, task),
+                                   _by_seed(scores, eng.name, task))
+                    if comp is not None:
+                        out.append(comp)
+    apply_holm(out)
+    return out
+
+
+def _probe_means(rows: Sequence[ResultRow]) -> dict[str, dict[tuple, float]]:
+    """condition -> (task, language, direction, layer) -> score averaged over seeds."""
+    vals: dict[str, dict[tuple, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        vals[r.condition][(r.task, r.language, r.direction, r.layer)].append(r.value)
+    return {c: {k: statistics.fmean(v) for k, v in keys.items()} for c, keys in vals.items()}
+
+
+def _alignment(condition: str, means: dict[str, dict[tuple, float]], gains: Sequence[Comparison]) -> Alignment:
+    mine = means.get(condition, {})
+    base = means.get(BASELINE, {}) if condition != BASELINE else {}
+    per_key: dict[str, list[float]] = defaultdict(list)
+    for key in mine.keys() & base.keys():
+        per_key[key[0]].append(mine[key] - base[key])
+    per_task = {t: statistics.fmean(v) for t, v in sorted(per_key.items())}
+    curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for (task, _lang, _dir, layer), v in mine.items():
+        curves[task][layer].append(v)
+    transfer = [c.gain.mean for c in gains if c.a == condition]
+    return Alignment(
+        condition=condition,
+        gain=statistics.fmean(per_task.values()) if per_task else None,
+        per_task=per_task,
+        curves={t: {layer: statistics.fmean(v) for layer, v in sorted(ls.items())} for t, ls in sorted(curves.items())},
+        transfer_gain=statistics.fmean(transfer) if transfer else None,
+    )
+
+
+def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] = ()) -> StudyReport:
+    """Everything the study reports, from its rows; `conditions` gives the spec's metadata (else inferred)."""
+    rows = list(rows)
+    check_versions(rows)
+    infos = _ordered(rows, conditions)
+    targets = [r for r in rows if r.layer is None]
+    probes = [r for r in rows if r.layer is not None]
+    scores = language_scores(targets)
+    tasks = tuple(dict.fromkeys(t for (_c, _s, t) in scores))
+    notes = _language_warnings(scores, list(infos), tasks)
+    if BASELINE not in infos:
+        notes.append(f"no '{BASELINE}' condition: gains over the baseline cannot be computed")
+    gains = []
+    for name in (n for n in infos if n != BASELINE and BASELINE in infos):
+        for task in tasks:
+            comp = compare(name, BASELINE, task, _by_seed(scores, name, task), _by_seed(scores, BASELINE, task))
+            if comp is None and _by_seed(scores, name, task):
+                notes.append(f"{name} shares no seed (or language) with {BASELINE} on {task}: no gain")
+            elif comp is not None:
+                gains.append(comp)
+    apply_holm(gains)
+    means = _probe_means(probes)
+    alignment = {c: _alignment(c, means, gains) for c in infos if c in means or c != BASELINE}
+    points = [(a.gain, a.transfer_gain) for c, a in alignment.items()
+              if c != BASELINE and a.gain is not None and a.transfer_gain is not None]
+    order = {name: i for i, name in enumerate(infos)}
+    for note in notes:
+        warnings.warn(note, ReportWarning, stacklevel=2)
+    return StudyReport(
+        conditions=infos,
+        target_tasks=tasks,
+        probe_tasks=tuple(dict.fromkeys(r.task for r in probes)),
+        aggregates=sorted(aggregate_all(scores), key=lambda a: (order[a.condition], a.seed is None, a.seed or 0)),
+        gains=gains,
+        pairs=_pair_comparisons(infos, scores, tasks),
+        alignment=alignment,
+        correlation=spearman([p[0] for p in points], [p[1] for p in points]),
+        warnings=notes,
+    )
