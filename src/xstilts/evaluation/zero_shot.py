@@ -1,0 +1,252 @@
+"""Zero-shot cross-lingual evaluation of a fine-tuned TaskModel: every language of a task.
+
+Per language: build features (cached by data hash, tokenizer, max length and builder
+version), predict with `training.predict` (length-sorted batches, inference mode), decode by
+task type (argmax, QA span decoding, one tag per word, ranking over LAReQA's pooled
+candidates) and score with the task's registered metrics. The result is one ResultRow per
+(language, metric key) with the whole protocol; predictions can be written per language as
+JSONL so a reviewer can rescore them. Evaluators never average (the report does).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from xstilts import features as F
+from xstilts.data import catalog
+from xstilts.data.examples import Candidate
+from xstilts.features import cache as feature_cache
+from xstilts.features import choice, classification, qa, retrieval, tagging
+from xstilts.metrics import get_metric
+from xstilts.provenance import stable_hash
+from xstilts.store import ResultRow
+from xstilts.tasks import TaskDef
+from xstilts.tasks.data import read_source, sources_hash
+from xstilts.training import Collator, predict
+
+TOP_K = 20  # LAReQA is scored by mAP@20
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """Examples to score, per language, with what identifies them.
+
+    `candidates` is the pooled retrieval pool (LAReQA: every sentence of every language);
+    `data_hash[lang]` goes into result rows and feature-cache keys.
+    """
+
+    examples: Mapping[str, Sequence]
+    data_hash: Mapping[str, str]
+    splits: Mapping[str, tuple[str, str]]  # lang -> (dataset, split)
+    candidates: Sequence[Candidate] = ()
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What every row says about the model and the run that produced it."""
+
+    model: str
+    model_hash: str
+    seed: int | None
+    condition: str = "none"
+    intermediate: tuple[str, ...] = ()
+    protocol: Mapping[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+
+
+def load_eval_data(task: TaskDef, data_root, langs: Sequence[str] | None = None,
+                   max_examples: int | None = None) -> EvalData:
+    """The task's evaluation sources (all languages, or `langs`), each cut to its first `max_examples`."""
+    sources = [task.eval_source(lang) for lang in langs] if langs else list(task.eval)
+    examples = {s.lang: read_source(s, data_root)[:max_examples] for s in sources}
+    hashes = {s.lang: sources_hash([s], data_root, max_examples) for s in sources}
+    candidates: list[Candidate] = []
+    if task.type == "retrieval":  # the pool is every language's candidates, however many are scored
+        questions, candidates = catalog.lareqa_pool(data_root, [s.lang for s in task.eval])
+        examples = {lang: questions[lang][:max_examples] for lang in examples}
+        pool_hash = sources_hash(task.eval, data_root)
+        hashes = {lang: stable_hash([h, pool_hash]) for lang, h in hashes.items()}
+    return EvalData(examples, hashes, {s.lang: (s.dataset, s.split) for s in sources}, candidates)
+
+
+def in_memory(task: TaskDef, examples: Mapping[str, Sequence], candidates: Sequence[Candidate] = ()) -> EvalData:
+    """EvalData from examples already in memory (tests, custom data); hashed by content."""
+    hashes = {lang: stable_hash([list(exs), list(candidates)]) for lang, exs in examples.items()}
+    return EvalData(dict(examples), hashes, {lang: ("in-memory", "eval") for lang in examples}, tuple(candidates))
+
+
+class Evaluator:
+    """Predicts and scores one task with one model; holds what all languages share."""
+
+    def __init__(self, model: nn.Module, tokenizer, task: TaskDef, *, batch_size: int = 64,
+                 max_length: int | None = None, cache_dir: Path | None = None):
+        self.model, self.tokenizer, self.task = model, tokenizer, task
+        self.batch_size = batch_size
+        self.max_length = max_length or task.recipe.max_length
+        self.cache_dir = cache_dir
+        self.collate = Collator(pad_id=tokenizer.pad_token_id, pad_to_multiple_of=8)
+        heads = getattr(model, "heads", {})
+        self.head = task.name if task.name in heads else None
+        self._fingerprint: str | None = None
+        self._pool: tuple[str, np.ndarray] | None = None  # (pool hash, candidate embeddings)
+
+    # ---- features ---------------------------------------------------------------------
+
+    def _features(self, builder: str, version: int, data_hash: str, build) -> list[dict]:
+        if self.cache_dir is None:
+            return build()
+        if self._fingerprint is None:
+            self._fingerprint = F.tokenizer_fingerprint(self.tokenizer)
+        r = self.task.recipe
+        key = {"builder": builder, "version": version, "data": data_hash, "tokenizer": self._fingerprint,
+               "max_length": self.max_length, "labels": list(self.task.labels),
+               "doc_stride": r.doc_stride, "max_query_length": r.max_query_length}
+        return feature_cache.cached_features(key, build, self.cache_dir)
+
+    def _predict(self, features: list[dict]) -> dict[str, np.ndarray]:
+        return predict(self.model, features, self.collate, self.batch_size, task=self.head)
+
+    # ---- decoding per task type: (predictions, references, JSONL records) -------------
+
+    def run(self, examples: Sequence, data_hash: str, candidates: Sequence[Candidate] = ()):
+        if not examples:
+            raise ValueError(f"{self.task.name}: no examples to evaluate")
+        return getattr(self, f"_{self.task.type}")(list(examples), data_hash, candidates)
+
+    def _classification(self, examples, data_hash, _):
+        feats = self._features("classification", classification.VERSION, data_hash, lambda: F.build_classification_features(
+            examples, self.tokenizer, self.max_length, self.task.labels))
+        ids = self._predict(feats)["logits"].argmax(-1)
+        preds = [self.task.labels[i] for i in ids]
+        refs = [_gold(ex, ex.label) for ex in examples]
+        return preds, refs, [{"uid": ex.uid, "prediction": p, "gold": g} for ex, p, g in zip(examples, preds, refs)]
+
+    def _multiple_choice(self, examples, data_hash, _):
+        feats = self._features("choice", choice.VERSION, data_hash, lambda: F.build_choice_features(
+            examples, self.tokenizer, self.max_length))
+        preds = self._predict(feats)["logits"].argmax(-1).tolist()
+        refs = [_gold(ex, ex.label) for ex in examples]
+        return preds, refs, [{"uid": ex.uid, "prediction": p, "gold": g} for ex, p, g in zip(examples, preds, refs)]
+
+    def _qa(self, examples, data_hash, _):
+        r = self.task.recipe
+        feats = self._features("qa_eval", qa.VERSION, data_hash, lambda: F.build_qa_eval_features(
+            examples, self.tokenizer, self.max_length, r.doc_stride, r.max_query_length))
+        out = self._predict(feats)
+        answers = F.decode_qa(examples, feats, out["start_logits"], out["end_logits"], n_best=r.n_best,
+                              max_answer_length=r.max_answer_length)
+        preds = [answers[ex.uid] for ex in examples]
+        refs = [[text for text, _ in ex.answers] for ex in examples]
+        return preds, refs, [{"uid": ex.uid, "prediction": p, "gold": g} for ex, p, g in zip(examples, preds, refs)]
+
+    def _tagging(self, examples, data_hash, _):
+        feats = self._features("tagging", tagging.VERSION, data_hash, lambda: F.build_tagging_features(
+            examples, self.tokenizer, self.max_length, self.task.labels))
+        ids = F.align_predictions(feats, self._predict(feats)["logits"])
+        preds = [[self.task.labels[i] for i in row] for row in ids]
+        refs = [list(_gold(ex, ex.tags or None)) for ex in examples]
+        return preds, refs, [{"uid": ex.uid, "prediction": p, "gold": g} for ex, p, g in zip(examples, preds, refs)]
+
+    def _embed(self, texts: Sequence[str], data_hash: str, builder: str) -> np.ndarray:
+        feats = self._features(builder, retrieval.VERSION, data_hash, lambda: [
+            {"input_ids": list(self.tokenizer(t, truncation=True, max_length=self.max_length)["input_ids"])}
+            for t in texts])
+        return self._predict(feats)["embeddings"]
+
+    def _retrieval(self, examples, data_hash, candidates):
+        if not candidates:
+            raise ValueError(f"{self.task.name}: retrieval needs the candidate pool")
+        pool_hash = stable_hash([[c.uid, c.sentence] for c in candidates])
+        if self._pool is None or self._pool[0] != pool_hash:  # the pool is embedded once for all languages
+            self._pool = (pool_hash, self._embed([c.sentence for c in candidates], pool_hash, "retrieval_candidates"))
+        pool = self._pool[1]
+        queries = self._embed([ex.question for ex in examples], data_hash, "retrieval_questions")
+        scores = queries @ pool.T  # the head L2-normalises for cosine similarity
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :TOP_K]
+        position = {c.uid: j for j, c in enumerate(candidates)}
+        refs = [{position[a] for a in ex.answer_ids if a in position} for ex in examples]
+        missing = [ex.uid for ex, rel in zip(examples, refs) if not rel]
+        if missing:
+            raise ValueError(f"{self.task.name}: question(s) {missing[:5]} have no answer in the candidate pool")
+        preds = top.tolist()
+        records = [{"uid": ex.uid, "prediction": [candidates[j].uid for j in row], "gold": list(ex.answer_ids)}
+                   for ex, row in zip(examples, preds)]
+        return preds, refs, records
+
+    # ---- scoring ------------------------------------------------------------------------
+
+    def score(self, lang: str, predictions, references) -> dict[str, dict[str, float]]:
+        """Registered metric name -> its values for one language."""
+        kw = {"lang": lang} if self.task.metric_lang else {}
+        return {name: get_metric(name)(predictions, references, **kw) for name in self.task.metrics}
+
+    def main_score(self, scores: dict[str, dict[str, float]]) -> float:
+        return scores[self.task.main_score][get_metric(self.task.main_score).main]
+
+
+def _gold(example, value):
+    if value is None:
+        raise ValueError(f"example {example.uid} has no gold label: unlabelled data cannot be scored")
+    return value
+
+
+def rows_for(task: TaskDef, lang: str, scores: dict[str, dict[str, float]], data: EvalData, run: RunInfo,
+             protocol: Mapping[str, Any]) -> list[ResultRow]:
+    """One row per metric key; a key produced by two metrics of one task is an error."""
+    rows, seen = [], {}
+    dataset, split = data.splits[lang]
+    for name, values in scores.items():
+        for key, value in values.items():
+            if key in seen:
+                raise ValueError(f"task '{task.name}': metrics '{seen[key]}' and '{name}' both report '{key}'")
+            seen[key] = name
+            rows.append(ResultRow(
+                model=run.model, model_hash=run.model_hash, condition=run.condition,
+                intermediate=list(run.intermediate), task=task.name, task_version=task.version,
+                dataset=dataset, split=split, language=lang, seed=run.seed, metric=key, value=float(value),
+                scorer="head", pooling="mean" if task.type == "retrieval" else None,
+                protocol={**run.protocol, **protocol, "metric_fn": name}, data_hash=data.data_hash[lang],
+                run_id=run.run_id))
+    return rows
+
+
+def evaluate(model: nn.Module, tokenizer, task: TaskDef, data: EvalData, run: RunInfo, *,
+             predictions_dir: Path | None = None, batch_size: int = 64, max_length: int | None = None,
+             cache_dir: Path | None = None, on_language=None) -> list[ResultRow]:
+    """Score every language in `data`; returns the rows (the caller stores them).
+
+    `on_language(lang, rows)` is called after each language (progress, incremental storing).
+    """
+    ev = Evaluator(model, tokenizer, task, batch_size=batch_size, max_length=max_length, cache_dir=cache_dir)
+    protocol = {"max_length": ev.max_length, "eval_batch_size": batch_size}
+    if task.type == "qa":
+        r = task.recipe
+        protocol |= {"doc_stride": r.doc_stride, "max_query_length": r.max_query_length,
+                     "max_answer_length": r.max_answer_length, "n_best": r.n_best}
+    if task.type == "retrieval":
+        protocol |= {"pool_size": len(data.candidates), "similarity": "cosine", "candidate_context": False}
+    rows = []
+    for lang, examples in data.examples.items():
+        preds, refs, records = ev.run(examples, data.data_hash[lang], data.candidates)
+        lang_rows = rows_for(task, lang, ev.score(lang, preds, refs), data, run,
+                             {**protocol, "n_examples": len(examples)})
+        if predictions_dir is not None:
+            write_predictions(Path(predictions_dir) / f"{task.name}.{lang}.jsonl", records)
+        if on_language is not None:
+            on_language(lang, lang_rows)
+        rows += lang_rows
+    return rows
+
+
+def write_predictions(path: Path, records: Sequence[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,41 @@
+"""Reading a task's sources into typed examples, with their filters and a content hash."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from xstilts.data import catalog
+from xstilts.provenance import files_sha256, stable_hash
+from xstilts.tasks.schema import Source
+
+
+def source_paths(source: Source, data_root: str | Path | None) -> list[Path]:
+    """The files a source reads, the excluded dataset's included (its content changes the result)."""
+    wanted = [(source.dataset, source.split, source.lang)]
+    if source.exclude_contexts_of:
+        wanted.append(source.exclude_contexts_of)
+    return [p for d, s, lang in wanted for f in catalog.dataset_files(d, s, lang)
+            for p in catalog.local_paths(d, f, data_root)]
+
+
+def read_source(source: Source, data_root: str | Path | None) -> list:
+    examples = catalog.read(source.dataset, source.split, source.lang, data_root)
+    if source.answerable_only:
+        examples = [ex for ex in examples if not ex.is_impossible and ex.answers]
+    if source.exclude_contexts_of:
+        banned = {ex.context for ex in catalog.read(*source.exclude_contexts_of, data_root)}
+        examples = [ex for ex in examples if ex.context not in banned]
+    return examples
+
+
+def sources_hash(sources: Sequence[Source], data_root: str | Path | None, limit: int | None = None) -> str:
+    """sha256 of the files read, the filters applied and the example limit."""
+    files = files_sha256([p for s in sources for p in source_paths(s, data_root)])
+    return stable_hash({"files": files, "sources": list(sources), "limit": limit})
+
+
+def read_sources(sources: Sequence[Source], data_root: str | Path | None, limit: int | None = None) -> list:
+    """All sources' examples in order, then the first `limit` of them."""
+    examples = [ex for s in sources for ex in read_source(s, data_root)]
+    return examples[:limit] if limit else examples

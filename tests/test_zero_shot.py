@@ -1,0 +1,68 @@
+"""Zero-shot evaluation of a tiny random model on tiny in-memory examples of every task type."""
+
+import json
+
+import pytest
+
+from tests.tiny import tiny_encoder, tiny_tokenizer
+from xstilts.data.examples import Candidate, ChoiceExample, QAExample, RetrievalQAExample, TaggingExample, TextExample
+from xstilts.evaluation.zero_shot import RunInfo, evaluate, in_memory
+from xstilts.experiments.finetune import head_options
+from xstilts.models.heads import task_model
+from xstilts.tasks import get_task
+
+CTX = "paris is the capital of france. the cat sat on the mat."
+
+
+def examples(task_type: str, lang: str) -> list:
+    if task_type == "classification":
+        return [TextExample(f"{lang}{i}", "the cat sat on the mat", "a dog barked", label)
+                for i, label in enumerate(["entailment", "neutral", "contradiction", "neutral"])]
+    if task_type == "multiple_choice":
+        return [ChoiceExample(f"{lang}{i}", "the cat sat", "cause", ("the mat", "the dog"), i % 2) for i in range(4)]
+    if task_type == "qa":
+        return [QAExample(f"{lang}0", "what is the capital of france", CTX, (("paris", 0),)),
+                QAExample(f"{lang}1", "who sat on the mat", CTX, (("the cat", 32),))]
+    if task_type == "tagging":
+        return [TaggingExample(f"{lang}{i}", ("the", "cat", "sat"), ("DET", "NOUN", "VERB")) for i in range(3)]
+    return [RetrievalQAExample(f"q{i}", q, (f"{lang}:0:{i}",))
+            for i, q in enumerate(["what is the capital of france", "who sat on the mat"])]
+
+
+CANDIDATES = [Candidate(f"{lang}:0:{i}", s, CTX) for lang in ("en", "de")
+              for i, s in enumerate(["paris is the capital of france.", "the cat sat on the mat."])]
+EXPECTED = {"xnli": {"accuracy"}, "xcopa": {"accuracy"}, "xquad": {"f1", "exact_match"},
+            "mlqa": {"f1", "exact_match"}, "udpos": {"f1", "precision", "recall", "accuracy"},
+            "wikiann": {"f1", "precision", "recall"}, "lareqa": {"map_at_20"}}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_rows_per_language_and_metric(name, tmp_path):
+    task = get_task(name)
+    tok = tiny_tokenizer()
+    model = task_model(tiny_encoder(), task.type, name=task.name, **head_options(task))
+    if name == "wikiann":
+        data = in_memory(task, {lang: [TaggingExample("s", ("paris", "is"), ("B-LOC", "O"))] for lang in ("en", "de")})
+    else:
+        cands = CANDIDATES if task.type == "retrieval" else ()
+        data = in_memory(task, {lang: examples(task.type, lang) for lang in ("en", "de")}, cands)
+    run = RunInfo(model="tiny", model_hash="h", seed=1, protocol={"lr": 1e-3})
+    rows = evaluate(model, tok, task, data, run, predictions_dir=tmp_path, cache_dir=tmp_path / "cache")
+    assert {(r.language, r.metric) for r in rows} == {(lang, m) for lang in ("en", "de") for m in EXPECTED[name]}
+    assert all(0 <= r.value <= 100 for r in rows)
+    assert all(r.task == name and r.task_version == task.version and r.seed == 1 and r.protocol["lr"] == 1e-3
+               for r in rows)
+    assert len({r.key() for r in rows}) == len(rows)
+    records = [json.loads(line) for line in (tmp_path / f"{name}.de.jsonl").read_text().splitlines()]
+    assert len(records) == len(data.examples["de"]) and {"uid", "prediction", "gold"} <= set(records[0])
+    # cached features give the same numbers
+    again = evaluate(model, tok, task, data, run, cache_dir=tmp_path / "cache")
+    assert [r.value for r in again] == [r.value for r in rows]
+
+
+def test_unlabelled_examples_are_refused():
+    task = get_task("xnli")
+    model = task_model(tiny_encoder(), "classification", name="xnli", num_labels=3)
+    data = in_memory(task, {"en": [TextExample("1", "a", "b", None)]})
+    with pytest.raises(ValueError, match="no gold label"):
+        evaluate(model, tiny_tokenizer(), task, data, RunInfo(model="m", model_hash="h", seed=0))
