@@ -80,7 +80,7 @@ def fmt_p(p: float | None, n_seeds: int | None = None) -> str:
     """A p-value for people: 'n/a (1 seed)' where no test was possible."""
     if p is None or math.isnan(p):
         return f"n/a ({n_seeds} seed{'s' * (n_seeds != 1)})" if n_seeds is not None else "n/a"
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}" if p >= 1e-9 else "<1e-9"
 
 
 def paired_ttest(a: Sequence[float], b: Sequence[float]) -> float | None:

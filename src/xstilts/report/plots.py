@@ -1,0 +1,138 @@
+"""The report's figures as PNG bytes (matplotlib's object API with the Agg canvas: no pyplot state,
+no display needed), so the HTML writer can embed them and tests can open them.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from xstilts.report.study import BASELINE, StudyReport
+
+DPI = 110
+MARKERS = {"english": "o", "low-resource": "s", "translated": "D", "multi": "^", "mlm": "v", "none": "x"}
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def _colors(report: StudyReport) -> dict[str, tuple]:
+    """One fixed colour per condition across every figure."""
+    palette = colormaps["tab10"]
+    return {name: palette(i % 10) for i, name in enumerate(report.conditions)}
+
+
+def _treated(report: StudyReport) -> list[str]:
+    return [n for n in report.conditions if n != BASELINE]
+
+
+def gain_heatmap(report: StudyReport) -> bytes | None:
+    """Conditions × target tasks, colour = gain over the baseline, text = mean ± std and stars."""
+    names, tasks = _treated(report), list(report.target_tasks)
+    if not names or not tasks:
+        return None
+    vals = np.full((len(names), len(tasks)), np.nan)
+    fig = Figure(figsize=(1.6 + 1.5 * len(tasks), 1.2 + 0.55 * len(names)))
+    ax = fig.add_subplot()
+    for i, name in enumerate(names):
+        for j, task in enumerate(tasks):
+            comp = report.gain(name, task)
+            if comp is None:
+                continue
+            vals[i, j] = comp.gain.mean
+    lim = float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 1.0
+    for i, name in enumerate(names):
+        for j, task in enumerate(tasks):
+            if (comp := report.gain(name, task)) is not None:
+                dark = abs(comp.gain.mean) > 0.6 * lim
+                ax.text(j, i, f"{comp.gain}{comp.stars}", ha="center", va="center", fontsize=8,
+                        color="white" if dark else "black")
+    im = ax.imshow(vals, cmap="RdBu", vmin=-lim or -1, vmax=lim or 1, aspect="auto")
+    ax.set_xticks(range(len(tasks)), tasks)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_title(f"Gain over '{BASELINE}' per target task")
+    fig.colorbar(im, ax=ax, label="gain (points)")
+    return _png(fig)
+
+
+def language_gains(report: StudyReport, task: str) -> bytes | None:
+    """Gain per language of every condition on `task`, error bars = std over seeds."""
+    comps = [c for c in report.gains if c.task == task]
+    if not comps:
+        return None
+    langs = sorted({lang for c in comps for lang in c.per_language})
+    colors = _colors(report)
+    width = 0.8 / len(comps)
+    fig = Figure(figsize=(max(5.0, 0.5 * len(langs) * max(1, len(comps) / 2) + 2), 3.6))
+    ax = fig.add_subplot()
+    x = np.arange(len(langs))
+    for k, comp in enumerate(comps):
+        spreads = [comp.per_language.get(lang) for lang in langs]
+        means = [s.mean if s else np.nan for s in spreads]
+        errs = [s.std if s and s.std is not None else 0.0 for s in spreads]
+        ax.bar(x + (k - (len(comps) - 1) / 2) * width, means, width, yerr=errs, capsize=2,
+               label=comp.a, color=colors[comp.a])
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(x, langs)
+    ax.set_xlabel("language")
+    ax.set_ylabel(f"gain over '{BASELINE}' (points)")
+    ax.set_title(f"{task}: gain per language (mean ± std over seeds)")
+    ax.legend(fontsize=8, ncols=min(4, len(comps)))
+    return _png(fig)
+
+
+def alignment_scatter(report: StudyReport) -> bytes | None:
+    """Alignment gain (x) against transfer gain (y), one point per condition."""
+    points = [(n, a) for n, a in report.alignment.items()
+              if n != BASELINE and a.gain is not None and a.transfer_gain is not None]
+    if not points:
+        return None
+    colors = _colors(report)
+    fig = Figure(figsize=(5.5, 4.2))
+    ax = fig.add_subplot()
+    for name, a in points:
+        kind = report.conditions[name].kind
+        ax.scatter(a.gain, a.transfer_gain, color=colors[name], marker=MARKERS.get(kind, "o"), s=50,
+                   label=f"{name} ({kind})")
+        ax.annotate(name, (a.gain, a.transfer_gain), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.margins(0.2)
+    ax.axhline(0, color="grey", linewidth=0.6)
+    ax.axvline(0, color="grey", linewidth=0.6)
+    ax.set_xlabel("alignment gain (retrieval points, mean over probes)")
+    ax.set_ylabel("transfer gain (points, mean over targets)")
+    rho = report.correlation
+    ax.set_title("Alignment vs transfer gain" + (f" (Spearman ρ = {rho[0]:.2f})" if rho else ""))
+    ax.legend(fontsize=7, loc="best")
+    return _png(fig)
+
+
+def layer_curves(report: StudyReport) -> bytes | None:
+    """Probe score by layer, one line per condition, one panel per probe task."""
+    tasks = list(report.probe_tasks)
+    if not tasks:
+        return None
+    colors = _colors(report)
+    fig = Figure(figsize=(4.6 * len(tasks), 3.8))
+    for k, task in enumerate(tasks):
+        ax = fig.add_subplot(1, len(tasks), k + 1)
+        for name, a in report.alignment.items():
+            curve = a.curves.get(task)
+            if curve:
+                ax.plot(list(curve), list(curve.values()), marker=MARKERS.get(report.conditions[name].kind, "o"),
+                        markersize=4, color=colors[name], label=name,
+                        linestyle="--" if name == BASELINE else "-")
+        ax.set_xlabel("layer (0 = embeddings)")
+        ax.set_ylabel("score (0–100)")
+        ax.set_title(f"{task} by layer (mean over languages, directions)", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _png(fig)

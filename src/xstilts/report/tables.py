@@ -1,0 +1,175 @@
+"""The report's tables as plain grids of strings, rendered by rich for the terminal and by html.py.
+
+One builder per table keeps terminal and HTML showing the same numbers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+
+from xstilts.report.stats import Comparison, fmt_p
+from xstilts.report.study import BASELINE, StudyReport
+
+TEXT_COLUMNS = {"condition", "kind", "minus", "task"}
+STARS_NOTE = "* p<0.05, ** p<0.01, *** p<0.001 after Holm correction"
+
+
+@dataclass
+class Grid:
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    caption: str = ""
+    breaks: set[int] = field(default_factory=set)  # a rule after these row indices
+    signed: bool = True  # cells are differences: colour them by sign in HTML
+
+
+def _f(x: float | None, signed: bool = False) -> str:
+    return "" if x is None else f"{x:+.2f}" if signed else f"{x:.2f}"
+
+
+def _mean(xs: list[float]) -> float | None:
+    return statistics.fmean(xs) if xs else None
+
+
+def _cell(c: Comparison | None) -> str:
+    return "" if c is None else f"{c.gain}{c.stars}"
+
+
+def _test_note(comps: list[Comparison]) -> str:
+    seeds = sorted({len(c.seeds) for c in comps})
+    if not comps:
+        return ""
+    if seeds == [1]:
+        return ("1 seed: no t-test possible (n/a); stars use the sign-flip test over languages, "
+                f"{STARS_NOTE}")
+    return f"paired t-test over {'/'.join(map(str, seeds))} seeds, {STARS_NOTE}"
+
+
+def _with_breaks(grid: Grid, report: StudyReport, names: list[str]) -> Grid:
+    kinds = [report.conditions[n].kind for n in names]
+    grid.breaks = {i for i in range(len(kinds) - 1) if kinds[i] != kinds[i + 1]}
+    return grid
+
+
+def mean_score(report: StudyReport, condition: str, task: str) -> float | None:
+    """Task average of `condition` over its seeds."""
+    return _mean([a.tasks[task].average for a in report.aggregates_of(condition) if task in a.tasks])
+
+
+def comparison_grid(report: StudyReport) -> Grid:
+    """Conditions × target tasks: gain over the baseline ± std over seeds, stars; alignment gains after."""
+    probes = list(report.probe_tasks)
+    grid = Grid("Gain over no intermediate training (points)",
+                ["condition", "kind", *report.target_tasks, "mean", *(f"Δ align {p}" for p in probes),
+                 *(["Δ align"] if len(probes) > 1 else [])],
+                caption=f"{BASELINE}: absolute scores. Target cells: mean ± std over seeds. {_test_note(report.gains)}. "
+                        "Δ align: retrieval score gain averaged over layers, languages and directions")
+    names = list(report.conditions)
+    for name in names:
+        info, align = report.conditions[name], report.alignment.get(name)
+        if name == BASELINE:
+            cells = [_f(mean_score(report, name, t)) for t in report.target_tasks]
+            scores = [s for t in report.target_tasks if (s := mean_score(report, name, t)) is not None]
+            mean = _f(_mean(scores))
+        else:
+            cells = [_cell(report.gain(name, t)) for t in report.target_tasks]
+            mean = _f(align.transfer_gain if align else None, signed=True)
+        aligned = [_f(align.per_task.get(p) if align else None, signed=True) for p in probes]
+        overall = [_f(align.gain if align else None, signed=True)] if len(probes) > 1 else []
+        grid.rows.append([name, info.kind, *cells, mean, *aligned, *overall])
+    return _with_breaks(grid, report, names)
+
+
+def xtreme_grid(report: StudyReport) -> Grid:
+    """XTREME-R scores per condition (mean over seeds): task averages, English, gap, categories, overall."""
+    aggs = report.aggregates
+    cats = list(dict.fromkeys(c for a in aggs for c in a.categories))
+    partial = {c for a in aggs for c in a.partial_categories} | ({"overall"} if any(a.partial for a in aggs) else set())
+    grid = Grid("XTREME-R aggregation (mean over seeds)",
+                ["condition", *(f"{t}" for t in report.target_tasks), "en", "transfer gap",
+                 *(c + (" †" if c in partial else "") for c in cats), "overall" + (" †" if "overall" in partial else "")],
+                signed=False)
+    missing = sorted({m for a in aggs for m in a.missing_tasks})
+    langs_missing = {t: r.missing for a in aggs for t, r in a.tasks.items() if r.missing}
+    notes = ["† partial: over the XTREME-R tasks present only"] if missing else []
+    if missing:
+        notes.append(f"tasks not run: {', '.join(missing)}")
+    notes += [f"{t} lacks {', '.join(m)}" for t, m in langs_missing.items()]
+    grid.caption = ". ".join(notes + ["task scores average the XTREME-R languages present; "
+                                      "en and gap average over tasks"])
+    names = [n for n in report.conditions if report.aggregates_of(n)]
+    for name in names:
+        aggs_c = report.aggregates_of(name)
+        tasks = [r for a in aggs_c for r in a.tasks.values()]
+        grid.rows.append([
+            name,
+            *(_f(mean_score(report, name, t)) for t in report.target_tasks),
+            _f(_mean([r.english for r in tasks if r.english is not None])),
+            _f(_mean([r.gap for r in tasks if r.gap is not None])),
+            *(_f(_mean([a.categories[c] for a in aggs_c if c in a.categories])) for c in cats),
+            _f(_mean([a.overall for a in aggs_c if a.overall is not None])),
+        ])
+    return _with_breaks(grid, report, names)
+
+
+def _test_rows(comps: list[Comparison]) -> list[list[str]]:
+    return [[c.a, c.b, c.task, str(len(c.seeds)), str(c.gain), fmt_p(c.p_ttest, len(c.seeds)),
+             fmt_p(c.p_flip), fmt_p(c.p_holm), c.stars] for c in comps]
+
+
+TEST_COLUMNS = ["condition", "minus", "task", "seeds", "difference", "p (paired t)", "p (sign-flip)",
+                "p Holm", ""]
+
+
+def significance_grid(report: StudyReport) -> Grid:
+    return Grid("Gains over the baseline: tests", TEST_COLUMNS, _test_rows(report.gains),
+                caption="paired by seed; sign-flip test over language × seed differences; Holm across "
+                        "all conditions × tasks, on the t-test p (sign-flip p with 1 seed)")
+
+
+def pairs_grid(report: StudyReport) -> Grid:
+    return Grid("Same data, different language: low-resource minus English", TEST_COLUMNS,
+                _test_rows(report.pairs),
+                caption="conditions linked by their pair key; Holm across these comparisons")
+
+
+def alignment_grid(report: StudyReport) -> Grid:
+    probes = list(report.probe_tasks)
+    grid = Grid("Alignment gain vs transfer gain", ["condition", "kind", *(f"Δ {p}" for p in probes),
+                                                    "Δ align", "Δ transfer"])
+    for name, a in report.alignment.items():
+        if name != BASELINE:
+            grid.rows.append([name, report.conditions[name].kind, *(_f(a.per_task.get(p), True) for p in probes),
+                              _f(a.gain, True), _f(a.transfer_gain, True)])
+    rho = report.correlation
+    p_text = fmt_p(rho[1]) if rho else ""
+    grid.caption = (f"Spearman rho = {rho[0]:.2f} (p {'' if p_text.startswith('<') else '= '}{p_text}) "
+                    f"across {len(grid.rows)} conditions"
+                    if rho else "Spearman correlation needs at least 3 conditions with both gains")
+    return grid
+
+
+def to_rich(grid: Grid) -> Table:
+    table = Table(title=grid.title, caption=grid.caption, caption_justify="left")
+    for col in grid.columns:
+        table.add_column(col, justify="left" if col in TEXT_COLUMNS else "right", overflow="fold")
+    for i, row in enumerate(grid.rows):
+        table.add_row(*row, end_section=i in grid.breaks)
+    return table
+
+
+def print_report(report: StudyReport, console: Console | None = None) -> None:
+    """The compact terminal view: the comparison, the English vs low-resource pairs, and warnings."""
+    console = console or Console()
+    console.print(to_rich(comparison_grid(report)))
+    if report.pairs:
+        console.print(to_rich(pairs_grid(report)))
+    if report.correlation:
+        console.print(alignment_grid(report).caption)
+    for note in report.warnings:
+        console.print(f"[yellow]warning:[/] {note}")
