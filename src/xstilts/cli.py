@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,7 +19,8 @@ app = typer.Typer(
     no_args_is_help=True, pretty_exceptions_show_locals=False,
 )
 app.add_typer(data_app, name="data")
-console = Console()
+# Wide tables stay readable when output goes to a file or CI log (rich assumes 80 columns there).
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 DataRoot = Annotated[Optional[Path], typer.Option(
     "--data-root", help="Folder with one sub-folder per dataset (default: $XSTILTS_DATA).")]

@@ -42,6 +42,9 @@ def resolve(name: str) -> str:
 
 def load_encoder(name: str, *, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> Encoder:
     """Load model and tokenizer; a hub id needs the hub (or its local HF cache)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # our own progress bars speak for long work
     path = resolve(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
