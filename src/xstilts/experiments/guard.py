@@ -1,0 +1,212 @@
+"""What text each node of a study reads, and the guard against training on evaluated text.
+
+Leakage hides behind different dataset names: the SQuAD 2.0 dev half shares paragraphs with
+XQuAD's English source, SIB-200's sentences are the FLORES sentences of the alignment probe.
+So overlap is checked by content: every text field of every example is normalised (NFKC,
+casefold, collapsed whitespace) and hashed, and the hash sets of each intermediate
+condition's training text and each target's evaluated text are intersected.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from xstilts.data import catalog
+from xstilts.data.examples import (BitextExample, Candidate, ChoiceExample, QAExample, RetrievalQAExample,
+                                   TaggingExample, TextExample)
+from xstilts.data.readers import did_you_mean
+from xstilts.errors import XstiltsError
+from xstilts.experiments.spec import ProbeTarget, Spec, TaskTarget
+from xstilts.tasks.schema import Source as TextSource
+
+# Normalised strings shorter than this ("yes", a bare name) match by chance, not by leakage.
+MIN_CHARS = 20
+_FIELDS = {
+    TextExample: ("text_a", "text_b"), ChoiceExample: ("context", "question", "choices"),
+    QAExample: ("context", "question"), TaggingExample: ("tokens",), BitextExample: ("source", "target"),
+    RetrievalQAExample: ("question",), Candidate: ("sentence", "context"),
+}
+PROBE_LANGS = {"tatoeba": catalog.TATOEBA_LANGS, "flores": catalog.SIB200_LANGS, "lareqa": catalog.LAREQA_LANGS}
+PROBE_DEFAULT_LANGS = {"tatoeba": catalog.XTREME_R_TATOEBA, "flores": catalog.SIB200_LANGS,
+                       "lareqa": catalog.LAREQA_LANGS}
+FLORES_PIVOT = "eng_Latn"  # evaluation.alignment.flores scores every language against it
+
+
+# ---- which sources a task or probe reads -----------------------------------------------------
+
+
+def _task_registry() -> Mapping | None:
+    """The task catalog, or None where it is not importable (then only dataset names resolve)."""
+    try:
+        from xstilts.tasks.registry import REGISTRY
+    except ImportError:
+        return None
+    return REGISTRY
+
+
+def _dataset_lang(entry: catalog.DatasetEntry, lang: str) -> str:
+    """A dataset's file-name code for `lang` given as that code, a lang_Script tag or ISO 639-3."""
+    if not lang:
+        if len(entry.languages) == 1:
+            return entry.languages[0]
+        raise KeyError(f"'{entry.name}' has {len(entry.languages)} languages: name one as '{entry.name}:LANG'")
+    for code in entry.languages:
+        tag = catalog.LANGUAGE_TAGS.get(code, code)
+        if lang in (code, tag, tag.split("_")[0]):
+            return code
+    raise KeyError(f"'{entry.name}' has no language '{lang}'{did_you_mean(lang, entry.languages)}")
+
+
+def train_sources(name: str) -> tuple[TextSource, ...]:
+    """What an intermediate task trains on: a catalog task's training sources, else
+    'dataset[:lang]' of the data catalog read from its train split (its first split where it
+    has none, e.g. squad_v2 → dev). Raises KeyError with "did you mean" for unknown names."""
+    registry = _task_registry() or {}
+    if name in registry:
+        return tuple(registry[name].train)
+    dataset, _, lang = name.partition(":")
+    if dataset not in catalog.REGISTRY:
+        known = sorted({*registry, *catalog.REGISTRY})
+        raise KeyError(f"unknown intermediate task '{name}'{did_you_mean(name, known)}")
+    entry = catalog.REGISTRY[dataset]
+    split = "train" if "train" in entry.splits else entry.splits[0]
+    return (TextSource(dataset, split, _dataset_lang(entry, lang)),)
+
+
+def probe_langs(target: ProbeTarget) -> tuple[str, ...]:
+    valid = PROBE_LANGS[target.probe]
+    langs = tuple(target.langs) if target.langs is not None else PROBE_DEFAULT_LANGS[target.probe]
+    for lang in langs:
+        if lang not in valid:
+            raise KeyError(f"{target.probe} has no language '{lang}'{did_you_mean(lang, valid)}")
+    return langs
+
+
+def target_sources(target: ProbeTarget | TaskTarget) -> tuple[TextSource, ...]:
+    """The text a target evaluates on: probe sentences, or a task's evaluation and dev sets."""
+    if isinstance(target, ProbeTarget):
+        langs = probe_langs(target)
+        if target.probe == "flores":
+            entry = catalog.get_dataset("sib200")
+            return tuple(TextSource("sib200", split, lang) for lang in dict.fromkeys((*langs, FLORES_PIVOT))
+                         for split in entry.splits)
+        return tuple(TextSource(target.probe, "test", lang) for lang in langs)
+    registry = _task_registry()
+    if registry is None:
+        raise KeyError(f"target task '{target.task}' cannot be resolved: the task catalog is not importable")
+    if target.task not in registry:
+        raise KeyError(f"unknown target task '{target.task}'{did_you_mean(target.task, registry)}")
+    task = registry[target.task]
+    sources = [task.eval_source(lang) for lang in (target.langs or task.languages)]
+    return tuple(sources + ([task.dev] if task.dev else []))
+
+
+# ---- content hashes -----------------------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def example_texts(example: object) -> Iterator[str]:
+    """Every text field of a typed example (tokens joined by spaces)."""
+    for name in _FIELDS[type(example)]:
+        value = getattr(example, name)
+        if name == "tokens":
+            yield " ".join(value)
+        elif isinstance(value, tuple):
+            yield from value
+        elif value:
+            yield value
+
+
+@functools.lru_cache(maxsize=512)
+def _hashes(source: TextSource, data_root: Path | None) -> dict[bytes, str]:
+    """Hash → one original text, over a source's examples; each source is read once per process."""
+    from xstilts.tasks.data import read_source
+
+    if source.dataset == "lareqa":  # the candidate sentences and paragraphs are evaluated text too
+        questions, candidates = catalog.lareqa(source.lang, data_root)
+        examples: list = [*questions, *candidates]
+    else:
+        examples = read_source(source, data_root)
+    out: dict[bytes, str] = {}
+    for ex in examples:
+        for text in example_texts(ex):
+            norm = normalise(text)
+            if len(norm) >= MIN_CHARS:
+                out.setdefault(hashlib.blake2b(norm.encode(), digest_size=16).digest(), text)
+    return out
+
+
+# ---- the guard ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overlap:
+    condition: str
+    target: str
+    train_datasets: tuple[str, ...]  # 'dataset/split/lang' of the training side that overlaps
+    eval_datasets: tuple[str, ...]
+    count: int
+    examples: tuple[str, ...]  # up to two of the shared texts
+
+    def message(self) -> str:
+        shown = "; ".join(repr(t[:100] + ("…" if len(t) > 100 else "")) for t in self.examples)
+        return (f"condition '{self.condition}' trains on {self.count} text(s) that target '{self.target}' "
+                f"evaluates on ({', '.join(self.train_datasets)} vs {', '.join(self.eval_datasets)}), e.g. {shown}")
+
+
+class OverlapError(XstiltsError):
+    def __init__(self, overlaps: Sequence[Overlap]):
+        self.overlaps = list(overlaps)
+        super().__init__("intermediate training would see evaluated text:\n  "
+                         + "\n  ".join(o.message() for o in self.overlaps))
+
+
+def _name(s: TextSource) -> str:
+    return f"{s.dataset}/{s.split}/{s.lang}"
+
+
+def find_overlaps(train: Mapping[str, Sequence[TextSource]], evaluate: Mapping[str, Sequence[TextSource]],
+                  data_root: str | Path | None = None) -> list[Overlap]:
+    """Every (training side, evaluated side) pair that shares normalised text."""
+    root = Path(data_root) if data_root else None
+    found = []
+    for cond, train_srcs in train.items():
+        train_sets = {s: _hashes(s, root) for s in train_srcs}
+        for target, eval_srcs in evaluate.items():
+            shared: dict[bytes, str] = {}
+            hit_train, hit_eval = set(), set()
+            for es in eval_srcs:
+                eval_set = _hashes(es, root)
+                for ts, train_set in train_sets.items():
+                    common = train_set.keys() & eval_set.keys()
+                    if common:
+                        hit_train.add(_name(ts))
+                        hit_eval.add(_name(es))
+                        shared.update((h, train_set[h]) for h in common)
+            if shared:
+                found.append(Overlap(cond, target, tuple(sorted(hit_train)), tuple(sorted(hit_eval)), len(shared),
+                                     tuple(list(shared.values())[:2])))
+    return found
+
+
+def target_name(target: ProbeTarget | TaskTarget) -> str:
+    return f"probe:{target.probe}" if isinstance(target, ProbeTarget) else target.task
+
+
+def check_spec(spec: Spec, data_root: str | Path | None = None) -> None:
+    """Raise OverlapError when an intermediate condition trains on text a target evaluates on.
+
+    The MLM baseline's unlabelled corpus is chosen by its runner and not checked here."""
+    train = {c.name: [s for t in c.tasks for s in train_sources(t)] for c in spec.conditions if c.tasks}
+    evaluate = {target_name(t): target_sources(t) for t in spec.targets}
+    overlaps = find_overlaps(train, evaluate, data_root or spec.data_root)
+    if overlaps:
+        raise OverlapError(overlaps)
