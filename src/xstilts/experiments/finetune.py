@@ -1,0 +1,245 @@
+"""Phase 3: fine-tune an encoder on a task's English data, then evaluate zero-shot in every language.
+
+Top to bottom: task and encoder → English training features (cached) → TaskModel with the
+task's head → the training loop with model selection on English dev → best weights →
+zero-shot evaluation of every language → rows in the results store and a per-language table.
+The effective config is saved as `<out_dir>/finetune.json`; weights are in `<out_dir>/train/`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.table import Table
+from safetensors.torch import load_model
+
+from xstilts import features as F
+from xstilts.evaluation.zero_shot import EvalData, Evaluator, RunInfo, evaluate, load_eval_data
+from xstilts.errors import XstiltsError
+from xstilts.features import cache as feature_cache
+from xstilts.features import choice, classification, qa, retrieval, tagging
+from xstilts.models.encoders import load_encoder, weights_hash
+from xstilts.models.heads import TaskModel, task_model
+from xstilts.paths import cache_dir, data_root as resolve_data_root, user_dir
+from xstilts.provenance import tensor_state_hash
+from xstilts.store import ResultRow, ResultsStore
+from xstilts.tasks import TaskDef, get_task
+from xstilts.tasks.data import read_source, read_sources, sources_hash
+from xstilts.training import TrainConfig, train
+
+CONFIG_FILE = "finetune.json"
+BUILDERS = {  # task type -> (builder name, module VERSION)
+    "classification": ("classification", classification.VERSION), "multiple_choice": ("choice", choice.VERSION),
+    "qa": ("qa_train", qa.VERSION), "tagging": ("tagging", tagging.VERSION),
+    "retrieval": ("retrieval_pairs", retrieval.VERSION),
+}
+
+
+def default_run_dir(model: str, task: str, condition: str, seed: int) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model.rstrip("/")).strip("_")[-60:]
+    return user_dir() / "runs" / task / f"{slug}-{condition}-seed{seed}"
+
+
+def build_train_features(task: TaskDef, tokenizer, examples: Sequence, max_length: int) -> list[dict]:
+    """English training features for the task's type."""
+    r = task.recipe
+    if task.type == "classification":
+        return F.build_classification_features(examples, tokenizer, max_length, task.labels)
+    if task.type == "multiple_choice":
+        return F.build_choice_features(examples, tokenizer, max_length)
+    if task.type == "qa":
+        return F.build_qa_train_features(examples, tokenizer, max_length, r.doc_stride, r.max_query_length)
+    if task.type == "tagging":
+        return F.build_tagging_features(examples, tokenizer, max_length, task.labels)
+    return F.build_retrieval_pairs(examples, tokenizer, max_length)
+
+
+def head_options(task: TaskDef) -> dict[str, Any]:
+    return {"num_labels": len(task.labels)} if task.type in ("classification", "tagging") else {}
+
+
+def _dev_eval_fn(task: TaskDef, tokenizer, root: Path, max_length: int, max_dev_examples: int | None):
+    """eval_fn for the loop: the task's main score on English dev, or None without a dev set."""
+    if task.dev is None:
+        return None
+    examples = read_source(task.dev, root)[:max_dev_examples]
+    data_hash = sources_hash([task.dev], root, max_dev_examples)
+
+    def eval_fn(model):
+        ev = Evaluator(model, tokenizer, task, max_length=max_length, cache_dir=cache_dir() / "features")
+        scores = ev.score(task.dev.lang, *ev.run(examples, data_hash)[:2])
+        return ev.main_score(scores), {f"{name}.{k}": v for name, vals in scores.items() for k, v in vals.items()}
+
+    return eval_fn
+
+
+def _load_best(model: TaskModel, train_dir: Path) -> str:
+    """Loads the selected weights (best on dev, else the last step); returns which."""
+    for name in ("best", ".best.old", "last", ".last.old"):
+        if (train_dir / name / "meta.json").is_file():
+            load_model(model, str(train_dir / name / "model.safetensors"), strict=True)
+            return name.strip(".").removesuffix(".old")
+    raise XstiltsError(f"{train_dir}: no checkpoint (best/ or last/) to evaluate")
+
+
+def run_finetune(
+    model: str, task: str, *, seed: int = 0, out_dir: Path | None = None, data_root: Path | None = None,
+    store_url: str | None = None, max_steps: int | None = None, epochs: float | None = None,
+    lr: float | None = None, batch_size: int | None = None, max_length: int | None = None,
+    max_train_examples: int | None = None, max_dev_examples: int | None = 1000,
+    max_eval_examples: int | None = None, eval_every: int | None = None, freeze_embeddings: bool = False,
+    resume: bool = False, condition: str = "none", intermediate: Sequence[str] = (),
+    eval_langs: Sequence[str] | None = None, train_options: Mapping[str, Any] | None = None,
+    progress: bool = True, console: Console | None = None,
+) -> list[ResultRow]:
+    """Fine-tune MODEL on TASK's English training data, then evaluate zero-shot in every language.
+
+    MODEL is 'me5-small', a hub id or a local transformers directory (e.g. a phase-2 checkpoint).
+    Hyper-parameters default to the task's XTREME recipe; --max-steps replaces its epochs. The
+    model is selected on English dev every EVAL_EVERY steps (default: five times per run) and the
+    best weights are evaluated on every language (or EVAL_LANGS), each cut to MAX_EVAL_EXAMPLES.
+    RESUME continues a killed run from OUT_DIR/train/last. Rows go to the results store; the
+    effective config is saved in OUT_DIR/finetune.json, predictions in OUT_DIR/predictions/.
+    """
+    console = console or Console()
+    t = get_task(task)
+    root = resolve_data_root(data_root)
+    out = Path(out_dir) if out_dir else default_run_dir(model, t.name, condition, seed)
+    r = t.recipe
+    max_length = max_length or r.max_length
+    started = time.perf_counter()
+
+    with console.status(f"loading {model}"):
+        enc = load_encoder(model)
+        encoder_hash = weights_hash(enc)
+    with console.status(f"building {t.name} training features"):
+        examples = read_sources(t.train, root, max_train_examples)
+        train_hash = sources_hash(t.train, root, max_train_examples)
+        builder, version = BUILDERS[t.type]
+        key = {"builder": builder, "version": version, "data": train_hash, "tokenizer": F.tokenizer_fingerprint(enc.tokenizer),
+               "max_length": max_length, "labels": list(t.labels), "doc_stride": r.doc_stride,
+               "max_query_length": r.max_query_length}
+        feats = feature_cache.cached_features(key, lambda: build_train_features(t, enc.tokenizer, examples, max_length),
+                                              cache_dir() / "features")
+
+    batch = batch_size or r.batch_size
+    total = max_steps or math.ceil((epochs or r.epochs) * math.ceil(len(feats) / batch))
+    every = eval_every or max(1, total // 5)
+    cfg = TrainConfig(**{
+        "lr": lr or r.lr, "batch_size": batch, "max_steps": max_steps,
+        "epochs": None if max_steps else (epochs or r.epochs), "warmup_ratio": r.warmup_ratio,
+        "weight_decay": r.weight_decay, "eval_every": every, "save_every": every, "seed": seed,
+        "freeze_embeddings": freeze_embeddings, "progress": progress, **(train_options or {}),
+    })
+    config = {
+        "model": model, "encoder_path": enc.path, "encoder_hash": encoder_hash, "task": t.name,
+        "task_version": t.version, "condition": condition, "intermediate": list(intermediate), "seed": seed,
+        "head": {"type": t.type, **head_options(t)}, "max_length": max_length, "train": cfg.model_dump(),
+        "train_sources": [s.__dict__ for s in t.train], "max_train_examples": max_train_examples,
+        "train_examples": len(examples), "train_features": len(feats), "train_data_hash": train_hash,
+        "dev": t.dev.__dict__ if t.dev else None, "max_dev_examples": max_dev_examples,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
+
+    torch.manual_seed(seed)  # the new head's initialisation is part of what the seed fixes
+    tm = task_model(enc.model, t.type, name=t.name, **head_options(t))
+    console.print(f"[bold]{t.name}[/]: {len(examples):,} English examples → {len(feats):,} features; "
+                  f"{total} steps of {batch}, lr {cfg.lr:g}, dev every {every} steps → {out}")
+    result = train(tm, feats, config=cfg, eval_fn=_dev_eval_fn(t, enc.tokenizer, root, max_length, max_dev_examples),
+                   out_dir=out / "train", resume=resume)
+    config["result"] = {"step": result.step, "best_score": result.best_score, "best_metrics": result.best_metrics,
+                        "train_seconds": round(time.perf_counter() - started, 1)}
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
+    selected = _load_best(tm, out / "train")
+    return _evaluate_checkpoint(tm, enc.tokenizer, t, out, config, selected, root=root, store_url=store_url,
+                                eval_langs=eval_langs, max_eval_examples=max_eval_examples, console=console)
+
+
+def run_evaluate(
+    checkpoint_dir: Path, task: str | None = None, *, data_root: Path | None = None, store_url: str | None = None,
+    eval_langs: Sequence[str] | None = None, max_eval_examples: int | None = None, console: Console | None = None,
+) -> list[ResultRow]:
+    """Evaluate a checkpoint written by `finetune` (its OUT_DIR) zero-shot in every language of TASK
+    (default: the task it was trained on), store the rows and print the per-language table."""
+    console = console or Console()
+    out = Path(checkpoint_dir)
+    if not (out / CONFIG_FILE).is_file():
+        raise XstiltsError(f"{out}: not a fine-tuning output directory (no {CONFIG_FILE})")
+    config = json.loads((out / CONFIG_FILE).read_text())
+    t = get_task(task or config["task"])
+    if t.type != config["head"]["type"] or head_options(t) != {k: v for k, v in config["head"].items() if k != "type"}:
+        raise XstiltsError(f"{out / CONFIG_FILE}: field 'head': a {config['head']} head cannot be evaluated on "
+                           f"task '{t.name}' ({t.type})")
+    with console.status(f"loading {config['model']}"):
+        enc = load_encoder(config["encoder_path"])
+        tm = task_model(enc.model, t.type, name=config["task"], **head_options(t))
+        selected = _load_best(tm, out / "train")
+    if t.name != config["task"]:  # e.g. an XQuAD model scored on MLQA: the head answers to the new name
+        tm.heads[t.name] = tm.heads.pop(config["task"])
+        tm.specs[t.name] = tm.specs.pop(config["task"])
+    return _evaluate_checkpoint(tm, enc.tokenizer, t, out, config, selected, root=resolve_data_root(data_root),
+                                store_url=store_url, eval_langs=eval_langs, max_eval_examples=max_eval_examples,
+                                console=console)
+
+
+def _evaluate_checkpoint(tm: TaskModel, tokenizer, t: TaskDef, out: Path, config: dict, selected: str, *,
+                         root: Path, store_url: str | None, eval_langs, max_eval_examples,
+                         console: Console) -> list[ResultRow]:
+    tm.eval()
+    train_cfg = config["train"]
+    run = RunInfo(
+        model=config["model"], model_hash=tensor_state_hash(tm.state_dict()), seed=config["seed"],
+        condition=config["condition"], intermediate=tuple(config["intermediate"]),
+        protocol={"trained_on": config["task"], "encoder_hash": config["encoder_hash"], "selected": selected,
+                  "train": {k: train_cfg[k] for k in ("lr", "batch_size", "max_steps", "epochs", "warmup_ratio",
+                                                      "weight_decay", "freeze_embeddings", "grad_accum", "seed")},
+                  "train_max_length": config["max_length"], "max_train_examples": config["max_train_examples"],
+                  "train_data_hash": config["train_data_hash"]},
+    )
+    data: EvalData = load_eval_data(t, root, eval_langs, max_eval_examples)
+    store = ResultsStore(store_url)
+    started = time.perf_counter()
+    with console.status(f"evaluating {t.name}") as status:
+        def stored(lang, rows):  # stored per language: a crash later loses nothing finished
+            store.add(rows)
+            status.update(f"evaluating {t.name}: {lang} done")
+
+        rows = evaluate(tm, tokenizer, t, data, run, predictions_dir=out / "predictions",
+                        max_length=config["max_length"],
+                        cache_dir=cache_dir() / "features", on_language=stored)
+    console.print(language_table(rows, t, f"{t.name} zero-shot: {config['model']} ({selected} weights, "
+                                           f"seed {config['seed']}, {time.perf_counter() - started:.0f} s)"))
+    console.print(f"{len(rows)} rows stored in {store.url}; predictions in {out / 'predictions'}")
+    return rows
+
+
+def language_table(rows: Sequence[ResultRow], task: TaskDef, title: str) -> Table:
+    """Languages down (English, the training language, marked), metric keys across; the mean of
+    the non-English languages and the transfer gap (English minus that mean) at the bottom."""
+    metrics = list(dict.fromkeys(r.metric for r in rows))
+    cell = {(r.language, r.metric): r.value for r in rows}
+    langs = sorted({r.language for r in rows}, key=lambda lang: (lang != "en", lang))
+    table = Table(title=title)
+    table.add_column("language")
+    for m in metrics:
+        table.add_column(m, justify="right")
+    for lang in langs:
+        table.add_row("en (train)" if lang == "en" else lang,
+                      *(f"{cell[lang, m]:.1f}" if (lang, m) in cell else "" for m in metrics))
+    others = [lang for lang in langs if lang != "en"]
+    if others:
+        means = {m: sum(cell[lang, m] for lang in others) / len(others) for m in metrics}
+        table.add_row(f"[bold]mean non-en ({len(others)})[/]", *(f"[bold]{means[m]:.1f}[/]" for m in metrics),
+                      end_section="en" not in langs)
+        if "en" in langs:
+            table.add_row("[bold]gap en − mean[/]", *(f"{cell['en', m] - means[m]:.1f}" for m in metrics))
+    return table
