@@ -51,7 +51,8 @@ def grid_html(grid: Grid) -> str:
     head = "".join(f'<th class="{"text" if c in TEXT_COLUMNS else ""}">{html.escape(c)}</th>' for c in grid.columns)
     body = []
     for i, row in enumerate(grid.rows):
-        cells = "".join(f'<td class="{_cls(c, v, grid.signed)}">{html.escape(v)}</td>' for c, v in zip(grid.columns, row))
+        cells = "".join(f'<td class="{_cls(c, v, grid.signed)}">{html.escape(v)}</td>'
+                        for c, v in zip(grid.columns, row))
         body.append(f'<tr class="{"break" if i in grid.breaks else ""}">{cells}</tr>')
     return (f'<table><caption class="title">{html.escape(grid.title)}</caption><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table><p class="note">{html.escape(grid.caption)}</p>')

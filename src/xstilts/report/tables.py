@@ -67,7 +67,8 @@ def comparison_grid(report: StudyReport) -> Grid:
     grid = Grid("Gain over no intermediate training (points)",
                 ["condition", "kind", *report.target_tasks, "mean", *(f"Δ align {p}" for p in probes),
                  *(["Δ align"] if len(probes) > 1 else [])],
-                caption=f"{BASELINE}: absolute scores. Target cells: mean ± std over seeds. {_test_note(report.gains)}. "
+                caption=f"{BASELINE}: absolute scores. Target cells: mean ± std over seeds. "
+                        f"{_test_note(report.gains)}. "
                         "Δ align: retrieval score gain averaged over layers, languages and directions")
     names = list(report.conditions)
     for name in names:
@@ -91,8 +92,8 @@ def xtreme_grid(report: StudyReport) -> Grid:
     cats = list(dict.fromkeys(c for a in aggs for c in a.categories))
     partial = {c for a in aggs for c in a.partial_categories} | ({"overall"} if any(a.partial for a in aggs) else set())
     grid = Grid("XTREME-R aggregation (mean over seeds)",
-                ["condition", *(f"{t}" for t in report.target_tasks), "en", "transfer gap",
-                 *(c + (" †" if c in partial else "") for c in cats), "overall" + (" †" if "overall" in partial else "")],
+                ["condition", *report.target_tasks, "en", "transfer gap",
+                 *(c + (" †" if c in partial else "") for c in [*cats, "overall"])],
                 signed=False)
     missing = sorted({m for a in aggs for m in a.missing_tasks})
     langs_missing = {t: r.missing for a in aggs for t, r in a.tasks.items() if r.missing}
@@ -100,6 +101,9 @@ def xtreme_grid(report: StudyReport) -> Grid:
     if missing:
         notes.append(f"tasks not run: {', '.join(missing)}")
     notes += [f"{t} lacks {', '.join(m)}" for t, m in langs_missing.items()]
+    outside = sorted({t for a in aggs for t, r in a.tasks.items() if not r.in_benchmark})
+    if outside:
+        notes.append(f"not XTREME-R tasks, left out of categories and overall: {', '.join(outside)}")
     grid.caption = ". ".join(notes + ["task scores average the XTREME-R languages present; "
                                       "en and gap average over tasks"])
     names = [n for n in report.conditions if report.aggregates_of(n)]

@@ -1,0 +1,148 @@
+import warnings
+
+import pytest
+from scipy import stats as sps
+
+from xstilts.report.study import (
+    ConditionInfo,
+    ReportWarning,
+    build_report,
+    infer_condition,
+)
+from xstilts.report.xtreme import ReportError, aggregate, language_scores
+from xstilts.store import ResultRow
+
+SEEDS = (1, 2, 3)
+# per-seed gain of each condition over "none", the same in every language and task
+DELTAS = {"none": (0.0, 0.0, 0.0), "sst2": (1.0, 2.0, 4.0), "nusax-eng": (0.5, 0.5, 1.5),
+          "nusax-bug": (2.0, 3.0, 3.0)}
+ALIGN_GAIN = {"none": 0.0, "sst2": 3.0, "nusax-eng": 1.0, "nusax-bug": 5.0}
+
+
+def row(condition, task, language, metric, value, *, seed=None, layer=None, direction=None, version="1"):
+    return ResultRow(model="me5-small", model_hash="h", condition=condition, task=task, task_version=version,
+                     dataset=task, split="test", language=language, direction=direction, layer=layer,
+                     seed=seed, metric=metric, value=value, data_hash="d", git_hash="g", package_version="0")
+
+
+def study_rows(deltas=DELTAS, seeds=SEEDS, xnli_langs=("en", "de", "sw")):
+    """xnli: en 80+s, de 70+s, sw 60+s (+ delta); mlqa: en F1 80 / EM 60, de 70 / 50; tatoeba probes."""
+    base = {"en": 80.0, "de": 70.0, "sw": 60.0}
+    rows = []
+    for cond, ds in deltas.items():
+        for seed, d in zip(seeds, ds):
+            rows += [row(cond, "xnli", lang, "accuracy", base[lang] + seed + d, seed=seed) for lang in xnli_langs]
+            for lang, (f1, em) in {"en": (80.0, 60.0), "de": (70.0, 50.0)}.items():
+                rows += [row(cond, "mlqa", lang, "f1", f1 + d, seed=seed),
+                         row(cond, "mlqa", lang, "exact_match", em + d, seed=seed)]
+        for layer, level in ((0, 20.0), (6, 40.0)):
+            for lang in ("de", "sw"):
+                for direction in (f"{lang}->eng", f"eng->{lang}"):
+                    rows.append(row(cond, "tatoeba", lang, "accuracy", level + ALIGN_GAIN[cond],
+                                    layer=layer, direction=direction))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def report():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a clean study raises no warning
+        return build_report(study_rows())
+
+
+def test_xtreme_aggregation_per_condition_and_seed(report):
+    agg = next(a for a in report.aggregates if a.condition == "none" and a.seed == 1)
+    xnli = agg.tasks["xnli"]
+    assert xnli.average == pytest.approx((81 + 71 + 61) / 3)
+    assert xnli.average_without_en == pytest.approx(66.0)
+    assert xnli.english == 81.0 and xnli.gap == pytest.approx(15.0)
+    assert "ar" in xnli.missing and "de" not in xnli.missing
+    assert agg.tasks["mlqa"].per_language == {"en": 70.0, "de": 60.0}  # (F1 + EM) / 2
+    assert agg.categories == {"classification": pytest.approx(71.0), "question answering": 65.0}
+    assert agg.overall == pytest.approx((71.0 + 65.0) / 2)
+    assert agg.partial and "tatoeba" in agg.missing_tasks  # probes are not fine-tuned target rows
+    assert set(agg.partial_categories) == {"classification", "question answering"}
+    order = [(a.condition, a.seed) for a in report.aggregates]
+    assert order[:4] == [("none", 1), ("none", 2), ("none", 3), ("sst2", 1)]
+
+
+def test_non_benchmark_task_needs_one_metric():
+    assert aggregate("none", 1, {"sib200": {"en": 50.0, "yo": 30.0}}).tasks["sib200"].average == 40.0
+    rows = [row("none", "sib200", "en", "accuracy", 1.0), row("none", "sib200", "en", "f1", 1.0)]
+    with pytest.raises(ReportError, match="several metrics"):
+        language_scores(rows)
+
+
+def test_gains_mean_std_and_tests(report):
+    g = report.gain("sst2", "xnli")
+    assert g.seeds == SEEDS
+    assert g.gain.mean == pytest.approx(7 / 3) and g.gain.std == pytest.approx(sps.tstd([1, 2, 4]))
+    assert g.per_language["sw"].mean == pytest.approx(7 / 3)
+    assert g.p_ttest == pytest.approx(sps.ttest_1samp([1, 2, 4], 0).pvalue)
+    assert g.p_flip == pytest.approx(2 / 2 ** 9)  # 9 positive language × seed differences
+    assert report.gain("sst2", "mlqa").gain.mean == pytest.approx(7 / 3)
+    assert report.gain("none", "xnli") is None
+    # Holm across the 6 condition × task comparisons, on the t-test p-values
+    ps = [c.p_ttest for c in report.gains]
+    m, order = len(ps), sorted(range(len(ps)), key=lambda i: ps[i])
+    running, expected = 0.0, {}
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * ps[i]))
+        expected[i] = running
+    assert [c.p_holm for c in report.gains] == pytest.approx([expected[i] for i in range(m)])
+
+
+def test_low_resource_minus_english_on_parallel_data(report):
+    assert report.conditions["nusax-bug"].kind == "low-resource" and report.conditions["nusax-bug"].pair == "nusax"
+    assert list(report.conditions) == ["none", "sst2", "nusax-eng", "nusax-bug"]
+    (xnli, mlqa) = report.pairs
+    assert (xnli.a, xnli.b, xnli.task) == ("nusax-bug", "nusax-eng", "xnli")
+    assert xnli.gain.mean == pytest.approx((1.5 + 2.5 + 1.5) / 3)
+    assert xnli.p_ttest == pytest.approx(sps.ttest_1samp([1.5, 2.5, 1.5], 0).pvalue)
+    assert xnli.p_holm == pytest.approx(2 * xnli.p_ttest)  # two comparisons, equal p
+
+
+def test_alignment_gain_next_to_transfer_gain(report):
+    a = report.alignment["sst2"]
+    assert a.per_task == {"tatoeba": pytest.approx(3.0)} and a.gain == pytest.approx(3.0)
+    assert a.transfer_gain == pytest.approx(7 / 3)
+    assert a.curves == {"tatoeba": {0: 23.0, 6: 43.0}}
+    assert report.alignment["none"].gain is None and report.alignment["none"].curves["tatoeba"][0] == 20.0
+    rho, p = report.correlation
+    expected = sps.spearmanr([3.0, 1.0, 5.0], [7 / 3, 2.5 / 3, 8 / 3])
+    assert rho == pytest.approx(expected.statistic) and p == pytest.approx(expected.pvalue)
+
+
+def test_refuses_mixed_task_versions():
+    rows = study_rows()
+    rows.append(row("sst2", "xnli", "fr", "accuracy", 50.0, seed=1, version="2"))
+    with pytest.raises(ReportError, match=r"xnli rows come from different task versions \(v1: .*; v2: sst2\)"):
+        build_report(rows)
+
+
+def test_refuses_duplicate_scores():
+    rows = study_rows()
+    rows.append(rows[0].model_copy(update={"split": "validation"}))
+    with pytest.raises(ReportError, match="splits or protocols mixed"):
+        build_report(rows)
+
+
+def test_warns_on_different_language_sets():
+    rows = [r for r in study_rows() if not (r.condition == "sst2" and r.task == "xnli" and r.language == "sw")]
+    with pytest.warns(ReportWarning, match="xnli: conditions were evaluated on different languages.*sst2 lacks sw"):
+        rep = build_report(rows)
+    assert rep.gain("sst2", "xnli").per_language.keys() == {"en", "de"}
+    assert any("sst2 lacks sw" in w for w in rep.warnings)
+
+
+def test_condition_metadata_given_or_inferred():
+    assert infer_condition("none").kind == "none"
+    assert infer_condition("multi:all").kind == "multi"
+    assert infer_condition("mlm+sst2").kind == "mlm"
+    assert infer_condition("translated:sst2-ind").kind == "translated"
+    assert infer_condition("sib200-yor") == ConditionInfo("sib200-yor", "low-resource", (), "sib200")
+    assert infer_condition("sst2").kind == "english"
+    given = [ConditionInfo("nusax-bug", "translated", ("nusax",), pair="nusax")]
+    rep = build_report(study_rows(), given)
+    assert rep.conditions["nusax-bug"].kind == "translated"
+    assert [(c.a, c.b) for c in rep.pairs] == [("nusax-bug", "nusax-eng")] * 2
