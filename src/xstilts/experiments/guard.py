@@ -26,6 +26,9 @@ from xstilts.tasks.schema import Source as TextSource
 
 # Normalised strings shorter than this ("yes", a bare name) match by chance, not by leakage.
 MIN_CHARS = 20
+# A handful of short common sentences ("Where have you been?" is in MNLI and Tatoeba) is a
+# coincidence and only reported; this many shared texts, or any one this long, is leakage.
+FATAL_COUNT, FATAL_CHARS = 10, 100
 _FIELDS = {
     TextExample: ("text_a", "text_b"), ChoiceExample: ("context", "question", "choices"),
     QAExample: ("context", "question"), TaggingExample: ("tokens",), BitextExample: ("source", "target"),
@@ -40,7 +43,7 @@ FLORES_PIVOT = "eng_Latn"  # evaluation.alignment.flores scores every language a
 # ---- which sources a task or probe reads -----------------------------------------------------
 
 
-def _task_registry() -> Mapping | None:
+def task_registry() -> Mapping | None:
     """The task catalog, or None where it is not importable (then only dataset names resolve)."""
     try:
         from xstilts.tasks.registry import REGISTRY
@@ -66,7 +69,7 @@ def train_sources(name: str) -> tuple[TextSource, ...]:
     """What an intermediate task trains on: a catalog task's training sources, else
     'dataset[:lang]' of the data catalog read from its train split (its first split where it
     has none, e.g. squad_v2 → dev). Raises KeyError with "did you mean" for unknown names."""
-    registry = _task_registry() or {}
+    registry = task_registry() or {}
     if name in registry:
         return tuple(registry[name].train)
     dataset, _, lang = name.partition(":")
@@ -96,7 +99,7 @@ def target_sources(target: ProbeTarget | TaskTarget) -> tuple[TextSource, ...]:
             return tuple(TextSource("sib200", split, lang) for lang in dict.fromkeys((*langs, FLORES_PIVOT))
                          for split in entry.splits)
         return tuple(TextSource(target.probe, "test", lang) for lang in langs)
-    registry = _task_registry()
+    registry = task_registry()
     if registry is None:
         raise KeyError(f"target task '{target.task}' cannot be resolved: the task catalog is not importable")
     if target.task not in registry:
@@ -154,7 +157,11 @@ class Overlap:
     train_datasets: tuple[str, ...]  # 'dataset/split/lang' of the training side that overlaps
     eval_datasets: tuple[str, ...]
     count: int
-    examples: tuple[str, ...]  # up to two of the shared texts
+    examples: tuple[str, ...]  # the two longest shared texts
+
+    @property
+    def fatal(self) -> bool:
+        return self.count >= FATAL_COUNT or any(len(normalise(t)) >= FATAL_CHARS for t in self.examples)
 
     def message(self) -> str:
         shown = "; ".join(repr(t[:100] + ("…" if len(t) > 100 else "")) for t in self.examples)
@@ -192,8 +199,9 @@ def find_overlaps(train: Mapping[str, Sequence[TextSource]], evaluate: Mapping[s
                         hit_eval.add(_name(es))
                         shared.update((h, train_set[h]) for h in common)
             if shared:
+                longest = tuple(sorted(shared.values(), key=len, reverse=True)[:2])
                 found.append(Overlap(cond, target, tuple(sorted(hit_train)), tuple(sorted(hit_eval)), len(shared),
-                                     tuple(list(shared.values())[:2])))
+                                     longest))
     return found
 
 
@@ -201,12 +209,14 @@ def target_name(target: ProbeTarget | TaskTarget) -> str:
     return f"probe:{target.probe}" if isinstance(target, ProbeTarget) else target.task
 
 
-def check_spec(spec: Spec, data_root: str | Path | None = None) -> None:
-    """Raise OverlapError when an intermediate condition trains on text a target evaluates on.
+def check_spec(spec: Spec, data_root: str | Path | None = None) -> list[Overlap]:
+    """Raise OverlapError when an intermediate condition trains on text a target evaluates on;
+    return the chance overlaps (a few short sentences) for the caller to show as warnings.
 
     The MLM baseline's unlabelled corpus is chosen by its runner and not checked here."""
     train = {c.name: [s for t in c.tasks for s in train_sources(t)] for c in spec.conditions if c.tasks}
     evaluate = {target_name(t): target_sources(t) for t in spec.targets}
     overlaps = find_overlaps(train, evaluate, data_root or spec.data_root)
-    if overlaps:
-        raise OverlapError(overlaps)
+    if fatal := [o for o in overlaps if o.fatal]:
+        raise OverlapError(fatal)
+    return overlaps

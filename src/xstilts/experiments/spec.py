@@ -264,6 +264,11 @@ def parse_spec(text: str, path: str | Path = "<spec>") -> Spec:
     return spec
 
 
+def locate(path: str | Path, loc: tuple) -> int | None:
+    """The line of a spec file that a validation location (e.g. ('conditions', 1, 'tasks', 0)) points at."""
+    return _line_of(yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader), loc)
+
+
 def load_spec(path: str | Path) -> Spec:
     path = Path(path)
     if not path.is_file():
