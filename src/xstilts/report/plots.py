@@ -14,12 +14,12 @@ from matplotlib.figure import Figure
 from xstilts.report.study import BASELINE, StudyReport
 
 DPI = 110
+MAX_WIDTH = 13.0  # inches; wider figures get shrunk below legibility in the HTML page
 MARKERS = {"english": "o", "low-resource": "s", "translated": "D", "multi": "^", "mlm": "v", "none": "x"}
 
 
 def _png(fig: Figure) -> bytes:
     FigureCanvasAgg(fig)
-    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
     return buf.getvalue()
@@ -27,8 +27,8 @@ def _png(fig: Figure) -> bytes:
 
 def _colors(report: StudyReport) -> dict[str, tuple]:
     """One fixed colour per condition across every figure."""
-    palette = colormaps["tab10"]
-    return {name: palette(i % 10) for i, name in enumerate(report.conditions)}
+    palette = colormaps["tab10" if len(report.conditions) <= 10 else "tab20"]
+    return {name: palette(i % palette.N) for i, name in enumerate(report.conditions)}
 
 
 def _treated(report: StudyReport) -> list[str]:
@@ -41,7 +41,7 @@ def gain_heatmap(report: StudyReport) -> bytes | None:
     if not names or not tasks:
         return None
     vals = np.full((len(names), len(tasks)), np.nan)
-    fig = Figure(figsize=(1.6 + 1.5 * len(tasks), 1.2 + 0.55 * len(names)))
+    fig = Figure(layout="constrained", figsize=(1.6 + 1.5 * len(tasks), 1.2 + 0.55 * len(names)))
     ax = fig.add_subplot()
     for i, name in enumerate(names):
         for j, task in enumerate(tasks):
@@ -65,28 +65,33 @@ def gain_heatmap(report: StudyReport) -> bytes | None:
 
 
 def language_gains(report: StudyReport, task: str) -> bytes | None:
-    """Gain per language of every condition on `task`, error bars = std over seeds."""
+    """Gain per language on `task`, one panel per condition (small multiples stay readable with many
+    conditions and languages); error bars = std over seeds, y shared so panels compare."""
     comps = [c for c in report.gains if c.task == task]
     if not comps:
         return None
     langs = sorted({lang for c in comps for lang in c.per_language})
     colors = _colors(report)
-    width = 0.8 / len(comps)
-    fig = Figure(figsize=(max(5.0, 0.5 * len(langs) * max(1, len(comps) / 2) + 2), 3.6))
-    ax = fig.add_subplot()
+    panel_w = max(3.5, 0.3 * len(langs) + 1.2)
+    ncols = max(1, min(3, len(comps), int(MAX_WIDTH // panel_w)))
+    nrows = -(-len(comps) // ncols)
+    fig = Figure(layout="constrained", figsize=(min(MAX_WIDTH, ncols * panel_w), 2.3 * nrows + 0.8))
+    axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
     x = np.arange(len(langs))
-    for k, comp in enumerate(comps):
+    for ax, comp in zip(axes, comps):
         spreads = [comp.per_language.get(lang) for lang in langs]
-        means = [s.mean if s else np.nan for s in spreads]
         errs = [s.std if s and s.std is not None else 0.0 for s in spreads]
-        ax.bar(x + (k - (len(comps) - 1) / 2) * width, means, width, yerr=errs, capsize=2,
-               label=comp.a, color=colors[comp.a])
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(x, langs)
-    ax.set_xlabel("language")
-    ax.set_ylabel(f"gain over '{BASELINE}' (points)")
-    ax.set_title(f"{task}: gain per language (mean ± std over seeds)")
-    ax.legend(fontsize=8, ncols=min(4, len(comps)))
+        ax.bar(x, [s.mean if s else np.nan for s in spreads], 0.75, color=colors[comp.a],
+               yerr=errs if any(errs) else None, capsize=2)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xticks(x, langs, rotation=90 if len(langs) > 12 else 0, fontsize=7 if len(langs) > 12 else 9)
+        ax.set_title(f"{comp.a}: mean {comp.gain.mean:+.2f}{comp.stars}", fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes[len(comps):]:
+        ax.set_visible(False)
+    for ax in axes[::ncols]:
+        ax.set_ylabel("gain (points)")
+    fig.suptitle(f"{task}: gain over '{BASELINE}' per language (mean ± std over seeds)")
     return _png(fig)
 
 
@@ -97,13 +102,14 @@ def alignment_scatter(report: StudyReport) -> bytes | None:
     if not points:
         return None
     colors = _colors(report)
-    fig = Figure(figsize=(5.5, 4.2))
+    fig = Figure(layout="constrained", figsize=(7.5, 4.4))
     ax = fig.add_subplot()
     for name, a in points:
         kind = report.conditions[name].kind
         ax.scatter(a.gain, a.transfer_gain, color=colors[name], marker=MARKERS.get(kind, "o"), s=50,
                    label=f"{name} ({kind})")
-        ax.annotate(name, (a.gain, a.transfer_gain), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        if len(points) <= 8:  # beyond that labels collide; the legend names every point
+            ax.annotate(name, (a.gain, a.transfer_gain), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.margins(0.2)
     ax.axhline(0, color="grey", linewidth=0.6)
     ax.axvline(0, color="grey", linewidth=0.6)
@@ -111,28 +117,32 @@ def alignment_scatter(report: StudyReport) -> bytes | None:
     ax.set_ylabel("transfer gain (points, mean over targets)")
     rho = report.correlation
     ax.set_title("Alignment vs transfer gain" + (f" (Spearman ρ = {rho[0]:.2f})" if rho else ""))
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="condition (kind)", title_fontsize=8)
     return _png(fig)
 
 
 def layer_curves(report: StudyReport) -> bytes | None:
-    """Probe score by layer, one line per condition, one panel per probe task."""
+    """Probe score by layer, one line per condition, one panel per probe task, one legend for all."""
     tasks = list(report.probe_tasks)
     if not tasks:
         return None
     colors = _colors(report)
-    fig = Figure(figsize=(4.6 * len(tasks), 3.8))
-    for k, task in enumerate(tasks):
-        ax = fig.add_subplot(1, len(tasks), k + 1)
+    ncols = min(3, len(tasks))
+    nrows = -(-len(tasks) // ncols)
+    fig = Figure(layout="constrained", figsize=(min(MAX_WIDTH, 3.9 * ncols + 1.8), 3.4 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, task in zip(axes, tasks):
         for name, a in report.alignment.items():
             curve = a.curves.get(task)
             if curve:
                 ax.plot(list(curve), list(curve.values()), marker=MARKERS.get(report.conditions[name].kind, "o"),
-                        markersize=4, color=colors[name], label=name,
-                        linestyle="--" if name == BASELINE else "-")
+                        markersize=3, color=colors[name], label=name, linestyle="--" if name == BASELINE else "-")
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_ylabel("score (0–100)")
-        ax.set_title(f"{task} by layer (mean over languages, directions)", fontsize=10)
+        ax.set_title(f"{task}: mean over languages, directions", fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    for ax in axes[len(tasks):]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8)
     return _png(fig)
