@@ -13,9 +13,7 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 from ..errors import ModelLoadError
 from . import me5
 
-# e5 models were trained with a text prefix; their model card uses "query: " for
-# symmetric tasks such as bitext retrieval. Other encoders use none.
-DEFAULT_PREFIX = {me5.NAME: "query: "}
+SOURCE_FILE = "xstilts_source.json"  # written by xstilts into every model directory it makes
 
 
 @dataclass
@@ -59,7 +57,14 @@ def load_encoder(name: str, *, device: str | torch.device = "cpu", dtype: torch.
             "reachable from this machine (or present in the Hugging Face cache)."
         ) from e
     model.to(device).eval()
-    return Encoder(name, path, model, tokenizer, DEFAULT_PREFIX.get(name, ""))
+    return Encoder(name, path, model, tokenizer, _source_info(path).get("default_prefix", ""))
+
+
+def _source_info(path: str) -> dict:
+    """What xstilts recorded about a directory it wrote (me5 conversion, phase-2 encoders):
+    its weights hash and the text prefix its model family expects."""
+    meta = Path(path) / SOURCE_FILE
+    return json.loads(meta.read_text()) if meta.is_file() else {}
 
 
 def weights_hash(encoder: Encoder) -> str:
@@ -67,11 +72,9 @@ def weights_hash(encoder: Encoder) -> str:
 
     For a directory written by xstilts (the me5 cache, checkpoints), the hash is read
     from its metadata when present, so it is not recomputed over 470 MB each run."""
-    meta = Path(encoder.path) / "xstilts_source.json"
-    if meta.is_file():
-        info = json.loads(meta.read_text())
-        if "weights_sha256" in info:
-            return info["weights_sha256"]
+    info = _source_info(encoder.path)
+    if "weights_sha256" in info:
+        return info["weights_sha256"]
     from ..provenance import tensor_state_hash
 
     return tensor_state_hash(encoder.model.state_dict())

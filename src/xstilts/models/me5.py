@@ -27,7 +27,10 @@ from .e5s1 import E5S1, read_e5s1
 
 NAME = "me5-small"
 SOURCE_FILE = "e5-small-q4.bin"
-CONVERTER_VERSION = "1"  # bump when the conversion output can change
+CONVERTER_VERSION = "2"  # bump when the conversion output can change
+# e5 models were trained with a text prefix; their model card uses "query: " for symmetric
+# tasks such as bitext retrieval.
+DEFAULT_PREFIX = "query: "
 
 
 def source_path() -> Path:
@@ -57,10 +60,11 @@ def ensure_me5(source: str | Path | None = None, root: Path | None = None) -> Pa
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        _write_model(model, tmp)
+        weights = _write_model(model, tmp)
         _write_tokenizer(model, tmp)
         meta = {"name": NAME, "source": str(src), "source_sha256": _sha256(src),
-                "converter_version": CONVERTER_VERSION}
+                "converter_version": CONVERTER_VERSION, "weights_sha256": weights,
+                "default_prefix": DEFAULT_PREFIX}
         (tmp / "xstilts_source.json").write_text(json.dumps(meta, indent=2))
         try:
             os.replace(tmp, target)
@@ -80,8 +84,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_model(m: E5S1, out: Path) -> None:
+def _write_model(m: E5S1, out: Path) -> str:
+    """Writes config + safetensors; returns the weights hash (provenance.tensor_state_hash)."""
     from transformers import BertConfig
+
+    from ..provenance import tensor_state_hash
 
     h = m.header
     cfg = BertConfig(
@@ -112,9 +119,10 @@ def _write_model(m: E5S1, out: Path) -> None:
         for short, name in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
             sd[p + name + ".weight"] = m.tensor(f"l{i}.{short}.w", (H,))
             sd[p + name + ".bias"] = m.tensor(f"l{i}.{short}.b", (H,))
+    tensors = {k: torch.from_numpy(v) for k, v in sd.items()}
     cfg.save_pretrained(out)
-    save_file({k: torch.from_numpy(v) for k, v in sd.items()}, out / "model.safetensors",
-              metadata={"format": "pt"})
+    save_file(tensors, out / "model.safetensors", metadata={"format": "pt"})
+    return tensor_state_hash(tensors)
 
 
 def _precompiled_charsmap(norm_map: dict[int, tuple[int, ...]]) -> bytes:

@@ -1,0 +1,93 @@
+"""Phase 2 on a tiny encoder with real data: single task, multi-task + MLM, resume, prefix carry-over."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tests.tiny import tiny_encoder, tiny_tokenizer
+from xstilts.experiments.intermediate import mlm_features, run_intermediate, texts_of
+from xstilts.models.encoders import load_encoder, weights_hash
+from xstilts.provenance import tensor_state_hash
+from xstilts.tasks import all_tasks, get_task
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny-model")
+    tok = tiny_tokenizer()
+    tok.save_pretrained(d)
+    tiny_encoder(len(tok)).save_pretrained(d)
+    (d / "xstilts_source.json").write_text(json.dumps({"default_prefix": "query: "}))
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+
+
+def test_intermediate_catalog_has_english_parallel_and_low_resource_tasks():
+    names = {t.name for t in all_tasks("intermediate")}
+    assert {"anli", "commonsenseqa", "cosmosqa", "sst2", "squad_v2", "siqa", "mnli", "hellaswag", "qqp"} <= names
+    assert {"nusax:eng", "nusax:bug", "sib200:eng_Latn", "sib200:quy_Latn", "americasnli:quy",
+            "masakhaner:hau", "afrisenti:swa", "masakhanews:lin"} <= names
+    assert get_task("nusax:bug").train[0].lang == "buginese" and get_task("nusax:eng").labels == get_task("nusax:bug").labels
+
+
+def test_single_task_trains_and_saves_a_loadable_encoder(tiny_dir, data_root, tmp_path):
+    before = weights_hash(load_encoder(str(tiny_dir)))
+    out = run_intermediate(str(tiny_dir), ["nusax:bug"], out_dir=tmp_path / "run", data_root=data_root,
+                           max_steps=6, batch_size=8, max_length=32, max_train_examples=48, progress=False)
+    enc = load_encoder(str(out))
+    info = json.loads((out / "xstilts_source.json").read_text())
+    assert info["tasks"] == ["nusax:bug"] and info["steps"] == 6 and info["base_hash"] == before
+    assert weights_hash(enc) == info["weights_sha256"] == tensor_state_hash(enc.model.state_dict()) != before
+    assert enc.default_prefix == "query: "  # the base model's protocol carries over
+    assert not (tmp_path / "run" / "train" / "last").exists()  # optimizer state dropped once done
+    # a finished node is not trained again
+    assert run_intermediate(str(tiny_dir), ["nusax:bug"], out_dir=tmp_path / "run", data_root=data_root,
+                            max_steps=6) == out
+
+
+def test_multi_task_with_mlm_logs_every_task(tiny_dir, data_root, tmp_path):
+    out = run_intermediate(str(tiny_dir), ["nusax:eng", "masakhaner:hau"], out_dir=tmp_path / "multi",
+                           data_root=data_root, max_steps=12, batch_size=4, max_length=32, max_train_examples=24,
+                           mlm_tasks=["nusax:bug"], mlm_max_examples=24, sampling="temperature",
+                           sampling_temperature=2.0, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "multi" / "train" / "log.jsonl").read_text().splitlines()]
+    seen = {t for entry in log for t in entry.get("task_loss", {})}
+    assert {"nusax:eng", "masakhaner:hau", "mlm"} <= seen, seen
+    assert json.loads((out / "xstilts_source.json").read_text())["mlm_tasks"] == ["nusax:bug"]
+
+
+def test_mlm_text_is_the_unlabelled_view(data_root):
+    tok = tiny_tokenizer()
+    feats = mlm_features(["masakhaner:hau"], tok, data_root, max_length=16, max_examples=5)
+    assert len(feats) == 5 and all(2 < len(f["input_ids"]) <= 16 for f in feats)
+    ex = get_task("nusax:eng")
+    from xstilts.tasks.data import read_sources
+    first = read_sources(ex.train, data_root, 1)[0]
+    assert texts_of(first) == [first.text_a]
+    with pytest.raises(TypeError):
+        texts_of(object())
+
+
+def test_resume_continues_a_killed_phase2_run(tiny_dir, data_root, tmp_path, monkeypatch):
+    import xstilts.experiments.intermediate as inter
+    from xstilts.training import TrainingInterrupted
+
+    kwargs = dict(out_dir=tmp_path / "r", data_root=data_root, max_steps=8, batch_size=4, max_length=32,
+                  max_train_examples=32, progress=False)
+    full = run_intermediate(str(tiny_dir), ["nusax:jav"], **{**kwargs, "out_dir": tmp_path / "full"})
+    # kill after step 4 (the loop's test hook), then resume: same final weights as uninterrupted
+    real = inter.TrainConfig
+    monkeypatch.setattr(inter, "TrainConfig", lambda **kw: real(**kw, stop_after_steps=4))
+    with pytest.raises(TrainingInterrupted):
+        run_intermediate(str(tiny_dir), ["nusax:jav"], **kwargs)
+    monkeypatch.setattr(inter, "TrainConfig", real)
+    resumed = run_intermediate(str(tiny_dir), ["nusax:jav"], resume=True, **kwargs)
+    a, b = load_encoder(str(full)).model.state_dict(), load_encoder(str(resumed)).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
