@@ -67,8 +67,8 @@ def _dataset_lang(entry: catalog.DatasetEntry, lang: str) -> str:
 
 def train_sources(name: str) -> tuple[TextSource, ...]:
     """What an intermediate task trains on: a catalog task's training sources, else
-    'dataset[:lang]' of the data catalog read from its train split (its first split where it
-    has none, e.g. squad_v2 → dev). Raises KeyError with "did you mean" for unknown names."""
+    'dataset[:lang]' of the data catalog read from its train split in that language (its first
+    split where it has none, e.g. tydiqa:bn → dev). Raises KeyError with "did you mean" for unknown names."""
     registry = task_registry() or {}
     if name in registry:
         return tuple(registry[name].train)
@@ -77,8 +77,9 @@ def train_sources(name: str) -> tuple[TextSource, ...]:
         known = sorted({*registry, *catalog.REGISTRY})
         raise KeyError(f"unknown intermediate task '{name}'{did_you_mean(name, known)}")
     entry = catalog.REGISTRY[dataset]
-    split = "train" if "train" in entry.splits else entry.splits[0]
-    return (TextSource(dataset, split, _dataset_lang(entry, lang)),)
+    code = _dataset_lang(entry, lang)
+    splits = [f.split for f in entry.files if f.lang == code]
+    return (TextSource(dataset, "train" if "train" in splits else splits[0], code),)
 
 
 def probe_langs(target: ProbeTarget) -> tuple[str, ...]:
@@ -102,8 +103,9 @@ def target_sources(target: ProbeTarget | TaskTarget) -> tuple[TextSource, ...]:
     registry = task_registry()
     if registry is None:
         raise KeyError(f"target task '{target.task}' cannot be resolved: the task catalog is not importable")
-    if target.task not in registry:
-        raise KeyError(f"unknown target task '{target.task}'{did_you_mean(target.task, registry)}")
+    targets = [name for name, t in registry.items() if "target" in t.roles]
+    if target.task not in targets:
+        raise KeyError(f"unknown target task '{target.task}'{did_you_mean(target.task, targets)}")
     task = registry[target.task]
     sources = [task.eval_source(lang) for lang in (target.langs or task.languages)]
     return tuple(sources + ([task.dev] if task.dev else []))
