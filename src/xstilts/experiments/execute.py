@@ -54,7 +54,8 @@ def register_runner(kind: str, fn: Runner, *, is_valid: Callable[[dict], bool] |
 
 def get_runner(kind: str) -> RegisteredRunner:
     if kind not in _RUNNERS:
-        raise XstiltsError(f"no runner registered for node kind '{kind}'{did_you_mean(kind, _RUNNERS) if _RUNNERS else ''}")
+        hint = did_you_mean(kind, _RUNNERS) if _RUNNERS else ""
+        raise XstiltsError(f"no runner registered for node kind '{kind}'{hint}")
     return _RUNNERS[kind]
 
 

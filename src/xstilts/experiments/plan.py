@@ -133,8 +133,8 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
 
     base_name = next((c.name for c in spec.conditions if c.kind == "none"), "none")
     per_seed = spec.intermediate_seeds == "per-seed"
-    # encoder (condition, seed it was trained with or None, intermediate key or None)
-    encoders: list[tuple[str, int | None, str | None]] = [(base_name, None, None)]
+    # encoder (condition, its intermediate tasks, seed it was trained with or None, intermediate key or None)
+    encoders: list[tuple[str, list[str], int | None, str | None]] = [(base_name, [], None, None)]
     trained: dict[tuple[str, int], str] = {}
     for c in spec.conditions:
         if c.kind == "none":
@@ -148,13 +148,14 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
             key = add("intermediate", label, config, (), _train_cost(train, throughput), condition=c.name,
                       pair=c.pair)
             trained[c.name, seed] = key
-            encoders.append((c.name, seed if per_seed else None, key))
+            encoders.append((c.name, c.tasks, seed if per_seed else None, key))
 
-    for cond, seed, dep in encoders:
-        for p in (t for t in spec.targets if isinstance(t, ProbeTarget)):
-            langs = guard.probe_langs(p)
+    probes = [(p, guard.probe_langs(p), data_id(guard.target_sources(p), root))
+              for p in spec.targets if isinstance(p, ProbeTarget)]
+    for cond, tasks, seed, dep in encoders:
+        for p, langs, data in probes:
             config = {**p.model_dump(mode="json"), "langs": list(langs), "model": spec.model, "condition": cond,
-                      "intermediate_seed": seed, "data": data_id(guard.target_sources(p), root)}
+                      "intermediate_tasks": tasks, "intermediate_seed": seed, "data": data}
             label = f"{p.probe} on {cond}" + (f" (seed {seed})" if seed is not None else "")
             add("probe", label, config, (dep,) if dep else (), _probe_cost(p, langs, throughput, root), condition=cond)
 
@@ -166,7 +167,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
             for seed in spec.seeds:
                 dep = () if c.kind == "none" else (trained[c.name, seed if per_seed else spec.seeds[0]],)
                 config = {"task": t.task, "langs": t.langs, "train": train, "seed": seed, "model": spec.model,
-                          "condition": c.name, "data": data}
+                          "condition": c.name, "intermediate_tasks": c.tasks, "data": data}
                 add("finetune", f"{t.task} after {c.name} (seed {seed})", config, dep,
                     _train_cost(train, throughput), condition=c.name)
     return Plan(nodes, spec)
