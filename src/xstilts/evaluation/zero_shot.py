@@ -92,8 +92,6 @@ class Evaluator:
         self.max_length = max_length or task.recipe.max_length
         self.cache_dir = cache_dir
         self.collate = Collator(pad_id=tokenizer.pad_token_id, pad_to_multiple_of=8)
-        heads = getattr(model, "heads", {})
-        self.head = task.name if task.name in heads else None
         self._fingerprint: str | None = None
         self._pool: tuple[str, np.ndarray] | None = None  # (pool hash, candidate embeddings)
 
@@ -111,7 +109,8 @@ class Evaluator:
         return feature_cache.cached_features(key, build, self.cache_dir)
 
     def _predict(self, features: list[dict]) -> dict[str, np.ndarray]:
-        return predict(self.model, features, self.collate, self.batch_size, task=self.head)
+        head = self.task.name if self.task.name in getattr(self.model, "heads", {}) else None
+        return predict(self.model, features, self.collate, self.batch_size, task=head)
 
     # ---- decoding per task type: (predictions, references, JSONL records) -------------
 

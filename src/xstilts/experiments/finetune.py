@@ -73,8 +73,10 @@ def _dev_eval_fn(task: TaskDef, tokenizer, root: Path, max_length: int, max_dev_
     examples = read_source(task.dev, root)[:max_dev_examples]
     data_hash = sources_hash([task.dev], root, max_dev_examples)
 
+    ev = Evaluator(None, tokenizer, task, max_length=max_length, cache_dir=cache_dir() / "features")
+
     def eval_fn(model):
-        ev = Evaluator(model, tokenizer, task, max_length=max_length, cache_dir=cache_dir() / "features")
+        ev.model = model  # the loop passes the unwrapped model being trained
         scores = ev.score(task.dev.lang, *ev.run(examples, data_hash)[:2])
         return ev.main_score(scores), {f"{name}.{k}": v for name, vals in scores.items() for k, v in vals.items()}
 
