@@ -16,7 +16,7 @@ app = typer.Typer(
     help="Cross-lingual intermediate-task training (STILTs) for multilingual encoders, evaluated on "
          "XTREME-R. Data is read from --data-root or $XSTILTS_DATA; results go to a SQLite store in "
          "~/.local/share/xstilts (or --store URL).",
-    no_args_is_help=True, pretty_exceptions_show_locals=False,
+    no_args_is_help=True, pretty_exceptions_show_locals=False, rich_markup_mode="markdown",
 )
 app.add_typer(data_app, name="data")
 # Wide tables stay readable when output goes to a file or CI log (rich assumes 80 columns there).
@@ -165,6 +165,95 @@ def tasks(role: Annotated[Optional[str], typer.Option(help="'target' or 'interme
                       f"{len(langs)} lang" + ("s" if len(langs) != 1 else "") + f" ({', '.join(langs[:6])}"
                       + ("…)" if len(langs) > 6 else ")"), ", ".join(t.metrics))
     console.print(table)
+
+
+SpecPath = Annotated[Path, typer.Argument(help="A study spec (YAML), e.g. experiments/demo.yaml.", exists=True,
+                                           dir_okay=False)]
+
+
+@app.command()
+def validate(spec: SpecPath, data_root: DataRoot = None) -> None:
+    """Check a study spec without running anything: schema (errors name file:line:field), every task
+    and language name, the plan, and the overlap guard (no intermediate training on text a target
+    of the same study evaluates on)."""
+    from .experiments.plan import validate as validate_spec
+
+    try:
+        plan = validate_spec(spec, data_root=data_root)
+    except (XstiltsError, ValueError, KeyError) as e:
+        _fail(e)
+    kinds = {}
+    for n in plan.nodes.values():
+        kinds[n.kind] = kinds.get(n.kind, 0) + 1
+    for w in plan.warnings:
+        console.print(f"[yellow]{w}[/]")
+    console.print(f"[green]{spec} is valid[/]: " + ", ".join(f"{v} {k}" for k, v in kinds.items())
+                  + f" nodes, about {plan.minutes:.0f} min on the default throughput")
+
+
+@app.command()
+def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None) -> None:
+    """Print a study's DAG (phase-2 encoders, probes, fine-tuning runs), each node's status in the
+    results store and its estimated cost, before anything runs."""
+    from .experiments.plan import render_plan, validate as validate_spec
+    from .store import ResultsStore
+
+    try:
+        p = validate_spec(spec, data_root=data_root)
+        console.print(render_plan(p, ResultsStore(store or p.spec.store)))
+    except (XstiltsError, ValueError, KeyError) as e:
+        _fail(e)
+
+
+@app.command()
+def run(
+    spec: SpecPath,
+    data_root: DataRoot = None,
+    store: StoreUrl = None,
+    work_dir: Annotated[Optional[Path], typer.Option(
+        help="Checkpoints and predictions (default: ~/.local/share/xstilts/studies/<name>).")] = None,
+    executor: Annotated[str, typer.Option(help="'local' (one process) or 'ray' (a Ray cluster: one node per "
+                                               "GPU; `pip install xstilts[ray]`).")] = "local",
+    html: Annotated[Optional[Path], typer.Option(help="Where to write the HTML report.")] = None,
+) -> None:
+    """Run a study: intermediate training, alignment probes and zero-shot fine-tuning for every
+    condition, target and seed of SPEC, then print the comparison and write the HTML report.
+
+    Killing it and running it again skips every finished node and repeats none; a failed node is
+    recorded with its error and does not stop the others.
+
+    Example: xstilts run experiments/demo.yaml
+    """
+    from .experiments.study import run_study
+
+    try:
+        run_study(spec, data_root=data_root, store_url=store, work_dir=work_dir, executor=executor, html=html,
+                  console=console)
+    except (XstiltsError, ValueError, KeyError) as e:
+        _fail(e)
+
+
+@app.command()
+def report(
+    spec: SpecPath,
+    data_root: DataRoot = None,
+    store: StoreUrl = None,
+    html: Annotated[Optional[Path], typer.Option(help="Where to write the HTML report.")] = None,
+) -> None:
+    """Report a study from the rows already in the store (nothing runs): XTREME-R aggregation,
+    gains over the no-intermediate baseline with significance over seeds, English vs low-resource,
+    alignment gain vs transfer gain; terminal tables and an HTML report with plots."""
+    from .experiments.plan import validate as validate_spec
+    from .experiments.study import report_study
+    from .paths import user_dir
+    from .store import ResultsStore
+
+    try:
+        p = validate_spec(spec, data_root=data_root, overlap=False)
+        report_study(p, ResultsStore(store or p.spec.store),
+                     html or user_dir() / "studies" / p.spec.name / "report.html", console=console)
+    except (XstiltsError, ValueError, KeyError) as e:
+        _fail(e)
 
 
 def main() -> None:  # pragma: no cover - console entry

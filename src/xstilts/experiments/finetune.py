@@ -100,7 +100,7 @@ def run_finetune(
     max_eval_examples: int | None = None, eval_every: int | None = None, freeze_embeddings: bool = False,
     resume: bool = False, condition: str = "none", intermediate: Sequence[str] = (),
     eval_langs: Sequence[str] | None = None, train_options: Mapping[str, Any] | None = None,
-    progress: bool = True, console: Console | None = None,
+    progress: bool = True, console: Console | None = None, model_name: str | None = None,
 ) -> list[ResultRow]:
     """Fine-tune MODEL on TASK's English training data, then evaluate zero-shot in every language.
 
@@ -110,6 +110,8 @@ def run_finetune(
     best weights are evaluated on every language (or EVAL_LANGS), each cut to MAX_EVAL_EXAMPLES.
     RESUME continues a killed run from OUT_DIR/train/last. Rows go to the results store; the
     effective config is saved in OUT_DIR/finetune.json, predictions in OUT_DIR/predictions/.
+    MODEL_NAME names the model in result rows when MODEL is a phase-2 checkpoint of it (a study
+    compares conditions of one model; the encoder's own hash is in each row's protocol).
     """
     console = console or Console()
     t = get_task(task)
@@ -142,7 +144,7 @@ def run_finetune(
         "freeze_embeddings": freeze_embeddings, "progress": progress, **(train_options or {}),
     })
     config = {
-        "model": model, "encoder_path": enc.path, "encoder_hash": encoder_hash, "task": t.name,
+        "model": model_name or model, "encoder_path": enc.path, "encoder_hash": encoder_hash, "task": t.name,
         "task_version": t.version, "condition": condition, "intermediate": list(intermediate), "seed": seed,
         "head": {"type": t.type, **head_options(t)}, "max_length": max_length, "train": cfg.model_dump(),
         "train_sources": [s.__dict__ for s in t.train], "max_train_examples": max_train_examples,

@@ -1,0 +1,87 @@
+"""The whole study on a tiny encoder and real data: plan → run → store → report; a rerun
+repeats no finished node and keeps the numbers; a failing node does not stop the others."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.tiny import tiny_encoder, tiny_tokenizer
+from xstilts.cli import app
+from xstilts.experiments.study import mlm_tasks_for
+from xstilts.store import ResultsStore
+
+SPEC = """\
+name: tiny-study
+model: {model}
+seeds: [1]
+conditions:
+  - {{name: none, kind: none}}
+  - {{name: nusax-eng, kind: english, tasks: ["nusax:eng"], pair: nusax}}
+  - {{name: nusax-bug, kind: low-resource, tasks: ["nusax:bug"], pair: nusax}}
+intermediate: {{max_steps: 3, batch_size: 4, max_length: 32, max_train_examples: 16}}
+targets:
+  - {{probe: tatoeba, langs: [jav], layers: last}}
+  - {{probe: flores, langs: [bug_Latn], layers: [1, 2], max_sentences: 30}}
+  - {{task: {task}, langs: [en, yo]}}
+finetune: {{max_steps: 3, batch_size: 4, max_length: 32, max_train_examples: 16}}
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny-model")
+    tok = tiny_tokenizer()
+    tok.save_pretrained(d)
+    tiny_encoder(len(tok)).save_pretrained(d)
+    return d
+
+
+def _run(spec, data_root, tmp_path, *extra):
+    return CliRunner().invoke(app, ["run", str(spec), "--data-root", str(data_root), "--store",
+                                    f"sqlite:///{tmp_path / 'r.sqlite'}", "--work-dir", str(tmp_path / "work"),
+                                    "--html", str(tmp_path / "report.html"), *extra])
+
+
+def test_study_runs_end_to_end_and_a_rerun_repeats_nothing(tiny_dir, data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+    spec = tmp_path / "study.yaml"
+    spec.write_text(SPEC.format(model=tiny_dir, task="udpos"))
+    first = _run(spec, data_root, tmp_path)
+    assert first.exit_code == 0, first.output
+    store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    assert {n.status for n in store.nodes()} == {"done"} and len(store.nodes()) == 2 + 3 * 3
+    rows = store.query(task="udpos")
+    assert {(r.condition, r.language) for r in rows if r.metric == "accuracy"} == {
+        (c, lang) for c in ("none", "nusax-eng", "nusax-bug") for lang in ("en", "yo")}
+    assert all(r.model == str(tiny_dir) for r in rows)  # conditions, not checkpoint paths, tell them apart
+    assert {tuple(r.intermediate) for r in store.query(task="flores")} == {(), ("nusax:eng",), ("nusax:bug",)}
+    html = (tmp_path / "report.html").read_text()
+    assert "nusax-bug" in html and "data:image/png;base64" in html
+    before = {r.key(): r.value for r in store.query()}
+
+    again = _run(spec, data_root, tmp_path)
+    assert again.exit_code == 0, again.output
+    assert "0 done, 11 already done" in again.output
+    assert {r.key(): r.value for r in store.query()} == before
+
+
+def test_a_failed_node_is_recorded_and_the_rest_finish(tiny_dir, data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+    spec = tmp_path / "study.yaml"
+    spec.write_text(SPEC.format(model=tiny_dir, task="udpos").replace("max_sentences: 30", "max_sentences: 30")
+                    .replace("layers: last}", "layers: '7'}"))  # layer 7 does not exist in a 2-layer model
+    result = _run(spec, data_root, tmp_path)
+    assert result.exit_code == 0, result.output
+    store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    failed = store.nodes(status="failed")
+    assert len(failed) == 3 and all("outside 0..2" in n.error for n in failed)
+    assert len(store.nodes(status="done")) == 8 and "3 failed" in result.output
+
+
+def test_mlm_languages_map_to_text_sources():
+    assert mlm_tasks_for(["nusax:bug"]) == ["nusax:bug"]
+    hau = mlm_tasks_for(["hau"])
+    assert "masakhaner:hau" in hau and not any(t.startswith("sib200") for t in hau)
+    with pytest.raises(ValueError, match="no intermediate task"):
+        mlm_tasks_for(["xx"])
