@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from tests.tiny import tiny_encoder, tiny_tokenizer
-from xstilts.experiments.intermediate import mlm_features, run_intermediate, texts_of
+from xstilts.data.examples import example_texts
+from xstilts.experiments.intermediate import mlm_features, run_intermediate
 from xstilts.models.encoders import load_encoder, weights_hash
 from xstilts.provenance import tensor_state_hash
 from xstilts.tasks import all_tasks, get_task
@@ -70,9 +71,9 @@ def test_mlm_text_is_the_unlabelled_view(data_root):
     ex = get_task("nusax:eng")
     from xstilts.tasks.data import read_sources
     first = read_sources(ex.train, data_root, 1)[0]
-    assert texts_of(first) == [first.text_a]
+    assert list(example_texts(first)) == [first.text_a]
     with pytest.raises(TypeError):
-        texts_of(object())
+        list(example_texts(object()))
 
 
 def test_resume_continues_a_killed_phase2_run(tiny_dir, data_root, tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ They are plain frozen dataclasses so they hash, compare and pickle cheaply.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -77,3 +78,27 @@ class Candidate:
     uid: str
     sentence: str
     context: str = field(default="")
+
+
+_TEXT_FIELDS = {
+    TextExample: ("text_a", "text_b"), ChoiceExample: ("context", "question", "choices"),
+    QAExample: ("context", "question"), TaggingExample: ("tokens",), BitextExample: ("source", "target"),
+    RetrievalQAExample: ("question",), Candidate: ("sentence", "context"),
+}
+
+
+def example_texts(example: object) -> Iterator[str]:
+    """Every natural-text field of a typed example (tokens joined by spaces): what the overlap
+    guard hashes and what MLM reads as unlabelled text."""
+    try:
+        names = _TEXT_FIELDS[type(example)]
+    except KeyError:
+        raise TypeError(f"no text fields known for {type(example).__name__}") from None
+    for name in names:
+        value = getattr(example, name)
+        if name == "tokens":
+            yield " ".join(value)
+        elif isinstance(value, tuple):
+            yield from value
+        elif value:
+            yield value

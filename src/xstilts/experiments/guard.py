@@ -12,13 +12,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from xstilts.data import catalog
-from xstilts.data.examples import (BitextExample, Candidate, ChoiceExample, QAExample, RetrievalQAExample,
-                                   TaggingExample, TextExample)
+from xstilts.data.examples import example_texts
 from xstilts.data.readers import did_you_mean
 from xstilts.errors import XstiltsError
 from xstilts.experiments.spec import ProbeTarget, Spec, TaskTarget
@@ -29,11 +28,6 @@ MIN_CHARS = 20
 # A handful of short common sentences ("Where have you been?" is in MNLI and Tatoeba) is a
 # coincidence and only reported; this many shared texts, or any one this long, is leakage.
 FATAL_COUNT, FATAL_CHARS = 10, 100
-_FIELDS = {
-    TextExample: ("text_a", "text_b"), ChoiceExample: ("context", "question", "choices"),
-    QAExample: ("context", "question"), TaggingExample: ("tokens",), BitextExample: ("source", "target"),
-    RetrievalQAExample: ("question",), Candidate: ("sentence", "context"),
-}
 PROBE_LANGS = {"tatoeba": catalog.TATOEBA_LANGS, "flores": catalog.SIB200_LANGS, "lareqa": catalog.LAREQA_LANGS}
 PROBE_DEFAULT_LANGS = {"tatoeba": catalog.XTREME_R_TATOEBA, "flores": catalog.SIB200_LANGS,
                        "lareqa": catalog.LAREQA_LANGS}
@@ -116,18 +110,6 @@ def target_sources(target: ProbeTarget | TaskTarget) -> tuple[TextSource, ...]:
 
 def normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
-def example_texts(example: object) -> Iterator[str]:
-    """Every text field of a typed example (tokens joined by spaces)."""
-    for name in _FIELDS[type(example)]:
-        value = getattr(example, name)
-        if name == "tokens":
-            yield " ".join(value)
-        elif isinstance(value, tuple):
-            yield from value
-        elif value:
-            yield value
 
 
 @functools.lru_cache(maxsize=512)

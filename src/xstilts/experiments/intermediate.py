@@ -21,7 +21,7 @@ import torch
 from rich.console import Console
 
 from xstilts import features as F
-from xstilts.data.examples import BitextExample, ChoiceExample, QAExample, TaggingExample, TextExample
+from xstilts.data.examples import example_texts
 from xstilts.experiments.finetune import BUILDERS, build_train_features, head_options
 from xstilts.features import cache as feature_cache
 from xstilts.models.encoders import load_encoder, weights_hash
@@ -37,26 +37,11 @@ SOURCE_FILE = "xstilts_source.json"
 CODE_VERSION = "1"  # bump when phase-2 outputs can change for the same inputs
 
 
-def texts_of(example) -> list[str]:
-    """Every piece of natural text in an example: the unlabelled view MLM trains on."""
-    if isinstance(example, TextExample):
-        return [t for t in (example.text_a, example.text_b) if t]
-    if isinstance(example, ChoiceExample):
-        return [example.context, example.question, *example.choices]
-    if isinstance(example, QAExample):
-        return [example.context, example.question]
-    if isinstance(example, TaggingExample):
-        return [" ".join(example.tokens)]
-    if isinstance(example, BitextExample):
-        return [example.source, example.target]
-    raise TypeError(f"no text view for {type(example).__name__}")
-
-
 def mlm_features(task_names: Sequence[str], tokenizer, root: Path, max_length: int, max_examples: int | None
                  ) -> list[dict]:
     """Unlabelled text of the given tasks' training data, tokenised for MLM."""
     texts = [t for name in task_names for ex in read_sources(get_task(name).train, root)
-             for t in texts_of(ex) if t.strip()]
+             for t in example_texts(ex) if t.strip()]
     texts = list(dict.fromkeys(texts))[:max_examples]
     ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
     return [{"input_ids": x} for x in ids if len(x) > 2]
