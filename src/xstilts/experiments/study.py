@@ -20,6 +20,7 @@ from xstilts.experiments.intermediate import is_complete, run_intermediate
 from xstilts.experiments.plan import Node, Plan, render_plan, validate
 from xstilts.models.encoders import load_encoder, weights_hash
 from xstilts.paths import user_dir
+from xstilts.report.alignment import per_language_table
 from xstilts.report.html import write_html
 from xstilts.report.study import ConditionInfo, build_report
 from xstilts.report.tables import print_report
@@ -84,6 +85,9 @@ def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
     for r in rows:  # rows name the study's model; the condition says what trained it
         r.model, r.intermediate, r.seed = c["model"], list(c["intermediate_tasks"]), c["intermediate_seed"]
     ResultsStore(ctx.store_url).add(rows)
+    Console(width=160).print(per_language_table(
+        rows, f"{c['probe']} on {c['condition']}: {proto.pooling} pooling, prefix {proto.prefix!r}, {proto.scorer}",
+        {"all": c["langs"]}))
     return {"rows": len(rows)}
 
 
