@@ -15,3 +15,15 @@ def data_root() -> Path:
     if not root.is_dir():
         pytest.skip(f"benchmark data not found at {root} (set XSTILTS_DATA)")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random encoder + tokenizer saved as a transformers directory, loadable by path."""
+    from tests.tiny import tiny_encoder, tiny_tokenizer
+
+    d = tmp_path_factory.mktemp("tiny-model")
+    tok = tiny_tokenizer()
+    tok.save_pretrained(d)
+    tiny_encoder(len(tok)).save_pretrained(d)
+    return d

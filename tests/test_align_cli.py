@@ -8,25 +8,15 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.tiny import tiny_encoder, tiny_tokenizer
 from xstilts.cli import app
 from xstilts.store import ResultsStore
 
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tiny-model")
-    tok = tiny_tokenizer()
-    tok.save_pretrained(d)
-    tiny_encoder(len(tok)).save_pretrained(d)
-    return d
-
-
-def test_align_tiny_model_stores_rows_with_protocol(tiny_dir, data_root, tmp_path):
+def test_align_tiny_model_stores_rows_with_protocol(tiny_model_dir, data_root, tmp_path):
     store = f"sqlite:///{tmp_path / 'r.sqlite'}"
-    args = ["align", "--model", str(tiny_dir), "--tasks", "tatoeba,flores", "--tatoeba-langs", "afr,jav",
+    args = ["align", "--model", str(tiny_model_dir), "--tasks", "tatoeba,flores", "--tatoeba-langs", "afr,jav",
             "--flores-langs", "quy_Latn", "--flores-pairs", "quy_Latn:spa_Latn", "--flores-sentences", "40",
             "--layers", "all", "--data-root", str(data_root), "--store", store, "--json", str(tmp_path / "rows.json")]
     result = runner.invoke(app, args)
@@ -44,11 +34,11 @@ def test_align_tiny_model_stores_rows_with_protocol(tiny_dir, data_root, tmp_pat
     assert len(ResultsStore(store).query(task="tatoeba")) == 12
 
 
-def test_align_rejects_unknown_names(tiny_dir, data_root):
-    result = runner.invoke(app, ["align", "--model", str(tiny_dir), "--tatoeba-langs", "xxx",
+def test_align_rejects_unknown_names(tiny_model_dir, data_root):
+    result = runner.invoke(app, ["align", "--model", str(tiny_model_dir), "--tatoeba-langs", "xxx",
                                  "--data-root", str(data_root), "--store", "sqlite://"])
     assert result.exit_code == 2 and "unknown Tatoeba language" in result.output
-    result = runner.invoke(app, ["align", "--model", str(tiny_dir), "--tasks", "bucc", "--store", "sqlite://"])
+    result = runner.invoke(app, ["align", "--model", str(tiny_model_dir), "--tasks", "bucc", "--store", "sqlite://"])
     assert result.exit_code == 2 and "unknown probe" in result.output
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
 
-from tests.tiny import tiny_encoder, tiny_tokenizer
+from tests.tiny import tiny_tokenizer
 from xstilts.data.examples import example_texts
 from xstilts.experiments.intermediate import mlm_features, run_intermediate
 from xstilts.models.encoders import load_encoder, weights_hash
@@ -16,11 +17,10 @@ from xstilts.tasks import all_tasks, get_task
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tiny-model")
-    tok = tiny_tokenizer()
-    tok.save_pretrained(d)
-    tiny_encoder(len(tok)).save_pretrained(d)
+def tiny_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model, marked as written by xstilts with e5's "query: " prefix."""
+    d = tmp_path_factory.mktemp("tiny-e5")
+    shutil.copytree(tiny_model_dir, d, dirs_exist_ok=True)
     (d / "xstilts_source.json").write_text(json.dumps({"default_prefix": "query: "}))
     return d
 

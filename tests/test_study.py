@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from tests.tiny import tiny_encoder, tiny_tokenizer
 from xstilts.cli import app
 from xstilts.experiments.study import mlm_tasks_for
 from xstilts.store import ResultsStore
@@ -28,25 +27,16 @@ finetune: {{max_steps: 3, batch_size: 4, max_length: 32, max_train_examples: 16}
 """
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tiny-model")
-    tok = tiny_tokenizer()
-    tok.save_pretrained(d)
-    tiny_encoder(len(tok)).save_pretrained(d)
-    return d
-
-
 def _run(spec, data_root, tmp_path, *extra):
     return CliRunner().invoke(app, ["run", str(spec), "--data-root", str(data_root), "--store",
                                     f"sqlite:///{tmp_path / 'r.sqlite'}", "--work-dir", str(tmp_path / "work"),
                                     "--html", str(tmp_path / "report.html"), *extra])
 
 
-def test_study_runs_end_to_end_and_a_rerun_repeats_nothing(tiny_dir, data_root, tmp_path, monkeypatch):
+def test_study_runs_end_to_end_and_a_rerun_repeats_nothing(tiny_model_dir, data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
     spec = tmp_path / "study.yaml"
-    spec.write_text(SPEC.format(model=tiny_dir, task="udpos"))
+    spec.write_text(SPEC.format(model=tiny_model_dir, task="udpos"))
     first = _run(spec, data_root, tmp_path)
     assert first.exit_code == 0, first.output
     store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
@@ -54,7 +44,7 @@ def test_study_runs_end_to_end_and_a_rerun_repeats_nothing(tiny_dir, data_root, 
     rows = store.query(task="udpos")
     assert {(r.condition, r.language) for r in rows if r.metric == "accuracy"} == {
         (c, lang) for c in ("none", "nusax-eng", "nusax-bug") for lang in ("en", "yo")}
-    assert all(r.model == str(tiny_dir) for r in rows)  # conditions, not checkpoint paths, tell them apart
+    assert all(r.model == str(tiny_model_dir) for r in rows)  # conditions, not checkpoint paths, tell them apart
     assert {tuple(r.intermediate) for r in store.query(task="flores")} == {(), ("nusax:eng",), ("nusax:bug",)}
     html = (tmp_path / "report.html").read_text()
     assert "nusax-bug" in html and "data:image/png;base64" in html
@@ -66,10 +56,10 @@ def test_study_runs_end_to_end_and_a_rerun_repeats_nothing(tiny_dir, data_root, 
     assert {r.key(): r.value for r in store.query()} == before
 
 
-def test_a_failed_node_is_recorded_and_the_rest_finish(tiny_dir, data_root, tmp_path, monkeypatch):
+def test_a_failed_node_is_recorded_and_the_rest_finish(tiny_model_dir, data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
     spec = tmp_path / "study.yaml"
-    spec.write_text(SPEC.format(model=tiny_dir, task="udpos").replace("max_sentences: 30", "max_sentences: 30")
+    spec.write_text(SPEC.format(model=tiny_model_dir, task="udpos").replace("max_sentences: 30", "max_sentences: 30")
                     .replace("layers: last}", "layers: '7'}"))  # layer 7 does not exist in a 2-layer model
     result = _run(spec, data_root, tmp_path)
     assert result.exit_code == 0, result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -32,9 +33,14 @@ Model = Annotated[str, typer.Option(
                           "such as xlm-roberta-large.")]
 
 
-def _fail(e: Exception) -> None:
-    console.print(f"[bold red]error:[/] {e}")
-    raise typer.Exit(code=2)
+@contextmanager
+def user_errors():
+    """Errors about the user's input print as one red line and exit 2, without a traceback."""
+    try:
+        yield
+    except (XstiltsError, ValueError, KeyError) as e:
+        console.print(f"[bold red]error:[/] {e.args[0] if isinstance(e, KeyError) and e.args else e}")
+        raise typer.Exit(code=2) from None
 
 
 @app.command()
@@ -77,7 +83,7 @@ def align(
     """
     from .experiments.align import run_alignment
 
-    try:
+    with user_errors():
         run_alignment(
             model=model, tasks=[t.strip() for t in tasks.split(",") if t.strip()], layers=layers, pooling=pooling,
             prefix=prefix, scorer=scorer, margin_k=margin_k, tatoeba_langs=tatoeba_langs,
@@ -85,8 +91,6 @@ def align(
             max_length=max_length, device=device, data_root=data_root, store_url=store, json_out=json_out,
             console=console,
         )
-    except (XstiltsError, ValueError, KeyError) as e:
-        _fail(e)
 
 
 Seed = Annotated[int, typer.Option(help="Seed for data order, head initialisation and dropout.")]
@@ -119,14 +123,12 @@ def finetune(
     """
     from .experiments.finetune import run_finetune
 
-    try:
+    with user_errors():
         run_finetune(model, task, seed=seed, out_dir=out_dir, data_root=data_root, store_url=store,
                      max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length,
                      max_train_examples=max_train_examples, max_eval_examples=max_eval_examples,
                      freeze_embeddings=freeze_embeddings, resume=resume, console=console,
                      eval_langs=eval_langs.split(",") if eval_langs else None)
-    except (XstiltsError, ValueError, KeyError) as e:
-        _fail(e)
 
 
 @app.command()
@@ -142,11 +144,9 @@ def evaluate(
     """Evaluate a fine-tuned run zero-shot in every language of a task and store the rows."""
     from .experiments.finetune import run_evaluate
 
-    try:
+    with user_errors():
         run_evaluate(run_dir, task, data_root=data_root, store_url=store, max_eval_examples=max_eval_examples,
                      eval_langs=eval_langs.split(",") if eval_langs else None, console=console)
-    except (XstiltsError, ValueError, KeyError) as e:
-        _fail(e)
 
 
 @app.command()
@@ -178,10 +178,8 @@ def validate(spec: SpecPath, data_root: DataRoot = None) -> None:
     of the same study evaluates on)."""
     from .experiments.plan import validate as validate_spec
 
-    try:
+    with user_errors():
         plan = validate_spec(spec, data_root=data_root)
-    except (XstiltsError, ValueError, KeyError) as e:
-        _fail(e)
     kinds = {}
     for n in plan.nodes.values():
         kinds[n.kind] = kinds.get(n.kind, 0) + 1
@@ -198,11 +196,9 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None) -> 
     from .experiments.plan import render_plan, validate as validate_spec
     from .store import ResultsStore
 
-    try:
+    with user_errors():
         p = validate_spec(spec, data_root=data_root)
         console.print(render_plan(p, ResultsStore(store or p.spec.store)))
-    except (XstiltsError, ValueError, KeyError) as e:
-        _fail(e)
 
 
 @app.command()
@@ -226,11 +222,9 @@ def run(
     """
     from .experiments.study import run_study
 
-    try:
+    with user_errors():
         run_study(spec, data_root=data_root, store_url=store, work_dir=work_dir, executor=executor, html=html,
                   console=console)
-    except (XstiltsError, ValueError, KeyError) as e:
-        _fail(e)
 
 
 @app.command()
@@ -248,12 +242,10 @@ def report(
     from .paths import user_dir
     from .store import ResultsStore
 
-    try:
+    with user_errors():
         p = validate_spec(spec, data_root=data_root, overlap=False)
         report_study(p, ResultsStore(store or p.spec.store),
                      html or user_dir() / "studies" / p.spec.name / "report.html", console=console)
-    except (XstiltsError, ValueError, KeyError) as e:
-        _fail(e)
 
 
 def main() -> None:  # pragma: no cover - console entry
