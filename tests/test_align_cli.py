@@ -53,3 +53,14 @@ def test_me5_small_tatoeba_accuracy_is_in_the_published_range(data_root, tmp_pat
     acc = {(r.language, r.direction): r.value for r in ResultsStore(store).query(task="tatoeba")}
     assert acc[("deu", "deu->eng")] > 95 and acc[("fra", "fra->eng")] > 90
     assert 55 < acc[("swh", "swh->eng")] < 90  # low-resource: well above chance, well below German
+
+
+def test_lareqa_probe_scores_map_at_20_over_the_pooled_candidates(tiny_model_dir, data_root):
+    from xstilts.evaluation import alignment
+    from xstilts.models.encoders import load_encoder
+
+    enc = load_encoder(str(tiny_model_dir))
+    proto = alignment.Protocol(layers=(2,), pooling="mean", prefix="", scorer="cosine")
+    rows = alignment.lareqa(enc, proto, model_hash="h", langs=("de", "el"), data_root=data_root)
+    assert {r.language for r in rows} == {"de", "el"} and all(r.metric == "map_at_20" for r in rows)
+    assert all(0 <= r.value < 20 for r in rows)  # a random encoder ranks answers near chance

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from rich.progress import Progress
 
 from ..data import catalog
@@ -135,14 +134,3 @@ def lareqa(enc: Encoder, proto: Protocol, *, model_hash: str, condition: str = "
             rows.append(row)
     return rows
 
-
-def summarise(rows: Sequence[ResultRow], langs: Iterable[str]) -> dict[tuple[str, int], float]:
-    """Mean over `langs` per (direction kind, layer): 'xx->eng' or 'eng->xx'."""
-    keep = set(langs)
-    acc: dict[tuple[str, int], list[float]] = {}
-    for r in rows:
-        if r.language not in keep or r.direction is None:
-            continue
-        kind = "eng->xx" if r.direction.startswith("eng") else "xx->eng"
-        acc.setdefault((kind, r.layer), []).append(r.value)
-    return {k: float(np.mean(v)) for k, v in acc.items()}
