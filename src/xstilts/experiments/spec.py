@@ -36,6 +36,10 @@ class Train(_Strict):
     warmup_ratio: Annotated[float, Field(ge=0, lt=1)] | None = None
     freeze_embeddings: bool | None = None
     max_train_examples: PositiveInt | None = None
+    # fine-tuning only: model selection and evaluation budget
+    eval_every: PositiveInt | None = None  # dev evaluations (and checkpoints) every N steps
+    max_dev_examples: PositiveInt | None = None  # English dev examples per model-selection pass
+    max_eval_examples: PositiveInt | None = None  # zero-shot examples per language
 
     def over(self, *layers: Train) -> dict[str, Any]:
         """The effective values: later layers win, unset fields are left out."""

@@ -98,7 +98,8 @@ def finetune_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
         store_url=ctx.store_url, max_steps=train.get("max_steps"), epochs=train.get("epochs"), lr=train.get("lr"),
         batch_size=train.get("batch_size"), max_length=train.get("max_length"),
         max_train_examples=train.get("max_train_examples"), freeze_embeddings=train.get("freeze_embeddings", False),
-        resume=True, condition=c["condition"], intermediate=c["intermediate_tasks"], eval_langs=c["langs"],
+        eval_every=train.get("eval_every"), max_dev_examples=train.get("max_dev_examples", 1000),
+        max_eval_examples=train.get("max_eval_examples"), resume=True, condition=c["condition"], intermediate=c["intermediate_tasks"], eval_langs=c["langs"],
         model_name=c["model"],
     )
     return {"rows": len(rows)}
