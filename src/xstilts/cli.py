@@ -109,6 +109,9 @@ def finetune(
     max_train_examples: Annotated[Optional[int], typer.Option(help="Use only the first N English examples.")] = None,
     max_eval_examples: Annotated[Optional[int], typer.Option(help="Evaluate on the first N examples per language.")] = None,
     eval_langs: Annotated[Optional[str], typer.Option(help="Comma list of evaluation languages (default: all).")] = None,
+    eval_every: Annotated[Optional[int], typer.Option(
+        help="Model selection on English dev (and a checkpoint) every N steps (default: 5 times per run).")] = None,
+    max_dev_examples: Annotated[int, typer.Option(help="English dev examples per model-selection pass.")] = 1000,
     freeze_embeddings: Annotated[bool, typer.Option(
         help="Freeze the word embeddings (recorded): halves a CPU step for XLM-R-sized vocabularies.")] = False,
     out_dir: Annotated[Optional[Path], typer.Option(help="Run directory (default: ~/.local/share/xstilts/runs/...).")] = None,
@@ -127,7 +130,7 @@ def finetune(
         run_finetune(model, task, seed=seed, out_dir=out_dir, data_root=data_root, store_url=store,
                      max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length,
                      max_train_examples=max_train_examples, max_eval_examples=max_eval_examples,
-                     freeze_embeddings=freeze_embeddings, resume=resume, console=console,
+                     eval_every=eval_every, max_dev_examples=max_dev_examples, freeze_embeddings=freeze_embeddings, resume=resume, console=console,
                      eval_langs=eval_langs.split(",") if eval_langs else None)
 
 
