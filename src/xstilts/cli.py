@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from .data.cli import data_app
 from .errors import XstiltsError
+from .console import make_console
 
 app = typer.Typer(
     help="Cross-lingual intermediate-task training (STILTs) for multilingual encoders, evaluated on "
@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 # Wide tables stay readable when output goes to a file or CI log (rich assumes 80 columns there).
-console = Console(width=None if sys.stdout.isatty() else 160)
+console = make_console(width=None if sys.stdout.isatty() else 160)
 
 DataRoot = Annotated[Optional[Path], typer.Option(
     "--data-root", help="Folder with one sub-folder per dataset (default: $XSTILTS_DATA).")]

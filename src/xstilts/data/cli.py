@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from xstilts.errors import XstiltsError
 from xstilts.paths import data_root as default_data_root
 from xstilts.data.fetch import fetch as fetch_dataset
 from xstilts.data.inventory import inventory
+from xstilts.console import make_console
 
 data_app = typer.Typer(help="The benchmark datasets: what is under the data root, and fetching them from "
                             "their official sources.", no_args_is_help=True)
@@ -45,7 +45,7 @@ def list_(data_root: DataRoot = None,
         status = f"[{STATUS_STYLE[r.status]}]{r.status}[/]" + (
             f" ({r.files_present}/{r.files_total})" if r.status == "partial" else "")
         table.add_row(r.name, "+".join(r.roles), r.format, str(r.languages), splits, status)
-    Console().print(table)
+    make_console().print(table)
 
 
 @data_app.command("fetch")

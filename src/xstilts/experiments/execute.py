@@ -24,6 +24,7 @@ from xstilts.errors import XstiltsError
 from xstilts.experiments.plan import Node, Plan
 from xstilts.experiments.spec import Spec
 from xstilts.provenance import canonical_json
+from xstilts.console import make_console
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class LocalExecutor:
 
     def __init__(self, work_dir: str | Path, data_root: str | Path | None = None, console: Console | None = None):
         self.work_dir, self.data_root = Path(work_dir), Path(data_root) if data_root else None
-        self.console = console or Console()
+        self.console = console or make_console()
 
     def run(self, plan: Plan, store: Any) -> Summary:
         book = _Bookkeeping(plan, store, self.work_dir, self.data_root)
@@ -163,7 +164,7 @@ class RayExecutor:
     def __init__(self, work_dir: str | Path, data_root: str | Path | None = None, console: Console | None = None,
                  num_gpus: float | None = None, num_cpus: float = 1.0, **init_kwargs: Any):
         self.work_dir, self.data_root = Path(work_dir), Path(data_root) if data_root else None
-        self.console = console or Console()
+        self.console = console or make_console()
         self.num_gpus, self.num_cpus, self.init_kwargs = num_gpus, num_cpus, init_kwargs
 
     def run(self, plan: Plan, store: Any) -> Summary:

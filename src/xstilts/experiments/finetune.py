@@ -34,6 +34,7 @@ from xstilts.store import ResultRow, ResultsStore
 from xstilts.tasks import TaskDef, get_task
 from xstilts.tasks.data import read_source, read_sources, sources_hash
 from xstilts.training import TrainConfig, train
+from xstilts.console import make_console
 
 CONFIG_FILE = "finetune.json"
 BUILDERS = {  # task type -> (builder name, module VERSION)
@@ -113,7 +114,7 @@ def run_finetune(
     MODEL_NAME names the model in result rows when MODEL is a phase-2 checkpoint of it (a study
     compares conditions of one model; the encoder's own hash is in each row's protocol).
     """
-    console = console or Console()
+    console = console or make_console()
     t = get_task(task)
     root = resolve_data_root(data_root)
     out = Path(out_dir) if out_dir else default_run_dir(model, t.name, condition, seed)
@@ -174,7 +175,7 @@ def run_evaluate(
 ) -> list[ResultRow]:
     """Evaluate a checkpoint written by `finetune` (its OUT_DIR) zero-shot in every language of TASK
     (default: the task it was trained on), store the rows and print the per-language table."""
-    console = console or Console()
+    console = console or make_console()
     out = Path(checkpoint_dir)
     if not (out / CONFIG_FILE).is_file():
         raise XstiltsError(f"{out}: not a fine-tuning output directory (no {CONFIG_FILE})")

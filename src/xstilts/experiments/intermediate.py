@@ -31,6 +31,7 @@ from xstilts.provenance import tensor_state_hash
 from xstilts.tasks import get_task
 from xstilts.tasks.data import read_sources, sources_hash
 from xstilts.training import Collator, MLMCollator, TrainConfig, train
+from xstilts.console import make_console
 
 MLM_TASK = "mlm"
 SOURCE_FILE = "xstilts_source.json"
@@ -62,7 +63,7 @@ def run_intermediate(
     """Train MODEL on the intermediate TASKS (one, or several sharing the encoder with a head
     each, sampled per step); with MLM_TASKS, masked-LM on those tasks' unlabelled text is one
     more sampled task. Returns OUT_DIR/encoder, a transformers directory."""
-    console = console or Console()
+    console = console or make_console()
     root = resolve_data_root(data_root)
     out = Path(out_dir)
     final = out / "encoder"

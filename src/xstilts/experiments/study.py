@@ -26,6 +26,7 @@ from xstilts.report.study import ConditionInfo, build_report
 from xstilts.report.tables import print_report
 from xstilts.store import ResultRow, ResultsStore
 from xstilts.tasks import all_tasks
+from xstilts.console import make_console
 
 # SIB-200 sentences are the FLORES probe's own sentences: never MLM text unless named.
 _MLM_EXCLUDED = ("sib200",)
@@ -85,7 +86,7 @@ def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
     for r in rows:  # rows name the study's model; the condition says what trained it
         r.model, r.intermediate, r.seed = c["model"], list(c["intermediate_tasks"]), c["intermediate_seed"]
     ResultsStore(ctx.store_url).add(rows)
-    Console(width=160).print(per_language_table(
+    make_console(width=160).print(per_language_table(
         rows, f"{c['probe']} on {c['condition']}: {proto.pooling} pooling, prefix {proto.prefix!r}, {proto.scorer}",
         {"all": c["langs"]}))
     return {"rows": len(rows)}
@@ -122,7 +123,7 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
               work_dir: Path | None = None, executor: str = "local", html: Path | None = None,
               console: Console | None = None) -> Path:
     """Validate, plan, run every node not yet done, then report; returns the HTML report's path."""
-    console = console or Console()
+    console = console or make_console()
     with console.status("validating the spec and checking train/evaluation overlap"):
         plan = validate(spec_path, data_root=data_root)
     spec = plan.spec

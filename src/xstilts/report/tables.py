@@ -13,6 +13,7 @@ from rich.table import Table
 
 from xstilts.report.stats import Comparison, fmt_p
 from xstilts.report.study import BASELINE, StudyReport
+from xstilts.console import make_console
 
 TEXT_COLUMNS = {"condition", "kind", "minus", "task"}
 STARS_NOTE = "* p<0.05, ** p<0.01, *** p<0.001 after Holm correction"
@@ -169,7 +170,7 @@ def to_rich(grid: Grid) -> Table:
 
 def print_report(report: StudyReport, console: Console | None = None) -> None:
     """The compact terminal view: the comparison, the English vs low-resource pairs, and warnings."""
-    console = console or Console()
+    console = console or make_console()
     console.print(to_rich(comparison_grid(report)))
     if report.pairs:
         console.print(to_rich(pairs_grid(report)))
