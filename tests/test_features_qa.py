@@ -7,11 +7,10 @@ import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-from tests.tiny import tiny_tokenizer
+from tests.tiny import SPECIALS, tiny_tokenizer
 from xstilts.data.examples import QAExample
 from xstilts.features.qa import build_qa_eval_features, build_qa_train_features, decode_qa
 
-SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 MULTILINGUAL = [
     "The café in Zürich opened in 1921, near the old station.",
     "قرأت الكتاب في المكتبة الوطنية يوم الأحد.",

@@ -466,12 +466,18 @@ def tatoeba_pairs(lang: str, data_root: str | Path | None = None) -> list[Bitext
     return read("tatoeba", "test", lang, data_root)
 
 
-def flores_sentences(data_root: str | Path | None = None) -> dict[str, dict[int, str]]:
+def flores_sentences(data_root: str | Path | None = None, langs: Iterable[str] | None = None
+                     ) -> dict[str, dict[int, str]]:
     """SIB-200's FLORES sentences, language -> index_id -> text, over train, dev and test;
-    the same index_id is the same sentence in every language (1,004 per language)."""
+    the same index_id is the same sentence in every language (1,004 per language).
+    `langs` reads only those languages (all 47 by default); an unknown one raises KeyError."""
     entry = get_dataset("sib200")
+    wanted = entry.languages if langs is None else tuple(langs)
+    unknown = [lang for lang in wanted if lang not in entry.languages]
+    if unknown:
+        raise KeyError(f"FLORES/SIB-200 has no language {unknown}; available: {', '.join(entry.languages)}")
     return {lang: {int(x.uid): x.text_a for split in entry.splits for x in read(entry, split, lang, data_root)}
-            for lang in entry.languages}
+            for lang in wanted}
 
 
 def lareqa(lang: str, data_root: str | Path | None = None) -> tuple[list[RetrievalQAExample], list[Candidate]]:

@@ -63,6 +63,17 @@ def build_train_features(task: TaskDef, tokenizer, examples: Sequence, max_lengt
     return F.build_retrieval_pairs(examples, tokenizer, max_length)
 
 
+def cached_train_features(task: TaskDef, tokenizer, examples: Sequence, data_hash: str, max_length: int
+                          ) -> list[dict]:
+    """build_train_features through the feature cache, keyed by everything that shapes them."""
+    builder, version = BUILDERS[task.type]
+    key = {"builder": builder, "version": version, "data": data_hash, "tokenizer": F.tokenizer_fingerprint(tokenizer),
+           "max_length": max_length, "labels": list(task.labels), "doc_stride": task.recipe.doc_stride,
+           "max_query_length": task.recipe.max_query_length}
+    return feature_cache.cached_features(key, lambda: build_train_features(task, tokenizer, examples, max_length),
+                                         cache_dir() / "features")
+
+
 def head_options(task: TaskDef) -> dict[str, Any]:
     return {"num_labels": len(task.labels)} if task.type in ("classification", "tagging") else {}
 
@@ -128,12 +139,7 @@ def run_finetune(
     with console.status(f"building {t.name} training features"):
         examples = read_sources(t.train, root, max_train_examples)
         train_hash = sources_hash(t.train, root, max_train_examples)
-        builder, version = BUILDERS[t.type]
-        key = {"builder": builder, "version": version, "data": train_hash, "tokenizer": F.tokenizer_fingerprint(enc.tokenizer),
-               "max_length": max_length, "labels": list(t.labels), "doc_stride": r.doc_stride,
-               "max_query_length": r.max_query_length}
-        feats = feature_cache.cached_features(key, lambda: build_train_features(t, enc.tokenizer, examples, max_length),
-                                              cache_dir() / "features")
+        feats = cached_train_features(t, enc.tokenizer, examples, train_hash, max_length)
 
     batch = batch_size or r.batch_size
     total = max_steps or math.ceil((epochs or r.epochs) * math.ceil(len(feats) / batch))

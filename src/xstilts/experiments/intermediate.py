@@ -20,13 +20,11 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from xstilts import features as F
 from xstilts.data.examples import example_texts
-from xstilts.experiments.finetune import BUILDERS, build_train_features, head_options
-from xstilts.features import cache as feature_cache
+from xstilts.experiments.finetune import cached_train_features, head_options
 from xstilts.models.encoders import load_encoder, weights_hash
 from xstilts.models.heads import HeadSpec, TaskModel
-from xstilts.paths import cache_dir, data_root as resolve_data_root
+from xstilts.paths import data_root as resolve_data_root
 from xstilts.provenance import tensor_state_hash
 from xstilts.tasks import get_task
 from xstilts.tasks.data import read_sources, sources_hash
@@ -83,14 +81,7 @@ def run_intermediate(
         with console.status(f"building {t.name} features"):
             examples = read_sources(t.train, root, max_train_examples)
             data_hashes[t.name] = sources_hash(t.train, root, max_train_examples)
-            builder, version = BUILDERS[t.type]
-            key = {"builder": builder, "version": version, "data": data_hashes[t.name],
-                   "tokenizer": F.tokenizer_fingerprint(enc.tokenizer), "max_length": max_length,
-                   "labels": list(t.labels), "doc_stride": t.recipe.doc_stride,
-                   "max_query_length": t.recipe.max_query_length}
-            feats[t.name] = feature_cache.cached_features(
-                key, lambda t=t, ex=examples: build_train_features(t, enc.tokenizer, ex, max_length),
-                cache_dir() / "features")
+            feats[t.name] = cached_train_features(t, enc.tokenizer, examples, data_hashes[t.name], max_length)
         heads[t.name] = HeadSpec(type=t.type, **head_options(t))
         collate[t.name] = pad
     if mlm_tasks:

@@ -72,8 +72,7 @@ def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
     c = node.config
     enc = load_encoder(_encoder_of(node, deps))
     proto = alignment.Protocol(
-        layers=tuple(resolve_layers(c["layers"] if isinstance(c["layers"], str) else [str(x) for x in c["layers"]],
-                                    enc.num_layers)),
+        layers=tuple(resolve_layers(c["layers"], enc.num_layers)),
         pooling=c["pooling"], prefix=enc.default_prefix if c["prefix"] is None else c["prefix"], scorer=c["scorer"],
     )
     common: dict[str, Any] = dict(model_hash=weights_hash(enc), condition=c["condition"], data_root=ctx.data_root)
