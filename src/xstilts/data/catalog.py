@@ -167,6 +167,9 @@ XNLI_LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", 
 XCOPA_LANGS = ("et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh")
 WIKIANN_LANGS = tuple("""af ar az bg bn de el en es et eu fa fi fr gu he hi hu id it ja jv ka kk ko lt ml mr
 ms my nl pa pl pt qu ro ru sw ta te tl tr uk ur vi yo zh""".split())
+# The 36 languages whose labelled PAN-X test split the data root has (wikiann/test/, SOURCE.md).
+WIKIANN_TEST_LANGS = tuple("""af ar az bg bn de el en et eu fa gu he hi id ja jv ka kk lt ml mr ms my pa qu ro sw
+ta te tl tr ur vi yo zh""".split())
 # UD: language -> (treebank folder, file prefix, commit); English-EWT also has train and dev.
 UD_TREEBANKS = {
     "en": ("UD_English-EWT", "en_ewt", "15d613d8447b3478787d4c278730a1e48a945efb"),
@@ -267,8 +270,11 @@ ENTRIES: tuple[DatasetEntry, ...] = (
         "Apache-2.0", "TyDiQA-GoldP v1.1 (XTREME copy @6bfe632)", notes="dev is XTREME's test set"),
     DatasetEntry(
         "xnli", ("target",), "xnli-tsv", XNLI_LANGS,
-        grid(["dev"], XNLI_LANGS, lambda s, l: f"dev-{l}.tsv", raw_github(*_XTREME_COPY, "data/xnli/")),
-        "CC BY-NC 4.0", "XNLI 1.0 (XTREME copy @6bfe632)", NLI),
+        grid(["dev"], XNLI_LANGS, lambda s, l: f"dev-{l}.tsv", raw_github(*_XTREME_COPY, "data/xnli/"))
+        + grid(["test"], XNLI_LANGS, lambda s, l: f"test/test-{l}.tsv",
+               raw_github(*_XTREME_COPY, "data/xnli/", {f"test/test-{l}.tsv": f"test-{l}.tsv" for l in XNLI_LANGS})),
+        "CC BY-NC 4.0", "XNLI 1.0 (XTREME copy @6bfe632; test labels joined, xnli/SOURCE.md)", NLI,
+        notes="the official source's test files carry no labels (XTREME blanks them): fetch test with --mirror"),
     DatasetEntry(
         "xcopa", ("target",), "copa-jsonl", XCOPA_LANGS,
         grid(["val", "test"], XCOPA_LANGS, lambda s, l: f"data/{l}/{s}.{l}.jsonl",
@@ -283,9 +289,14 @@ ENTRIES: tuple[DatasetEntry, ...] = (
         grid(["train"], ["en"], lambda s, l: "train-en.tsv",
              raw_github("boleima/ToPro", "9300fd37ea92650f528e027da0f427baae3a62a9", "download/panx/"))
         + grid(["dev"], WIKIANN_LANGS, lambda s, l: f"dev-{l}.tsv",
-               raw_github("boleima/ToPro", "9300fd37ea92650f528e027da0f427baae3a62a9", "download/panx/")),
-        "unknown (Wikipedia text, CC BY-SA)", "PAN-X, XTREME copy @9300fd3", _bio("PER", "ORG", "LOC"),
-        notes="26 dev files cut to their first 1,000 sentences (the offline copy); dev stands in for test"),
+               raw_github("boleima/ToPro", "9300fd37ea92650f528e027da0f427baae3a62a9", "download/panx/"))
+        + grid(["test"], WIKIANN_TEST_LANGS, lambda s, l: f"test/test-{l}.tsv",
+               raw_github("boleima/ToPro", "9300fd37ea92650f528e027da0f427baae3a62a9", "download/panx/",
+                          {f"test/test-{l}.tsv": f"test-{l}.tsv" for l in WIKIANN_TEST_LANGS})),
+        "unknown (Wikipedia text, CC BY-SA)", "PAN-X, XTREME copy @9300fd3; tagged test from the Rahimi et al. archives",
+        _bio("PER", "ORG", "LOC"),
+        notes="26 dev files cut to their first 1,000 sentences (the offline copy); test (36 languages) is tagged "
+              "(wikiann/SOURCE.md): the official copy's test files are blanked, fetch test with --mirror"),
     DatasetEntry(
         "copa", ("english-training",), "copa-jsonl", ("en",),
         grid(["train", "val"], ["en"], lambda s, l: f"{s}-en.jsonl", raw_github(*_XTREME_COPY, "data/xcopa/")),
