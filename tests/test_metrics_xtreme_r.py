@@ -2,18 +2,49 @@ import dataclasses
 
 import pytest
 
+from xstilts.data import catalog
 from xstilts.metrics import get_metric
 from xstilts.metrics.xtreme_r import (
+    CLASSIFICATION,
+    QUESTION_ANSWERING,
+    RETRIEVAL,
+    STRUCTURED_PREDICTION,
     XTREME_R,
+    XTREME_R_LANGUAGES,
+    XTREME_R_PAPER,
     category_averages,
     language_average,
     overall_score,
     task_score,
     transfer_gap,
+    xtreme_r,
 )
 
-SIZES = {"xnli": 15, "xcopa": 11, "udpos": 38, "wikiann": 48, "xquad": 11, "mlqa": 7,
-         "tydiqa": 9, "mewsli-x": 11, "lareqa": 11, "tatoeba": 41}
+# google-research/xtreme, evaluate.py at commit da430dd06cc7344ceb2e7cb030219656ebf0606a:
+# XTREME_R_TASK2LANGS and XTREME_R_GROUP2TASK (the lists `--xtreme_version xtreme-r` scores), copied
+# by hand, language for language, in the script's order. panx and mewslix are our wikiann and mewsli-x.
+OFFICIAL_TASK2LANGS = {
+    "xnli": "ar,bg,de,el,en,es,fr,hi,ru,sw,th,tr,ur,vi,zh",
+    "panx": "ar,he,vi,id,jv,ms,tl,eu,ml,ta,te,af,nl,en,de,el,bn,hi,mr,ur,fa,fr,it,pt,es,bg,ru,ja,ka,ko,th,sw,yo,"
+            "my,zh,kk,tr,et,fi,hu,qu,pl,uk,az,lt,pa,gu,ro",
+    "udpos": "af,ar,bg,de,el,en,es,et,eu,fa,fi,fr,he,hi,hu,id,it,ja,kk,ko,mr,nl,pt,ru,ta,te,th,tl,tr,ur,vi,yo,zh,"
+             "lt,pl,uk,wo,ro",
+    "tatoeba": "ar,he,vi,id,jv,tl,eu,ml,ta,te,af,nl,de,el,bn,hi,mr,ur,fa,fr,it,pt,es,bg,ru,ja,ka,ko,th,sw,zh,kk,tr,"
+               "et,fi,hu,az,lt,pl,uk,ro",
+    "xcopa": "et,ht,id,it,qu,sw,ta,th,tr,vi,zh",
+    "lareqa": "",  # evaluate.py does not score LAReQA (third_party/evaluate_retrieval.py does)
+    "mewslix": "ar,de,en,es,fa,ja,pl,ro,ta,tr,uk",
+    "xquad": "en,es,de,el,ru,tr,ar,vi,th,zh,hi,ro",
+    "mlqa": "en,es,de,ar,hi,vi,zh",
+    "tydiqa": "en,ar,bn,fi,id,ko,ru,sw,te",
+}
+OFFICIAL_GROUP2TASK = {
+    "classification": ["xnli", "xcopa"], "tagging": ["udpos", "panx"], "qa": ["xquad", "mlqa", "tydiqa"],
+    "retrieval": ["tatoeba", "mewslix"],
+}
+OURS = {"panx": "wikiann", "mewslix": "mewsli-x"}
+# XQuAD-R (LAReQA's data), as the XTREME-R paper scores LAReQA.
+LAREQA = "ar,de,el,en,es,hi,ru,th,tr,vi,zh"
 
 # One tiny valid input per metric, to check that the declared score keys exist in its output.
 SAMPLES = {
@@ -24,18 +55,40 @@ SAMPLES = {
 }
 
 
-def test_language_lists():
-    assert {t.name: len(t.languages) for t in XTREME_R.tasks} == SIZES
-    for task in XTREME_R.tasks:
-        assert len(set(task.languages)) == len(task.languages), task.name
-    assert "ro" not in XTREME_R.task("xquad").languages
-    assert "en" not in XTREME_R.task("tatoeba").languages
+def test_language_lists_equal_the_official_ones_language_for_language():
+    scored = {OURS.get(t, t): tuple(langs.split(",")) for t, langs in OFFICIAL_TASK2LANGS.items() if langs}
+    assert XTREME_R_LANGUAGES == scored  # same tasks, same languages, same order
+    assert {t.name: t.languages for t in XTREME_R.tasks} == scored
+    assert len(XTREME_R.task("tatoeba").languages) == 41 and "ro" in XTREME_R.task("xquad").languages
+    assert XTREME_R_PAPER.task("lareqa").languages == tuple(LAREQA.split(","))
+    assert {t.name: t.languages for t in XTREME_R_PAPER.tasks if t.name != "lareqa"} == scored
     with pytest.raises(KeyError, match="no task 'bucc'"):
         XTREME_R.task("bucc")
 
 
+def test_catalog_tatoeba_list_is_the_official_one():
+    iso1 = {**{v: k for k, v in catalog.XTREME36_ISO1.items()}, "az": "aze", "lt": "lit", "pl": "pol",
+            "uk": "ukr", "ro": "ron"}
+    assert catalog.XTREME_R_TATOEBA == tuple(iso1[c] for c in OFFICIAL_TASK2LANGS["tatoeba"].split(","))
+    assert len(catalog.XTREME_R_TATOEBA) == 41 and set(catalog.XTREME_R_TATOEBA) <= set(catalog.TATOEBA_LANGS)
+
+
+def test_retrieval_category_is_a_declared_choice():
+    categories = {"classification": CLASSIFICATION, "tagging": STRUCTURED_PREDICTION, "qa": QUESTION_ANSWERING,
+                  "retrieval": RETRIEVAL}
+    for group, tasks in OFFICIAL_GROUP2TASK.items():
+        assert {t.name for t in XTREME_R.tasks if t.category == categories[group]} == {OURS.get(t, t) for t in tasks}
+    assert [t.name for t in XTREME_R_PAPER.tasks if t.category == RETRIEVAL] == ["mewsli-x", "lareqa", "tatoeba"]
+    assert xtreme_r() is XTREME_R and xtreme_r("paper") is XTREME_R_PAPER
+    assert XTREME_R.describe() == ("xtreme-r retrieval category: official (mewsli-x + tatoeba, as "
+                                   "google-research/xtreme evaluate.py)")
+    assert "paper (mewsli-x + lareqa + tatoeba" in XTREME_R_PAPER.describe()
+    with pytest.raises(ValueError, match="official or paper"):
+        xtreme_r("table")
+
+
 def test_every_task_metric_is_registered_and_yields_its_score_keys():
-    for task in XTREME_R.tasks:
+    for task in XTREME_R_PAPER.tasks:
         predictions, references, options = SAMPLES[task.metric]
         values = get_metric(task.metric)(predictions, references, **options)
         assert set(task.score_keys) <= set(values), task.name
@@ -74,11 +127,16 @@ TASK_SCORES = {"xnli": 80.0, "xcopa": 70.0, "udpos": 76.0, "wikiann": 64.0, "xqu
 
 
 def test_category_and_overall_scores():
+    # official: retrieval = (mewsli-x 40 + tatoeba 80) / 2; LAReQA is no task; overall over 9 tasks
     assert category_averages(XTREME_R, TASK_SCORES) == {
-        "classification": 75.0, "structured prediction": 70.0, "question answering": 60.0, "retrieval": 50.0,
+        "classification": 75.0, "structured prediction": 70.0, "question answering": 60.0, "retrieval": 60.0,
     }
-    assert overall_score(XTREME_R, TASK_SCORES) == pytest.approx(62.0)
-    by_category = dataclasses.replace(XTREME_R, overall="categories")
+    assert overall_score(XTREME_R, TASK_SCORES) == pytest.approx(590 / 9)
+    assert overall_score(dataclasses.replace(XTREME_R, overall="categories"), TASK_SCORES) == pytest.approx(66.25)
+    # paper: LAReQA 30 joins retrieval; overall over 10 tasks
+    assert category_averages(XTREME_R_PAPER, TASK_SCORES)["retrieval"] == pytest.approx(50.0)
+    assert overall_score(XTREME_R_PAPER, TASK_SCORES) == pytest.approx(62.0)
+    by_category = dataclasses.replace(XTREME_R_PAPER, overall="categories")
     assert overall_score(by_category, TASK_SCORES) == pytest.approx(63.75)
 
 

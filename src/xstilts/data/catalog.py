@@ -18,6 +18,7 @@ from xstilts.errors import MissingDataError
 from xstilts.paths import data_root as default_data_root
 from xstilts.data import readers
 from xstilts.data.examples import BitextExample, Candidate, RetrievalQAExample
+from xstilts.metrics.xtreme_r import XTREME_R_LANGUAGES
 
 ROLES = ("target", "intermediate", "english-training", "parallel")
 TAG_RE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
@@ -98,9 +99,11 @@ XTREME36_ISO1 = dict(zip(
     "ar he vi id jv tl eu ml ta te af nl de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw zh kk tr et fi hu"
     .split()))
 XTREME36 = tuple(XTREME36_ISO1)
-# XTREME-R's Tatoeba evaluation: the same 36 languages as XTREME (not re-checked against the
-# XTREME-R code offline; change here, once, if that turns out otherwise).
-XTREME_R_TATOEBA = XTREME36
+# XTREME-R's Tatoeba evaluation (41 languages: XTREME's 36 + az lt pl uk ro), from the one source of
+# the XTREME-R lists (xstilts.metrics.xtreme_r), in Tatoeba's ISO 639-3 codes.
+_TATOEBA_ISO3 = {**{v: k for k, v in XTREME36_ISO1.items()}, "az": "aze", "lt": "lit", "pl": "pol", "uk": "ukr",
+                 "ro": "ron"}
+XTREME_R_TATOEBA = tuple(_TATOEBA_ISO3[c] for c in XTREME_R_LANGUAGES["tatoeba"])
 # Languages of the other low-resource sets, keyed by the code in their file names.
 _OTHER = dict(
     aym="aym_Latn", bzd="bzd_Latn", cni="cni_Latn", hch="hch_Latn", nah="nah_Latn", oto="oto_Latn",
