@@ -102,3 +102,18 @@ def test_mlqa_metric_requires_aligned_inputs():
         metric(["a"], [["a"], ["b"]], lang="en")
     with pytest.raises(ValueError, match="no examples"):
         metric([], [], lang="en")
+
+
+def test_missing_prediction_scores_zero_as_the_official_scripts():
+    # evaluate-v1.1.py: a question absent from the predictions "will receive score 0" (EM and F1);
+    # an empty string is an answer, and matches a gold that normalises to "" (the quirk above).
+    assert squad_scores(None, ["the"]) == (0.0, 0.0)
+    assert mlqa_scores(None, ["北京"], "zh") == (0.0, 0.0)
+    golds = [["the"], ["cat"], ["big dog"]]
+    assert get_metric("squad")([None, "cat", "dog"], golds) == pytest.approx(
+        {"exact_match": 100 / 3, "f1": (0 + 100 + 100 * 2 / 3) / 3})
+    assert get_metric("squad")(["", "cat", "dog"], golds)["exact_match"] == pytest.approx(200 / 3)
+    assert get_metric("mlqa")([None, "Hund"], [["Hund"], ["der Hund"]], lang="de") == {"exact_match": 50.0,
+                                                                                     "f1": 50.0}
+    with pytest.raises(ValueError, match="no gold answers"):
+        squad_scores(None, [])

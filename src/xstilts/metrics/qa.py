@@ -7,6 +7,9 @@
   Unicode punctuation, per-language article lists, and character segmentation for Chinese.
 
 A reference is the list of gold answer strings of one question; the score is the max over them.
+A prediction of None means the question went unanswered: it scores 0 (EM and F1), as the official
+SQuAD and MLQA scripts score a question missing from the predictions file. (An empty string is an
+answer, and scores EM 1 against a gold that normalises to "".)
 """
 
 from __future__ import annotations
@@ -83,9 +86,12 @@ def _token_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def _max_over_golds(prediction: str, golds: Sequence[str], normalize: Callable[[str], str]) -> tuple[float, float]:
+def _max_over_golds(prediction: str | None, golds: Sequence[str],
+                    normalize: Callable[[str], str]) -> tuple[float, float]:
     if not golds:
         raise ValueError("a question has no gold answers (use 'squad_v2' for unanswerable questions)")
+    if prediction is None:
+        return 0.0, 0.0
     pred = normalize(prediction)
     normed = [normalize(g) for g in golds]
     em = max(float(pred == g) for g in normed)
@@ -93,12 +99,12 @@ def _max_over_golds(prediction: str, golds: Sequence[str], normalize: Callable[[
     return em, f1
 
 
-def squad_scores(prediction: str, golds: Sequence[str]) -> tuple[float, float]:
-    """(EM, F1) in [0, 1] for one question, SQuAD v1.1 rules. An empty prediction gets F1 0."""
+def squad_scores(prediction: str | None, golds: Sequence[str]) -> tuple[float, float]:
+    """(EM, F1) in [0, 1] for one question, SQuAD v1.1 rules. An empty prediction gets F1 0, None 0 and 0."""
     return _max_over_golds(prediction, golds, normalize_squad)
 
 
-def mlqa_scores(prediction: str, golds: Sequence[str], lang: str) -> tuple[float, float]:
+def mlqa_scores(prediction: str | None, golds: Sequence[str], lang: str) -> tuple[float, float]:
     """(EM, F1) in [0, 1] for one question, MLQA rules for the answer language `lang`."""
     return _max_over_golds(prediction, golds, lambda s: normalize_mlqa(s, lang))
 
@@ -129,8 +135,8 @@ def _corpus(pairs) -> dict[str, float]:
 
 
 @register("squad", main="f1")
-def squad(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
-    """SQuAD v1.1 EM/F1 (XQuAD, TyDiQA-GoldP). A missing prediction should be passed as ""."""
+def squad(predictions: Sequence[str | None], references: Sequence[Sequence[str]]) -> dict[str, float]:
+    """SQuAD v1.1 EM/F1 (XQuAD, TyDiQA-GoldP); a None prediction (unanswered question) scores 0."""
     check_lengths(predictions, references, "squad")
     return _corpus(squad_scores(p, g) for p, g in zip(predictions, references))
 
@@ -143,7 +149,7 @@ def squad_v2(predictions: Sequence[str], references: Sequence[Sequence[str]]) ->
 
 
 @register("mlqa", main="f1")
-def mlqa(predictions: Sequence[str], references: Sequence[Sequence[str]], *, lang: str) -> dict[str, float]:
-    """MLQA EM/F1 for one answer language `lang` (en, es, de, ar, hi, vi, zh)."""
+def mlqa(predictions: Sequence[str | None], references: Sequence[Sequence[str]], *, lang: str) -> dict[str, float]:
+    """MLQA EM/F1 for one answer language `lang` (en, es, de, ar, hi, vi, zh); None scores 0."""
     check_lengths(predictions, references, "mlqa")
     return _corpus(mlqa_scores(p, g, lang) for p, g in zip(predictions, references))
