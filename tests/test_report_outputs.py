@@ -9,8 +9,9 @@ from rich.console import Console
 
 from xstilts.report import plots
 from xstilts.report.html import write_html
-from xstilts.report.study import build_report
-from xstilts.report.tables import comparison_grid, print_report, significance_grid
+from xstilts.report.stats import NO_CLAIM
+from xstilts.report.study import ConditionInfo, build_report
+from xstilts.report.tables import comparison_grid, print_report, significance_grid, translations_grid, xtreme_grid
 
 from .test_report_study import study_rows
 
@@ -41,11 +42,55 @@ def test_terminal_table_shows_gains_stars_and_alignment(report):
     assert grid.rows[0][:4] == ["none", "none", "72.00", "65.00"]  # baseline: absolute scores
 
 
-def test_one_seed_says_so(one_seed_report):
-    rows = significance_grid(one_seed_report).rows
-    assert rows and all(r[5] == "n/a (1 seed)" for r in rows)
-    assert all(r[6] != "n/a" for r in rows)  # the sign-flip test over languages still runs
-    assert "1 seed: no t-test possible" in comparison_grid(one_seed_report).caption
+def terminal(report) -> str:
+    console = Console(record=True, width=250)
+    print_report(report, console)
+    return console.export_text()
+
+
+def test_one_seed_says_so(one_seed_report, tmp_path):
+    grid = significance_grid(one_seed_report)
+    assert grid.rows and all(r[6:9] == ["n/a (1 seed)"] * 3 for r in grid.rows)  # t, permutation, Holm
+    sst2 = next(r for r in grid.rows if r[0] == "sst2" and r[2] == "xnli")
+    assert sst2[4:6] == ["+2.00", "[+2.00, +2.00]"] and sst2[9] == ""  # effect and interval, no stars
+    assert NO_CLAIM in grid.caption and NO_CLAIM in comparison_grid(one_seed_report).caption
+    assert "No significance claim is made with fewer than 3 seeds" in terminal(one_seed_report)
+    assert NO_CLAIM in write_html(one_seed_report, tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_two_seeds_make_no_claim_either(tmp_path):
+    rep = build_report(study_rows(deltas={"none": (0.0, 0.0), "sst2": (1.0, 3.0)}, seeds=(1, 2)))
+    assert all(c.p_ttest is None and c.p_perm is None and c.p_holm is None for c in rep.gains)
+    assert "n/a (2 seeds)" in terminal(rep) and NO_CLAIM.split(":")[0] in terminal(rep)
+    assert NO_CLAIM in write_html(rep, tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_three_seeds_state_no_disclaimer(report, tmp_path):
+    assert NO_CLAIM not in terminal(report) and NO_CLAIM not in significance_grid(report).caption
+    assert NO_CLAIM not in write_html(report, tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_retrieval_choice_is_named_in_terminal_and_html(report, tmp_path):
+    official = "xtreme-r retrieval category: official (mewsli-x + tatoeba, as google-research/xtreme evaluate.py)"
+    assert official in terminal(report) and official in xtreme_grid(report).caption
+    assert official in write_html(report, tmp_path / "r.html").read_text(encoding="utf-8")
+    paper = build_report(study_rows(), retrieval="paper")
+    assert "retrieval category: paper (mewsli-x + lareqa + tatoeba" in terminal(paper)
+    assert "paper (mewsli-x + lareqa + tatoeba" in write_html(paper, tmp_path / "p.html").read_text(encoding="utf-8")
+
+
+def test_translated_vs_source_table(tmp_path):
+    deltas = {"none": (0.0, 0.0, 0.0), "sst2": (1.0, 2.0, 4.0), "sst2-yor": (3.0, 3.0, 5.0)}
+    infos = [ConditionInfo("none", "none"), ConditionInfo("sst2", "english", ("sst2",)),
+             ConditionInfo("sst2-yor", "translated", ("sst2_yor",), translation_of="sst2")]
+    rep = build_report(study_rows(deltas), infos)
+    grid = translations_grid(rep)
+    assert [r[:5] for r in grid.rows] == [["sst2-yor", "sst2", "xnli", "3", "+1.33 ± 0.58"],
+                                           ["sst2-yor", "sst2", "mlqa", "3", "+1.33 ± 0.58"]]
+    assert "Translated vs source" in terminal(rep)
+    text = write_html(rep, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Translated vs source task" in text and "sst2-yor" in text
+    assert "Translated vs source" not in terminal(build_report(study_rows()))
 
 
 def test_html_is_self_contained_with_tables_and_pngs(report, tmp_path):

@@ -3,6 +3,8 @@ import warnings
 import pytest
 from scipy import stats as sps
 
+from xstilts.metrics.xtreme_r import XTREME_R, XTREME_R_PAPER
+from xstilts.report.stats import hierarchical_bootstrap
 from xstilts.report.study import (
     ConditionInfo,
     ReportWarning,
@@ -19,13 +21,13 @@ DELTAS = {"none": (0.0, 0.0, 0.0), "sst2": (1.0, 2.0, 4.0), "nusax-eng": (0.5, 0
 ALIGN_GAIN = {"none": 0.0, "sst2": 3.0, "nusax-eng": 1.0, "nusax-bug": 5.0}
 
 
-def row(condition, task, language, metric, value, *, seed=None, layer=None, direction=None, version="1"):
+def row(condition, task, language, metric, value, *, seed=None, layer=None, direction=None, version="1", **kw):
     return ResultRow(model="me5-small", model_hash="h", condition=condition, task=task, task_version=version,
                      dataset=task, split="test", language=language, direction=direction, layer=layer,
-                     seed=seed, metric=metric, value=value, data_hash="d", git_hash="g", package_version="0")
+                     seed=seed, metric=metric, value=value, data_hash="d", git_hash="g", package_version="0", **kw)
 
 
-def study_rows(deltas=DELTAS, seeds=SEEDS, xnli_langs=("en", "de", "sw")):
+def study_rows(deltas=DELTAS, seeds=SEEDS, xnli_langs=("en", "de", "sw"), align=ALIGN_GAIN):
     """xnli: en 80+s, de 70+s, sw 60+s (+ delta); mlqa: en F1 80 / EM 60, de 70 / 50; tatoeba probes."""
     base = {"en": 80.0, "de": 70.0, "sw": 60.0}
     rows = []
@@ -38,7 +40,7 @@ def study_rows(deltas=DELTAS, seeds=SEEDS, xnli_langs=("en", "de", "sw")):
         for layer, level in ((0, 20.0), (6, 40.0)):
             for lang in ("de", "sw"):
                 for direction in (f"{lang}->eng", f"eng->{lang}"):
-                    rows.append(row(cond, "tatoeba", lang, "accuracy", level + ALIGN_GAIN[cond],
+                    rows.append(row(cond, "tatoeba", lang, "accuracy", level + align.get(cond, 0.0),
                                     layer=layer, direction=direction))
     return rows
 
@@ -79,7 +81,9 @@ def test_gains_mean_std_and_tests(report):
     assert g.gain.mean == pytest.approx(7 / 3) and g.gain.std == pytest.approx(sps.tstd([1, 2, 4]))
     assert g.per_language["sw"].mean == pytest.approx(7 / 3)
     assert g.p_ttest == pytest.approx(sps.ttest_1samp([1, 2, 4], 0).pvalue)
-    assert g.p_flip == pytest.approx(2 / 2 ** 9)  # 9 positive language × seed differences
+    assert g.p_perm == pytest.approx(2 / 8)  # 3 positive seed differences: only +++ and --- as extreme
+    assert g.ci == hierarchical_bootstrap([[1.0] * 3, [2.0] * 3, [4.0] * 3])
+    assert g.ci[0] == pytest.approx(1.0) and g.ci[1] == pytest.approx(4.0)
     assert report.gain("sst2", "mlqa").gain.mean == pytest.approx(7 / 3)
     assert report.gain("none", "xnli") is None
     # Holm across the 6 condition × task comparisons, on the t-test p-values
@@ -146,3 +150,80 @@ def test_condition_metadata_given_or_inferred():
     rep = build_report(study_rows(), given)
     assert rep.conditions["nusax-bug"].kind == "translated"
     assert [(c.a, c.b) for c in rep.pairs] == [("nusax-bug", "nusax-eng")] * 2
+
+
+def probe_rows(condition, level, **kw):
+    return [row(condition, "tatoeba", lang, "accuracy", level, layer=6, direction=f"{lang}->eng", **kw)
+            for lang in ("de", "sw")]
+
+
+def test_probe_scores_of_different_protocols_are_never_averaged_together():
+    rows = [*probe_rows("none", 40.0, scorer="cosine"), *probe_rows("none", 60.0, scorer="margin"),
+            *probe_rows("x", 41.0, scorer="cosine"), *probe_rows("x", 64.0, scorer="margin"),
+            *probe_rows("none", 50.0, scorer="cosine", protocol={"max_sentences": 100}),
+            *probe_rows("x", 52.0, scorer="cosine", protocol={"max_sentences": 100})]
+    rows[0:0] = [row(c, "xnli", "en", "accuracy", 80.0, seed=1) for c in ("none", "x")]
+    rep = build_report(rows)
+    cosine = "tatoeba (scorer=cosine, max_sentences=None)"
+    margin = "tatoeba (scorer=margin, max_sentences=None)"
+    short = "tatoeba (scorer=cosine, max_sentences=100)"
+    assert rep.probe_tasks == (cosine, margin, short)
+    assert rep.alignment["x"].per_task == {cosine: 1.0, margin: 4.0, short: 2.0}
+    assert rep.alignment["none"].curves[margin] == {6: 60.0}
+
+
+def test_probe_label_is_the_task_when_one_protocol():
+    rows = [*probe_rows("none", 40.0, scorer="cosine", prefix="query: "), *probe_rows("x", 43.0, scorer="cosine")]
+    rep = build_report(rows)
+    assert rep.probe_tasks == ("tatoeba (prefix='query: ')", "tatoeba (prefix=None)")
+    assert rep.alignment["x"].per_task == {}  # no baseline probe under x's protocol: no gain
+    same = build_report([*probe_rows("none", 40.0, scorer="cosine"), *probe_rows("x", 43.0, scorer="cosine")])
+    assert same.probe_tasks == ("tatoeba",) and same.alignment["x"].per_task == {"tatoeba": 3.0}
+
+
+def test_baseline_is_the_condition_of_kind_none_whatever_its_name():
+    rows = study_rows(deltas={"vanilla": (0.0, 0.0, 0.0), "none": (1.0, 2.0, 4.0)}, align={"none": 3.0})
+    infos = [ConditionInfo("vanilla", "none"), ConditionInfo("none", "english", ("sst2",))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rep = build_report(rows, infos)
+    assert rep.baseline == "vanilla" and list(rep.conditions) == ["vanilla", "none"]
+    assert [(c.a, c.b, c.task) for c in rep.gains] == [("none", "vanilla", "xnli"), ("none", "vanilla", "mlqa")]
+    assert rep.gain("none", "xnli").gain.mean == pytest.approx(7 / 3)
+    assert rep.alignment["none"].per_task == {"tatoeba": pytest.approx(3.0)}
+    with pytest.warns(ReportWarning, match="no condition of kind 'none'"):
+        none_kind = build_report(rows, [ConditionInfo("vanilla", "english"), ConditionInfo("none", "english")])
+    assert none_kind.baseline is None and none_kind.gains == []
+
+
+def test_translated_condition_is_compared_with_its_source_task():
+    deltas = {"none": (0.0, 0.0, 0.0), "sst2": (1.0, 2.0, 4.0), "sst2-yor": (3.0, 3.0, 5.0),
+              "nusax-bug": (2.0, 3.0, 3.0)}
+    infos = [ConditionInfo("none", "none"), ConditionInfo("sst2", "english", ("sst2",)),
+             ConditionInfo("sst2-yor", "translated", ("sst2_yor",), translation_of="sst2"),
+             ConditionInfo("nusax-bug", "translated", ("nusax:bug",), translation_of="nusax:eng")]
+    rep = build_report(study_rows(deltas), infos)
+    assert [(c.a, c.b, c.task) for c in rep.translations] == [("sst2-yor", "sst2", "xnli"),
+                                                              ("sst2-yor", "sst2", "mlqa")]
+    xnli = rep.translations[0]
+    assert xnli.gain.mean == pytest.approx(4 / 3)  # seed differences 2, 1, 1
+    assert xnli.p_ttest == pytest.approx(sps.ttest_rel([2.0, 1.0, 1.0], [0.0, 0.0, 0.0]).pvalue)
+    assert xnli.p_perm == pytest.approx(2 / 8)
+    assert xnli.p_holm == pytest.approx(min(1.0, 2 * xnli.p_ttest))  # a family of two equal p-values
+    assert rep.gain("sst2-yor", "xnli").gain.mean == pytest.approx(11 / 3)  # also compared with the baseline
+
+
+def test_retrieval_choice_decides_whether_lareqa_is_an_xtreme_r_task():
+    rows = study_rows()
+    rows += [row(c, "lareqa", lang, "map_at_20", 30.0, seed=s) for c in DELTAS for s in SEEDS for lang in ("en", "de")]
+    official, paper = build_report(rows), build_report(rows, retrieval="paper")
+    assert official.benchmark is XTREME_R and paper.benchmark is XTREME_R_PAPER
+    agg_o = next(a for a in official.aggregates if a.condition == "none" and a.seed == 1)
+    agg_p = next(a for a in paper.aggregates if a.condition == "none" and a.seed == 1)
+    assert not agg_o.tasks["lareqa"].in_benchmark and "retrieval" not in agg_o.categories
+    assert agg_o.overall == pytest.approx((71.0 + 65.0) / 2)  # xnli and mlqa only
+    assert agg_p.tasks["lareqa"].in_benchmark and agg_p.categories["retrieval"] == 30.0
+    assert agg_p.overall == pytest.approx((71.0 + 65.0 + 30.0) / 3)
+    assert "mewsli-x" in agg_p.missing_tasks and "lareqa" not in agg_o.missing_tasks
+    with pytest.raises(ValueError, match="unknown XTREME-R retrieval choice"):
+        build_report(rows, retrieval="both")

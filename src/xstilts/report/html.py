@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from xstilts.report import plots
+from xstilts.report.stats import NO_CLAIM
 from xstilts.report.study import StudyReport
 from xstilts.report.tables import (
     TEXT_COLUMNS,
@@ -18,6 +19,7 @@ from xstilts.report.tables import (
     comparison_grid,
     pairs_grid,
     significance_grid,
+    translations_grid,
     xtreme_grid,
 )
 
@@ -70,9 +72,12 @@ def render_html(report: StudyReport, title: str = "xstilts study report") -> str
     summary = (f"{len(report.conditions)} conditions ({', '.join(report.conditions)}); "
                f"target tasks: {', '.join(report.target_tasks) or '—'}; "
                f"alignment probes: {', '.join(report.probe_tasks) or '—'}; "
-               f"seeds: {', '.join(map(str, seeds)) or '—'}. Scores and gains are in points (0–100).")
+               f"seeds: {', '.join(map(str, seeds)) or '—'}. Scores and gains are in points (0–100). "
+               f"{report.benchmark.describe()}.")
     parts = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(summary)}</p>",
              f"<p class='note'>generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>"]
+    if any(not c.tested for c in report.comparisons):
+        parts.append(f'<p class="warn"><b>{html.escape(NO_CLAIM)}.</b></p>')
     if report.warnings:
         items = "".join(f"<li>{html.escape(w)}</li>" for w in report.warnings)
         parts.append(f'<div class="warn"><b>Warnings</b><ul>{items}</ul></div>')
@@ -82,6 +87,8 @@ def render_html(report: StudyReport, title: str = "xstilts study report") -> str
               "<h2>Significance</h2>", grid_html(significance_grid(report))]
     if report.pairs:
         parts += ["<h2>English vs low-resource intermediate data</h2>", grid_html(pairs_grid(report))]
+    if report.translations:
+        parts += ["<h2>Translated vs source task</h2>", grid_html(translations_grid(report))]
     if report.gains:
         parts.append("<h2>Gains per language</h2>")
         parts += [_img(plots.language_gains(report, t), f"{t} per-language gains") for t in report.target_tasks]

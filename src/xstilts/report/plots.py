@@ -11,7 +11,7 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from xstilts.report.study import BASELINE, StudyReport
+from xstilts.report.study import StudyReport
 
 DPI = 110
 MAX_WIDTH = 13.0  # inches; wider figures get shrunk below legibility in the HTML page
@@ -32,7 +32,7 @@ def _colors(report: StudyReport) -> dict[str, tuple]:
 
 
 def _treated(report: StudyReport) -> list[str]:
-    return [n for n in report.conditions if n != BASELINE]
+    return [n for n in report.conditions if n != report.baseline]
 
 
 def gain_heatmap(report: StudyReport) -> bytes | None:
@@ -59,7 +59,7 @@ def gain_heatmap(report: StudyReport) -> bytes | None:
     im = ax.imshow(vals, cmap="RdBu", vmin=-lim or -1, vmax=lim or 1, aspect="auto")
     ax.set_xticks(range(len(tasks)), tasks)
     ax.set_yticks(range(len(names)), names)
-    ax.set_title(f"Gain over '{BASELINE}' per target task")
+    ax.set_title(f"Gain over '{report.baseline}' per target task")
     fig.colorbar(im, ax=ax, label="gain (points)")
     return _png(fig)
 
@@ -91,14 +91,14 @@ def language_gains(report: StudyReport, task: str) -> bytes | None:
         ax.set_visible(False)
     for ax in axes[::ncols]:
         ax.set_ylabel("gain (points)")
-    fig.suptitle(f"{task}: gain over '{BASELINE}' per language (mean ± std over seeds)")
+    fig.suptitle(f"{task}: gain over '{report.baseline}' per language (mean ± std over seeds)")
     return _png(fig)
 
 
 def alignment_scatter(report: StudyReport) -> bytes | None:
     """Alignment gain (x) against transfer gain (y), one point per condition."""
     points = [(n, a) for n, a in report.alignment.items()
-              if n != BASELINE and a.gain is not None and a.transfer_gain is not None]
+              if n != report.baseline and a.gain is not None and a.transfer_gain is not None]
     if not points:
         return None
     colors = _colors(report)
@@ -136,7 +136,8 @@ def layer_curves(report: StudyReport) -> bytes | None:
             curve = a.curves.get(task)
             if curve:
                 ax.plot(list(curve), list(curve.values()), marker=MARKERS.get(report.conditions[name].kind, "o"),
-                        markersize=3, color=colors[name], label=name, linestyle="--" if name == BASELINE else "-")
+                        markersize=3, color=colors[name], label=name,
+                        linestyle="--" if name == report.baseline else "-")
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_ylabel("score (0–100)")
         ax.set_title(f"{task}: mean over languages, directions", fontsize=9)

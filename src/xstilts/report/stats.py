@@ -1,13 +1,18 @@
-"""Paired statistics for comparing two conditions: seed-paired t-test, sign-flip test, Holm, Spearman.
+"""Paired statistics for comparing two conditions on one task, with the seed as the unit.
 
-Why these: every condition is fine-tuned with the same seeds as the baseline, so seed s of one is
-paired with seed s of the other (a paired t-test over seeds). With few seeds that test has little
-power, so a sign-flip permutation test over the (language, seed) differences is reported beside it,
-as a second view that does not assume normality (languages are not independent: read it as such).
+Why seeds: every condition is fine-tuned with the same seeds as the one it is compared with, so
+seed s of one is paired with seed s of the other, and each seed's score is the mean over the
+languages both have. Languages are not independent draws of a condition's effect (they share the
+encoder, the run and the English training data), so they are never counted as replicates: they
+enter only the interval, as the inner level of a hierarchical bootstrap (seeds, then languages
+within each seed). Tests: a paired t-test and an exact permutation test that flips whole seeds.
+With fewer than `MIN_SEEDS` seeds no test is run and no significance is claimed; the gain and its
+interval are still reported.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -16,8 +21,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as sps
 
-EXACT_FLIPS_UP_TO = 16  # 2**16 sign patterns enumerated exactly; Monte Carlo above
-N_RESAMPLES = 20_000
+MIN_SEEDS = 3  # fewer seeds: effect sizes and intervals only, no p-values
+EXACT_FLIPS_UP_TO = 16  # seeds: all 2**n sign patterns enumerated; Monte Carlo above
+N_RESAMPLES = 20_000  # Monte-Carlo sign patterns
+N_BOOTSTRAP = 10_000
+CONFIDENCE = 0.95
+NO_CLAIM = (f"No significance claim is made with fewer than {MIN_SEEDS} seeds: no p-values, only the "
+            "differences and their 95% bootstrap intervals")
 
 
 @dataclass(frozen=True)
@@ -41,11 +51,12 @@ class Spread:
 
 @dataclass
 class Comparison:
-    """Condition `a` minus condition `b` on one task, paired by seed (and by language for the flip test).
+    """Condition `a` minus condition `b` on one task, paired by seed.
 
-    `a_scores`/`b_scores`: task score per shared seed; `per_language`: gain per language over seeds.
-    p-values are None where the test cannot run (one seed for the t-test, one difference for the
-    flip test); `p_holm` is filled by `holm` across the whole family of comparisons.
+    `a_scores`/`b_scores`: task score per shared seed (mean over shared languages); `gain`: their
+    difference over seeds; `ci`: its hierarchical-bootstrap interval; `per_language`: gain per
+    language over seeds. p-values are None with fewer than `MIN_SEEDS` seeds; `p_holm` (on the
+    t-test) is filled by `apply_holm` across one family of comparisons.
     """
 
     a: str
@@ -55,15 +66,16 @@ class Comparison:
     a_scores: tuple[float, ...]
     b_scores: tuple[float, ...]
     gain: Spread
+    ci: tuple[float, float]
     per_language: dict[str, Spread]
     p_ttest: float | None
-    p_flip: float | None
+    p_perm: float | None
     p_holm: float | None = field(default=None)
 
     @property
-    def p_primary(self) -> float | None:
-        """The t-test p-value when there are several seeds, else the flip test's."""
-        return self.p_ttest if self.p_ttest is not None else self.p_flip
+    def tested(self) -> bool:
+        """Whether there were enough seeds to test at all."""
+        return len(self.seeds) >= MIN_SEEDS
 
     @property
     def stars(self) -> str:
@@ -77,10 +89,14 @@ def stars(p: float | None) -> str:
 
 
 def fmt_p(p: float | None, n_seeds: int | None = None) -> str:
-    """A p-value for people: 'n/a (1 seed)' where no test was possible."""
+    """A p-value for people: 'n/a (2 seeds)' where too few seeds allowed no test."""
     if p is None or math.isnan(p):
         return f"n/a ({n_seeds} seed{'s' * (n_seeds != 1)})" if n_seeds is not None else "n/a"
     return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}" if p >= 1e-9 else "<1e-9"
+
+
+def fmt_ci(ci: tuple[float, float]) -> str:
+    return f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
 
 
 def paired_ttest(a: Sequence[float], b: Sequence[float]) -> float | None:
@@ -95,29 +111,57 @@ def paired_ttest(a: Sequence[float], b: Sequence[float]) -> float | None:
     return float(sps.ttest_rel(a, b).pvalue)
 
 
-def sign_flip_test(diffs: Sequence[float], *, seed: int = 0) -> float | None:
-    """Two-sided p-value of mean(diffs) under random sign flips (exact up to 16 differences)."""
+def seed_flip_test(diffs: Sequence[float], *, exact_up_to: int = EXACT_FLIPS_UP_TO,
+                   n_resamples: int = N_RESAMPLES, seed: int = 0) -> float | None:
+    """Two-sided p-value of the mean per-seed difference under sign flips of whole seeds.
+
+    Exact (every one of the 2**n patterns) up to `exact_up_to` seeds; above, `n_resamples` random
+    patterns and p = (k + 1) / (n_resamples + 1), which is never 0. None with no difference.
+    """
     d = np.asarray(diffs, float)
-    if d.size < 2:
+    if d.size == 0:
         return None
-    if np.allclose(d, 0.0):
-        return 1.0
-    n_resamples = 2 ** d.size if d.size <= EXACT_FLIPS_UP_TO else N_RESAMPLES
-    res = sps.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=n_resamples,
-                               rng=np.random.default_rng(seed))
-    return float(min(1.0, res.pvalue))
+    bound = abs(d.mean()) - 1e-9 * max(1.0, abs(d.mean()))  # ties count as extreme despite rounding
+    if d.size <= exact_up_to:
+        signs = np.array(list(itertools.product((1.0, -1.0), repeat=d.size)))
+        return float(np.mean(np.abs(signs @ d) / d.size >= bound))
+    signs = np.random.default_rng(seed).choice((1.0, -1.0), size=(n_resamples, d.size))
+    k = int(np.sum(np.abs(signs @ d) / d.size >= bound))
+    return (k + 1) / (n_resamples + 1)
+
+
+def hierarchical_bootstrap(diffs_by_seed: Sequence[Sequence[float]], *, n_boot: int = N_BOOTSTRAP,
+                           confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of the mean gain: resample seeds, then languages within each drawn seed.
+
+    `diffs_by_seed[i]` holds seed i's per-language differences; a replicate is the mean over the
+    drawn seeds of the mean over each one's drawn languages. Seeded, so the same input gives the
+    same interval.
+    """
+    groups = [np.asarray(g, float) for g in diffs_by_seed]
+    if not groups or any(g.size == 0 for g in groups):
+        raise ValueError("every seed needs at least one language difference")
+    rng = np.random.default_rng(seed)
+    n = len(groups)
+    # inner[s, b, j]: mean of a resample of seed s's languages, for replicate b and draw position j
+    inner = np.stack([g[rng.integers(0, g.size, size=(n_boot, n, g.size))].mean(axis=-1) for g in groups])
+    picked = rng.integers(0, n, size=(n_boot, n))
+    replicates = inner[picked, np.arange(n_boot)[:, None], np.arange(n)[None, :]].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(replicates, [alpha, 1 - alpha])
+    return float(lo), float(hi)
 
 
 def compare(a: str, b: str, task: str, a_by_seed: Mapping, b_by_seed: Mapping) -> Comparison | None:
     """`a` minus `b` on `task` from {seed: {language: score}} maps; None if they share no seed.
 
-    Task scores are averaged over the languages both conditions have for that seed, so a missing
-    language on one side never shows up as a gain.
+    Each seed's task score is the mean over the languages both conditions have for that seed, so a
+    missing language on one side never shows up as a gain.
     """
     seeds = tuple(sorted((s for s in a_by_seed if s in b_by_seed), key=lambda s: (s is None, s or 0)))
     if not seeds:
         return None
-    a_scores, b_scores, diffs = [], [], []
+    a_scores, b_scores, per_seed = [], [], []
     by_lang: dict[str, list[float]] = {}
     for s in seeds:
         langs = sorted(set(a_by_seed[s]) & set(b_by_seed[s]))
@@ -125,14 +169,16 @@ def compare(a: str, b: str, task: str, a_by_seed: Mapping, b_by_seed: Mapping) -
             return None
         a_scores.append(statistics.fmean(a_by_seed[s][lang] for lang in langs))
         b_scores.append(statistics.fmean(b_by_seed[s][lang] for lang in langs))
-        for lang in langs:
-            d = a_by_seed[s][lang] - b_by_seed[s][lang]
-            diffs.append(d)
+        per_seed.append([a_by_seed[s][lang] - b_by_seed[s][lang] for lang in langs])
+        for lang, d in zip(langs, per_seed[-1]):
             by_lang.setdefault(lang, []).append(d)
-    gain = Spread.of([x - y for x, y in zip(a_scores, b_scores)])
-    return Comparison(a, b, task, seeds, tuple(a_scores), tuple(b_scores), gain,
+    diffs = [x - y for x, y in zip(a_scores, b_scores)]
+    tested = len(seeds) >= MIN_SEEDS
+    return Comparison(a, b, task, seeds, tuple(a_scores), tuple(b_scores), Spread.of(diffs),
+                      hierarchical_bootstrap(per_seed),
                       {lang: Spread.of(v) for lang, v in sorted(by_lang.items())},
-                      paired_ttest(a_scores, b_scores), sign_flip_test(diffs))
+                      paired_ttest(a_scores, b_scores) if tested else None,
+                      seed_flip_test(diffs) if tested else None)
 
 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
@@ -147,8 +193,8 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
 
 
 def apply_holm(comparisons: Sequence[Comparison]) -> None:
-    """Fill `p_holm` across one family (e.g. every condition × task against the baseline)."""
-    for comp, p in zip(comparisons, holm([c.p_primary for c in comparisons])):
+    """Fill `p_holm` from the t-test p-values across one family (e.g. every condition × task)."""
+    for comp, p in zip(comparisons, holm([c.p_ttest for c in comparisons])):
         comp.p_holm = p
 
 

@@ -1,8 +1,11 @@
 """The study report as data: XTREME-R aggregates, gains over the baseline, English vs low-resource
-pairs, and alignment gain next to transfer gain, all computed from one study's result rows.
+pairs, translated vs source task, and alignment gain next to transfer gain, all computed from one
+study's result rows.
 
 Rows with a `layer` are alignment probes (retrieval read from the encoder's hidden states); rows
-without one are fine-tuned target tasks. Tables, plots and HTML only render a `StudyReport`.
+without one are fine-tuned target tasks. Probe rows are compared only within one protocol: every
+setting that can move a score (split, pooling, scorer, prefix, layer, sentence count, ...) is part
+of the key they are averaged by. Tables, plots and HTML only render a `StudyReport`.
 """
 
 from __future__ import annotations
@@ -14,13 +17,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from xstilts.metrics.xtreme_r import Benchmark, xtreme_r
 from xstilts.report.stats import Comparison, apply_holm, compare, spearman
 from xstilts.report.xtreme import Aggregate, ReportError, Scores, aggregate_all, language_scores
 from xstilts.store import ResultRow
 
 Kind = Literal["none", "english", "low-resource", "multi", "mlm", "translated"]
 KINDS: tuple[Kind, ...] = ("none", "english", "low-resource", "translated", "multi", "mlm")
-BASELINE = "none"
+BASELINE = "none"  # the kind of the baseline condition (and the name inferred as that kind)
+# Probe settings that change what a score measures: row fields, and keys of a row's `protocol` dict.
+PROBE_FIELDS = ("task", "dataset", "split", "metric", "pooling", "scorer", "prefix")
+PROBE_PROTOCOL_KEYS = ("max_sentences", "margin_k", "max_length", "passage_prefix")
 
 
 class ReportWarning(UserWarning):
@@ -29,12 +36,14 @@ class ReportWarning(UserWarning):
 
 @dataclass(frozen=True)
 class ConditionInfo:
-    """What a condition is. `pair` links versions of the same data in different languages."""
+    """What a condition is. `pair` links versions of the same data in different languages;
+    `translation_of` names the intermediate task a 'translated' condition's task translates."""
 
     name: str
     kind: Kind
     intermediate: tuple[str, ...] = ()
     pair: str | None = None
+    translation_of: str | None = None
 
 
 def infer_condition(name: str, intermediate: Sequence[str] = ()) -> ConditionInfo:
@@ -54,23 +63,26 @@ def infer_condition(name: str, intermediate: Sequence[str] = ()) -> ConditionInf
 
 @dataclass(frozen=True)
 class Alignment:
-    """One condition's probes: gains over the baseline and accuracy-by-layer curves."""
+    """One condition's probes: gains over the baseline and accuracy-by-layer curves, per probe label."""
 
     condition: str
-    gain: float | None  # mean of the per-probe-task gains
-    per_task: dict[str, float]  # probe task -> gain averaged over languages, directions, layers
-    curves: dict[str, dict[int, float]]  # probe task -> layer -> score averaged over languages, directions
+    gain: float | None  # mean of the per-probe gains
+    per_task: dict[str, float]  # probe label -> gain averaged over languages, directions, layers
+    curves: dict[str, dict[int, float]]  # probe label -> layer -> score averaged over languages, directions
     transfer_gain: float | None  # mean gain over the target tasks
 
 
 @dataclass
 class StudyReport:
     conditions: dict[str, ConditionInfo]  # baseline first, then grouped by kind
+    baseline: str | None  # the condition of kind 'none'
+    benchmark: Benchmark  # XTREME-R with the declared retrieval choice
     target_tasks: tuple[str, ...]
-    probe_tasks: tuple[str, ...]
+    probe_tasks: tuple[str, ...]  # probe labels: the task, plus the settings that tell its protocols apart
     aggregates: list[Aggregate]
     gains: list[Comparison]  # every condition minus the baseline, per target task; Holm over all of them
     pairs: list[Comparison]  # low-resource (or translated) minus English on the same data; own Holm family
+    translations: list[Comparison]  # translated minus the condition training its source task; own Holm family
     alignment: dict[str, Alignment]
     correlation: tuple[float, float] | None  # Spearman (rho, p) of alignment gain vs transfer gain
     warnings: list[str] = field(default_factory=list)
@@ -80,6 +92,10 @@ class StudyReport:
 
     def aggregates_of(self, condition: str) -> list[Aggregate]:
         return [a for a in self.aggregates if a.condition == condition]
+
+    @property
+    def comparisons(self) -> list[Comparison]:
+        return [*self.gains, *self.pairs, *self.translations]
 
 
 def check_versions(rows: Iterable[ResultRow]) -> None:
@@ -138,24 +154,67 @@ def _pair_comparisons(conditions: dict[str, ConditionInfo], scores: Scores, task
     return out
 
 
-def _probe_means(rows: Sequence[ResultRow]) -> dict[str, dict[tuple, float]]:
-    """condition -> (task, language, direction, layer) -> score averaged over seeds."""
+def _translation_comparisons(conditions: dict[str, ConditionInfo], scores: Scores,
+                             tasks: Sequence[str]) -> list[Comparison]:
+    """Each translated condition minus every condition that trains exactly its source task."""
+    out = []
+    for info in conditions.values():
+        if info.kind != "translated" or info.translation_of is None:
+            continue
+        sources = [c for c in conditions.values()
+                   if c.kind not in ("translated", "none") and c.intermediate == (info.translation_of,)]
+        for source in sources:
+            for task in tasks:
+                comp = compare(info.name, source.name, task, _by_seed(scores, info.name, task),
+                               _by_seed(scores, source.name, task))
+                if comp is not None:
+                    out.append(comp)
+    apply_holm(out)
+    return out
+
+
+def _probe_settings(r: ResultRow) -> dict[str, object]:
+    """Everything that makes two probe scores comparable, except condition, seed, language, direction, layer."""
+    settings: dict[str, object] = {f: getattr(r, f) for f in PROBE_FIELDS}
+    settings.update({k: r.protocol[k] for k in PROBE_PROTOCOL_KEYS if k in r.protocol})
+    return settings
+
+
+def _probe_labels(rows: Sequence[ResultRow]) -> list[str]:
+    """Per row, a name for its probe protocol: the task, plus the settings that vary within that task."""
+    settings = [_probe_settings(r) for r in rows]
+    names = list(dict.fromkeys(k for s in settings for k in s))
+    seen: dict[tuple, set[str]] = defaultdict(set)
+    for s in settings:
+        for k in names:
+            seen[(s["task"], k)].add(repr(s.get(k)))
+    labels = []
+    for s in settings:
+        parts = [f"{k}={s.get(k)!r}" if k == "prefix" else f"{k}={s.get(k)}"
+                 for k in names if len(seen[(s["task"], k)]) > 1]
+        labels.append(f"{s['task']} ({', '.join(parts)})" if parts else str(s["task"]))
+    return labels
+
+
+def _probe_means(rows: Sequence[ResultRow], labels: Sequence[str]) -> dict[str, dict[tuple, float]]:
+    """condition -> (probe label, language, direction, layer) -> score averaged over seeds."""
     vals: dict[str, dict[tuple, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        vals[r.condition][(r.task, r.language, r.direction, r.layer)].append(r.value)
+    for r, label in zip(rows, labels):
+        vals[r.condition][(label, r.language, r.direction, r.layer)].append(r.value)
     return {c: {k: statistics.fmean(v) for k, v in keys.items()} for c, keys in vals.items()}
 
 
-def _alignment(condition: str, means: dict[str, dict[tuple, float]], gains: Sequence[Comparison]) -> Alignment:
+def _alignment(condition: str, baseline: str | None, means: dict[str, dict[tuple, float]],
+               gains: Sequence[Comparison]) -> Alignment:
     mine = means.get(condition, {})
-    base = means.get(BASELINE, {}) if condition != BASELINE else {}
+    base = means.get(baseline, {}) if condition != baseline else {}
     per_key: dict[str, list[float]] = defaultdict(list)
     for key in mine.keys() & base.keys():
         per_key[key[0]].append(mine[key] - base[key])
     per_task = {t: statistics.fmean(v) for t, v in sorted(per_key.items())}
     curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for (task, _lang, _dir, layer), v in mine.items():
-        curves[task][layer].append(v)
+    for (label, _lang, _dir, layer), v in mine.items():
+        curves[label][layer].append(v)
     transfer = [c.gain.mean for c in gains if c.a == condition]
     return Alignment(
         condition=condition,
@@ -166,41 +225,53 @@ def _alignment(condition: str, means: dict[str, dict[tuple, float]], gains: Sequ
     )
 
 
-def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] = ()) -> StudyReport:
-    """Everything the study reports, from its rows; `conditions` gives the spec's metadata (else inferred)."""
+def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] = (), *,
+                 retrieval: str = "official") -> StudyReport:
+    """Everything the study reports, from its rows; `conditions` gives the spec's metadata (else inferred);
+    `retrieval` picks XTREME-R's retrieval category ('official' as evaluate.py, or 'paper')."""
     rows = list(rows)
+    benchmark = xtreme_r(retrieval)
     check_versions(rows)
     infos = _ordered(rows, conditions)
     targets = [r for r in rows if r.layer is None]
     probes = [r for r in rows if r.layer is not None]
-    scores = language_scores(targets)
+    scores = language_scores(targets, benchmark)
     tasks = tuple(dict.fromkeys(t for (_c, _s, t) in scores))
     notes = _language_warnings(scores, list(infos), tasks)
-    if BASELINE not in infos:
-        notes.append(f"no '{BASELINE}' condition: gains over the baseline cannot be computed")
+    baselines = [n for n, i in infos.items() if i.kind == "none"]
+    baseline = baselines[0] if baselines else None
+    if baseline is None:
+        notes.append("no condition of kind 'none': gains over the baseline cannot be computed")
+    elif len(baselines) > 1:
+        notes.append(f"several conditions of kind 'none' ({', '.join(baselines)}): {baseline} is the baseline")
     gains = []
-    for name in (n for n in infos if n != BASELINE and BASELINE in infos):
+    for name in (n for n in infos if baseline is not None and n != baseline):
         for task in tasks:
-            comp = compare(name, BASELINE, task, _by_seed(scores, name, task), _by_seed(scores, BASELINE, task))
+            comp = compare(name, baseline, task, _by_seed(scores, name, task), _by_seed(scores, baseline, task))
             if comp is None and _by_seed(scores, name, task):
-                notes.append(f"{name} shares no seed (or language) with {BASELINE} on {task}: no gain")
+                notes.append(f"{name} shares no seed (or language) with {baseline} on {task}: no gain")
             elif comp is not None:
                 gains.append(comp)
     apply_holm(gains)
-    means = _probe_means(probes)
-    alignment = {c: _alignment(c, means, gains) for c in infos if c in means or c != BASELINE}
+    labels = _probe_labels(probes)
+    means = _probe_means(probes, labels)
+    alignment = {c: _alignment(c, baseline, means, gains) for c in infos if c in means or c != baseline}
     points = [(a.gain, a.transfer_gain) for c, a in alignment.items()
-              if c != BASELINE and a.gain is not None and a.transfer_gain is not None]
+              if c != baseline and a.gain is not None and a.transfer_gain is not None]
     order = {name: i for i, name in enumerate(infos)}
     for note in notes:
         warnings.warn(note, ReportWarning, stacklevel=2)
     return StudyReport(
         conditions=infos,
+        baseline=baseline,
+        benchmark=benchmark,
         target_tasks=tasks,
-        probe_tasks=tuple(dict.fromkeys(r.task for r in probes)),
-        aggregates=sorted(aggregate_all(scores), key=lambda a: (order[a.condition], a.seed is None, a.seed or 0)),
+        probe_tasks=tuple(dict.fromkeys(labels)),
+        aggregates=sorted(aggregate_all(scores, benchmark),
+                          key=lambda a: (order[a.condition], a.seed is None, a.seed or 0)),
         gains=gains,
         pairs=_pair_comparisons(infos, scores, tasks),
+        translations=_translation_comparisons(infos, scores, tasks),
         alignment=alignment,
         correlation=spearman([p[0] for p in points], [p[1] for p in points]),
         warnings=notes,

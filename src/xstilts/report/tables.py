@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.table import Table
 
-from xstilts.report.stats import Comparison, fmt_p
-from xstilts.report.study import BASELINE, StudyReport
+from xstilts.report.stats import MIN_SEEDS, NO_CLAIM, Comparison, fmt_ci, fmt_p
+from xstilts.report.study import StudyReport
 from xstilts.console import make_console
 
 TEXT_COLUMNS = {"condition", "kind", "minus", "task"}
@@ -42,13 +42,14 @@ def _cell(c: Comparison | None) -> str:
 
 
 def _test_note(comps: list[Comparison]) -> str:
-    seeds = sorted({len(c.seeds) for c in comps})
+    """What the stars mean, and plainly when too few seeds allow no significance claim."""
     if not comps:
         return ""
-    if seeds == [1]:
-        return ("1 seed: no t-test possible (n/a); stars use the sign-flip test over languages, "
-                f"{STARS_NOTE}")
-    return f"paired t-test over {'/'.join(map(str, seeds))} seeds, {STARS_NOTE}"
+    if not any(c.tested for c in comps):
+        return NO_CLAIM
+    seeds = sorted({len(c.seeds) for c in comps if c.tested})
+    note = f"paired t-test over {'/'.join(map(str, seeds))} seeds, {STARS_NOTE}"
+    return note + (f". {NO_CLAIM} (cells of tasks with fewer seeds)" if not all(c.tested for c in comps) else "")
 
 
 def _with_breaks(grid: Grid, report: StudyReport, names: list[str]) -> Grid:
@@ -68,13 +69,13 @@ def comparison_grid(report: StudyReport) -> Grid:
     grid = Grid("Gain over no intermediate training (points)",
                 ["condition", "kind", *report.target_tasks, "mean", *(f"Δ align {p}" for p in probes),
                  *(["Δ align"] if len(probes) > 1 else [])],
-                caption=f"{BASELINE}: absolute scores. Target cells: mean ± std over seeds. "
+                caption=f"{report.baseline}: absolute scores. Target cells: mean ± std over seeds. "
                         f"{_test_note(report.gains)}. "
                         "Δ align: retrieval score gain averaged over layers, languages and directions")
     names = list(report.conditions)
     for name in names:
         info, align = report.conditions[name], report.alignment.get(name)
-        if name == BASELINE:
+        if name == report.baseline:
             cells = [_f(mean_score(report, name, t)) for t in report.target_tasks]
             scores = [s for t in report.target_tasks if (s := mean_score(report, name, t)) is not None]
             mean = _f(_mean(scores))
@@ -105,8 +106,8 @@ def xtreme_grid(report: StudyReport) -> Grid:
     outside = sorted({t for a in aggs for t, r in a.tasks.items() if not r.in_benchmark})
     if outside:
         notes.append(f"not XTREME-R tasks, left out of categories and overall: {', '.join(outside)}")
-    grid.caption = ". ".join(notes + ["task scores average the XTREME-R languages present; "
-                                      "en and gap average over tasks"])
+    grid.caption = ". ".join([report.benchmark.describe(), *notes,
+                              "task scores average the XTREME-R languages present; en and gap average over tasks"])
     names = [n for n in report.conditions if report.aggregates_of(n)]
     for name in names:
         aggs_c = report.aggregates_of(name)
@@ -123,24 +124,38 @@ def xtreme_grid(report: StudyReport) -> Grid:
 
 
 def _test_rows(comps: list[Comparison]) -> list[list[str]]:
-    return [[c.a, c.b, c.task, str(len(c.seeds)), str(c.gain), fmt_p(c.p_ttest, len(c.seeds)),
-             fmt_p(c.p_flip), fmt_p(c.p_holm), c.stars] for c in comps]
+    return [[c.a, c.b, c.task, str(len(c.seeds)), str(c.gain), fmt_ci(c.ci), fmt_p(c.p_ttest, len(c.seeds)),
+             fmt_p(c.p_perm, len(c.seeds)), fmt_p(c.p_holm, len(c.seeds)), c.stars] for c in comps]
 
 
-TEST_COLUMNS = ["condition", "minus", "task", "seeds", "difference", "p (paired t)", "p (sign-flip)",
+TEST_COLUMNS = ["condition", "minus", "task", "seeds", "difference", "95% CI", "p (paired t)", "p (permutation)",
                 "p Holm", ""]
+TEST_METHOD = ("the unit is the seed (each seed's score: the mean over the languages both sides have); "
+               "difference: mean ± std over seeds; 95% CI: hierarchical bootstrap (seeds, then languages "
+               "within each seed); paired t-test and exact permutation test flipping whole seeds; "
+               f"tests need at least {MIN_SEEDS} seeds")
+
+
+def _caption(comps: list[Comparison], family: str) -> str:
+    claim = [f"{NO_CLAIM} (rows with n/a)"] if any(not c.tested for c in comps) else []
+    return ". ".join([TEST_METHOD, f"Holm across {family}, on the t-test p", *claim])
 
 
 def significance_grid(report: StudyReport) -> Grid:
     return Grid("Gains over the baseline: tests", TEST_COLUMNS, _test_rows(report.gains),
-                caption="paired by seed; sign-flip test over language × seed differences; Holm across "
-                        "all conditions × tasks, on the t-test p (sign-flip p with 1 seed)")
+                caption=_caption(report.gains, "all conditions × tasks"))
 
 
 def pairs_grid(report: StudyReport) -> Grid:
     return Grid("Same data, different language: low-resource minus English", TEST_COLUMNS,
                 _test_rows(report.pairs),
-                caption="conditions linked by their pair key; Holm across these comparisons")
+                caption=_caption(report.pairs, "these comparisons (conditions linked by their pair key)"))
+
+
+def translations_grid(report: StudyReport) -> Grid:
+    return Grid("Translated vs source: translated condition minus the condition training the source task",
+                TEST_COLUMNS, _test_rows(report.translations),
+                caption=_caption(report.translations, "these comparisons (linked by translation_of)"))
 
 
 def alignment_grid(report: StudyReport) -> Grid:
@@ -148,7 +163,7 @@ def alignment_grid(report: StudyReport) -> Grid:
     grid = Grid("Alignment gain vs transfer gain", ["condition", "kind", *(f"Δ {p}" for p in probes),
                                                     "Δ align", "Δ transfer"])
     for name, a in report.alignment.items():
-        if name != BASELINE:
+        if name != report.baseline:
             grid.rows.append([name, report.conditions[name].kind, *(_f(a.per_task.get(p), True) for p in probes),
                               _f(a.gain, True), _f(a.transfer_gain, True)])
     rho = report.correlation
@@ -169,11 +184,19 @@ def to_rich(grid: Grid) -> Table:
 
 
 def print_report(report: StudyReport, console: Console | None = None) -> None:
-    """The compact terminal view: the comparison, the English vs low-resource pairs, and warnings."""
+    """The terminal view: the comparison and its tests, the pairs, translated vs source, the statistics'
+    limits, the XTREME-R retrieval choice, and warnings."""
     console = console or make_console()
     console.print(to_rich(comparison_grid(report)))
+    if report.gains:
+        console.print(to_rich(significance_grid(report)))
     if report.pairs:
         console.print(to_rich(pairs_grid(report)))
+    if report.translations:
+        console.print(to_rich(translations_grid(report)))
+    if any(not c.tested for c in report.comparisons):
+        console.print(f"[bold]{NO_CLAIM}.[/]")
+    console.print(report.benchmark.describe())
     if report.correlation:
         console.print(alignment_grid(report).caption)
     for note in report.warnings:
