@@ -9,7 +9,7 @@ from rich.console import Console
 
 from xstilts.report import plots
 from xstilts.report.html import write_html
-from xstilts.report.stats import NO_CLAIM
+from xstilts.report.stats import NO_CLAIM, holm
 from xstilts.report.study import ConditionInfo, build_report
 from xstilts.report.tables import comparison_grid, print_report, significance_grid, translations_grid, xtreme_grid
 
@@ -120,3 +120,16 @@ def test_plots_skip_what_is_missing(one_seed_report):
         warnings.simplefilter("error")
         png = plots.language_gains(one_seed_report, "xnli")  # no std with one seed: bars without error
     assert png.startswith(PNG_MAGIC)
+
+
+def test_mixed_seed_counts_claim_only_where_tested():
+    rows = [r for r in study_rows() if not (r.task == "mlqa" and r.seed == 3)]  # mlqa: 2 seeds, xnli: 3
+    rep = build_report(rows)
+    by_task = {(c.a, c.task): c for c in rep.gains}
+    assert by_task[("sst2", "xnli")].p_holm is not None and by_task[("sst2", "mlqa")].p_holm is None
+    xnli = [c for c in rep.gains if c.task == "xnli"]
+    assert [c.p_holm for c in xnli] == pytest.approx(holm([c.p_ttest for c in xnli]))  # family: the 3 xnli tests
+    grid = significance_grid(rep)
+    assert [r[6] == "n/a (2 seeds)" for r in grid.rows] == [c.task == "mlqa" for c in rep.gains]
+    assert f"{NO_CLAIM} (rows with n/a)" in grid.caption
+    assert "paired t-test over 3 seeds" in comparison_grid(rep).caption and NO_CLAIM in comparison_grid(rep).caption
