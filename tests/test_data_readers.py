@@ -180,3 +180,43 @@ def test_mnli_marker_and_siqa_labels_file(tmp_path):
     assert [x.label for x in readers.read_siqa((qs, lab), (), "en")] == [2, 0]
     lab.write_text("3\n", encoding="utf-8")
     assert error("siqa-jsonl", qs, lab).path == str(lab)
+
+
+# ---- errors a user can act on: encodings, empty files, files cut mid-line ----------------
+
+
+def test_non_utf8_names_line_and_column(tmp_path):
+    p = tmp_path / "train.tsv"
+    p.write_bytes("tweet\tlabel\nok\tpositive\ncafé\tneutral\n".encode("latin-1"))
+    assert str(error("afrisenti-tsv", p, labels=SENTIMENT)) == (
+        f"{p}:3: not UTF-8 (byte 0xe9 at column 4); convert the file to UTF-8")
+    p.write_bytes(b'{"data": [\n\xff]}')
+    assert error("squad-json", p).line == 2
+    p.write_bytes("\ufeffid,text,label\n1,café,positive\n".encode("utf-8"))  # a BOM is fine
+    assert readers.read_nusax((p,), SENTIMENT, "english")[0].text_a == "café"
+
+
+def test_empty_file_names_file_and_language(tmp_path):
+    p = write(tmp_path, "yo_ytb-ud-test.conllu", "")
+    assert str(error("conllu", p, labels=UPOS, lang="yo")) == f"{p}: no examples for language 'yo': the file is empty"
+    p = write(tmp_path, "aym.tsv", "id\tlanguage\tpremise\thypothesis\tlabel\n")
+    assert str(error("americasnli-tsv", p, lang="aym")).endswith("no examples for language 'aym': the file holds none")
+
+
+def test_a_row_cut_mid_line_is_an_error_not_a_shorter_file(tmp_path, data_root):
+    real = (data_root / "sib200/annotated/zul_Latn/train.tsv").read_bytes()
+    p = tmp_path / "train.tsv"
+    p.write_bytes(real[: real.index(b"\n", 5000) - 7])  # the last sentence loses its last word
+    e = error("sib200-tsv", p)
+    assert e.line == p.read_bytes().count(b"\n") + 1 and "ends mid-line" in str(e)
+    p.write_bytes(b'index_id\tcategory\ttext\n1\thealth\t"a quoted sentence\ncut at a line end\n')
+    assert "bad CSV: unexpected end of data" in str(error("sib200-tsv", p))
+
+
+def test_json_fields_of_the_wrong_type(tmp_path):
+    p = write(tmp_path, "x.json", json.dumps({"data": [{"paragraphs": [{"context": 5, "qas": []}]}]}))
+    e = error("squad-json", p)
+    assert e.field == "data[0].paragraphs[0].context" and "expected a string, got int" in str(e)
+    good = {"context": "c", "question": "q", "answerA": "a", "answerB": "b", "answerC": "c", "correct": ""}
+    p = write(tmp_path, "dev.jsonl", json.dumps(good) + "\n")
+    assert error("siqa-jsonl", p).field == "correct"  # "" once read as choice A

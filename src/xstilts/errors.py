@@ -25,3 +25,20 @@ class MissingDataError(XstiltsError):
 
 class ModelLoadError(XstiltsError):
     """A model source is missing, corrupt or truncated."""
+
+
+class DataIntegrityError(XstiltsError):
+    """A catalogued file is not the one the catalog recorded: changed, truncated or replaced."""
+
+    def __init__(self, path: str | Path, message: str):
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+class PlaceholderGoldError(XstiltsError):
+    """An evaluation file's golds are blank or placeholders, so any score on it would be meaningless."""
+
+    def __init__(self, path: str | Path, what: str):
+        self.path = str(path)
+        super().__init__(f"{self.path}: {what}: placeholder golds, not real ones (XTREME blanks the golds of its "
+                         "test sets); refusing to use them: replace the file with a labelled copy")

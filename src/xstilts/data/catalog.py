@@ -12,11 +12,12 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-from xstilts.errors import MissingDataError
+from xstilts.errors import DataFormatError, MissingDataError
 from xstilts.paths import data_root as default_data_root
-from xstilts.data import readers
+from xstilts.data import integrity, readers
 from xstilts.data.examples import BitextExample, Candidate, RetrievalQAExample
 from xstilts.metrics.xtreme_r import XTREME_R_LANGUAGES
 
@@ -49,6 +50,7 @@ class DatasetEntry:
     folder: str = ""  # folder under the data root; defaults to the name
     available: bool = True  # False: not in the offline data snapshot, only fetchable
     notes: str = ""
+    unlabelled: tuple[str, ...] = ()  # splits without golds by design (never scored); others are gold-checked
 
     @property
     def dir(self) -> str:
@@ -318,14 +320,15 @@ ENTRIES: tuple[DatasetEntry, ...] = (
         grid(["train", "dev", "test"], ["en"], lambda s, l: f"{s}.tsv",
              raw_github("eyalbd2/Reproducing-AutoPrompt", "6288fb5bec9c572f2492875ae0111df5b6daed11", "glue_data/SST-2/",
                         {"train.tsv": "train_full.tsv"})),
-        "research use (SST / GLUE)", "GLUE SST-2 @6288fb5", BINARY, notes="test has no labels"),
+        "research use (SST / GLUE)", "GLUE SST-2 @6288fb5", BINARY, notes="test has no labels", unlabelled=("test",)),
     DatasetEntry(
         "commonsenseqa", ("intermediate",), "csqa-jsonl", ("en",),
         grid(["train", "dev", "test"], ["en"],
              lambda s, l: {"test": "test_rand_split_no_answers.jsonl"}.get(s, f"{s}_rand_split.jsonl"),
              raw_github("kojima-takeshi188/zero_shot_cot", "5ef330fcdeec0cd26aee27943504f91f8ec1c33c",
                         "dataset/CommonsenseQA/")),
-        "MIT (HF card)", "CommonsenseQA 1.11 random split @5ef330f", notes="test has no answerKey"),
+        "MIT (HF card)", "CommonsenseQA 1.11 random split @5ef330f", notes="test has no answerKey",
+        unlabelled=("test",)),
     DatasetEntry(
         "cosmosqa", ("intermediate",), "cosmosqa-csv", ("en",),
         grid(["valid"], ["en"], lambda s, l: "valid.csv",
@@ -392,7 +395,7 @@ ENTRIES: tuple[DatasetEntry, ...] = (
         "hellaswag", ("intermediate",), "hellaswag-jsonl", ("en",),
         grid(["train", "val", "test"], ["en"], lambda s, l: f"hellaswag_{s}.jsonl",
              raw_github("rowanz/hellaswag", "master", "data/")),
-        "MIT", "HellaSwag 1.1 (master branch)", available=False, notes="test has no labels"),
+        "MIT", "HellaSwag 1.1 (master branch)", available=False, notes="test has no labels", unlabelled=("test",)),
     DatasetEntry(
         "qqp", ("intermediate",), "qqp-tsv", ("en",),
         grid(["train", "dev"], ["en"], lambda s, l: f"{s}.tsv",
@@ -459,9 +462,8 @@ def local_paths(entry: DatasetEntry | str, f: DataFile, data_root: str | Path | 
     return tuple(default_data_root(data_root) / entry.dir / p for p in f.paths)
 
 
-def read(entry_or_name: DatasetEntry | str, split: str, lang: str, data_root: str | Path | None = None) -> list:
-    """All examples of one split and language, as typed examples (see readers.py)."""
-    entry = _entry(entry_or_name)
+def _present(entry: DatasetEntry, split: str, lang: str, data_root: str | Path | None) -> tuple[DataFile, tuple[Path, ...]]:
+    """The file entry of one split and language and its local paths, which must exist."""
     files = dataset_files(entry, split, lang)
     if not files:
         raise KeyError(f"{entry.name} has no {split} split for '{lang}'")
@@ -469,7 +471,35 @@ def read(entry_or_name: DatasetEntry | str, split: str, lang: str, data_root: st
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise MissingDataError(f"{missing[0]} is missing; run `xstilts data fetch {entry.name}`")
-    return readers.get_format(entry.format).read(paths, entry.labels, lang)
+    return files[0], paths
+
+
+def _checked(entry: DatasetEntry, f: DataFile, paths: tuple[Path, ...], read_all: Callable[[], Any],
+             examples: Callable[[Any], list] = lambda r: r) -> Any:
+    """Read a catalogued file whole, then refuse it unless it is what the catalog recorded: the
+    example count, real golds (unless the split has none by design), the sha256. A file that
+    fails to parse and differs from the recorded one is reported as changed, with the reason."""
+    hashed = {f"{entry.dir}/{rel}": p for rel, p in zip(f.paths, paths)}
+    hint = f"fetch it again: xstilts data fetch {entry.name} --force"
+    try:
+        result = read_all()
+    except DataFormatError as e:
+        integrity.check_sha256(hashed, hint, because=e)
+        raise
+    found = examples(result)
+    integrity.check_count(integrity.count_key(entry.name, f.split, f.lang), paths[0], len(found), hint)
+    if f.split not in entry.unlabelled:
+        integrity.check_golds(paths[0], found)
+    integrity.check_sha256(hashed, hint)
+    return result
+
+
+def read(entry_or_name: DatasetEntry | str, split: str, lang: str, data_root: str | Path | None = None) -> list:
+    """All examples of one split and language, as typed examples (see readers.py), checked
+    against the catalog's recorded count, golds and sha256 before they are returned."""
+    entry = _entry(entry_or_name)
+    f, paths = _present(entry, split, lang, data_root)
+    return _checked(entry, f, paths, lambda: readers.get_format(entry.format).read(paths, entry.labels, lang))
 
 
 # ---- helpers for the alignment and retrieval code ---------------------------------------
@@ -497,8 +527,9 @@ def flores_sentences(data_root: str | Path | None = None, langs: Iterable[str] |
 def lareqa(lang: str, data_root: str | Path | None = None) -> tuple[list[RetrievalQAExample], list[Candidate]]:
     """One XQuAD-R language: its questions (answer = the sentence holding the answer) and all
     its sentences as candidates."""
-    f = dataset_files("lareqa", "test", lang)[0]
-    return readers.read_lareqa(local_paths("lareqa", f, data_root)[0], lang)
+    entry = get_dataset("lareqa")
+    f, paths = _present(entry, "test", lang, data_root)
+    return _checked(entry, f, paths, lambda: readers.read_lareqa(paths[0], lang), examples=lambda r: r[0])
 
 
 def lareqa_pool(data_root: str | Path | None = None, langs: Iterable[str] = LAREQA_LANGS

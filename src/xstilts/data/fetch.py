@@ -22,9 +22,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 
 from xstilts.errors import XstiltsError
 from xstilts.paths import data_root as default_data_root
-from xstilts.data.catalog import DatasetEntry, all_datasets, get_dataset
+from xstilts.data import readers
+from xstilts.data.catalog import DatasetEntry, all_datasets, get_dataset, local_paths
+from xstilts.data.integrity import CHECKSUMS, COUNTS, count_key, load_checksums
 
-CHECKSUMS = Path(__file__).with_name("checksums.json")
 CHUNK = 1 << 16
 
 
@@ -40,21 +41,25 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def record_checksums(data_root: str | Path, out: Path = CHECKSUMS) -> dict[str, str]:
-    """Hash every catalogued file present under `data_root` into `out` ('<folder>/<path>' -> sha256).
-    Run once by a maintainer when the catalog or the data snapshot changes."""
-    root, sums = Path(data_root), {}
+def record_checksums(data_root: str | Path, out: Path = CHECKSUMS, counts_out: Path = COUNTS
+                     ) -> tuple[dict[str, str], dict[str, int]]:
+    """Hash every catalogued file present under `data_root` into `out` ('<folder>/<path>' -> sha256)
+    and count the examples of each (dataset, split, language) whose files are all present into
+    `counts_out` ('<dataset>/<split>/<lang>' -> examples). Run by a maintainer when the catalog,
+    a reader or the data snapshot changes; reading every file takes about ten seconds."""
+    root, sums, counts = Path(data_root), {}, {}
     for entry in all_datasets():
         for f in entry.files:
-            for rel in f.paths:
-                if (root / entry.dir / rel).is_file():
-                    sums[f"{entry.dir}/{rel}"] = sha256_file(root / entry.dir / rel)
-    out.write_text(json.dumps(dict(sorted(sums.items())), indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
-    return sums
-
-
-def load_checksums() -> dict[str, str]:
-    return json.loads(CHECKSUMS.read_text(encoding="utf-8")) if CHECKSUMS.is_file() else {}
+            paths = local_paths(entry, f, root)
+            for rel, path in zip(f.paths, paths):
+                if path.is_file():
+                    sums[f"{entry.dir}/{rel}"] = sha256_file(path)
+            if all(p.is_file() for p in paths):
+                counts[count_key(entry.name, f.split, f.lang)] = len(
+                    readers.get_format(entry.format).read(paths, entry.labels, f.lang))
+    for table, path in ((sums, out), (counts, counts_out)):
+        path.write_text(json.dumps(dict(sorted(table.items())), indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
+    return sums, counts
 
 
 def download(url: str, dest: Path, expected: str | None, progress: Progress | None = None,

@@ -8,8 +8,11 @@ is used, and the error names file, line and field. Each format also has a fast c
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
+import functools
+import io
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xstilts.errors import DataFormatError
+from xstilts.errors import DataFormatError, PlaceholderGoldError
 from xstilts.data.examples import (
     BitextExample,
     Candidate,
@@ -49,15 +52,28 @@ FORMATS: dict[str, Format] = {}
 
 
 def register(name: str, example_type: type, count: Callable[[Paths], int]):
-    """Register a reader under `name`; a second registration of a name is a bug."""
+    """Register a reader under `name`; a second registration of a name is a bug. The registered
+    reader refuses a file that gives no examples: no official split is empty."""
 
     def wrap(fn):
         if name in FORMATS:
             raise ValueError(f"format '{name}' is registered twice")
-        FORMATS[name] = Format(name, fn, count, example_type)
-        return fn
+
+        @functools.wraps(fn)
+        def read(paths: Paths, labels: tuple[str, ...], lang: str) -> list:
+            return _nonempty(fn(paths, labels, lang), paths[0], lang)
+
+        FORMATS[name] = Format(name, read, count, example_type)
+        return read
 
     return wrap
+
+
+def _nonempty(examples: list, path: Path, lang: str) -> list:
+    if not examples:
+        what = "the file is empty" if path.stat().st_size == 0 else "the file holds none"
+        raise DataFormatError(path, None, None, f"no examples{f' for language {lang!r}' if lang else ''}: {what}")
+    return examples
 
 
 def get_format(name: str) -> Format:
@@ -74,43 +90,90 @@ def did_you_mean(name: str, known) -> str:
 # ---- shared helpers -------------------------------------------------------------------
 
 
+def _text(path: Path) -> str:
+    """The whole file as UTF-8 text (a leading BOM dropped); other bytes are an error naming
+    the line and column, not the codec's byte offset."""
+    data = path.read_bytes()
+    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[skip:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        at = skip + e.start
+        column = at - data.rfind(b"\n", 0, at)
+        raise DataFormatError(path, data.count(b"\n", 0, at) + 1, None,
+                              f"not UTF-8 (byte 0x{data[at]:02x} at column {column}); convert the file to UTF-8") from None
+
+
+def _cut(path: Path, line: int) -> DataFormatError:
+    return DataFormatError(path, line, None, "the file ends mid-line (no line end after its last line): "
+                                             "it looks truncated; copy or fetch it again")
+
+
 def _lines(path: Path) -> list[str]:
-    """Physical lines without their end (LF or CRLF); only '\\n' splits, unlike splitlines()."""
-    text = path.read_text(encoding="utf-8-sig")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+    """Physical lines without their end (LF or CRLF); only '\\n' splits, unlike splitlines().
+    Every official file ends with a line end, so one that does not was cut mid-line."""
+    lines = _text(path).split("\n")
+    if lines[-1]:
+        raise _cut(path, len(lines))
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines[:-1]]
 
 
-def _table(path: Path, *headers: tuple[str, ...], delimiter: str = "\t", quoted: bool = False,
-           names: tuple[str, ...] | None = None) -> tuple[tuple[str, ...], list[tuple[int, dict[str, str]]]]:
-    """Rows of a delimited file as (line number, {column: value}).
+def _records(path: Path, delimiter: str, quoted: bool, open_end: bool = False) -> list[tuple[int, list[str]]]:
+    """Non-blank rows of a delimited file as (line number, fields).
 
-    The first row must equal one of `headers`; or, with `names`, the file has no header.
-    `quoted` selects CSV quoting (a field may span lines); off, every line is one row.
+    `quoted` selects strict CSV quoting (a field may span lines; a file cut inside quotes is
+    an error); off, every line is one row. `open_end`: the official file has no final line end.
     """
-    if quoted:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader, rows, start = csv.reader(f, delimiter=delimiter), [], 1
+    if not quoted:
+        rows = [(i, ln.split(delimiter)) for i, ln in enumerate(_lines(path), 1)]
+    else:
+        text = _text(path)
+        if text and not text.endswith("\n") and not open_end:
+            raise _cut(path, text.count("\n") + 1)
+        reader, rows, start = csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter, strict=True), [], 1
+        try:
             for row in reader:
                 rows.append((start, row))
                 start = reader.line_num + 1
-    else:
-        rows = [(i, ln.split(delimiter)) for i, ln in enumerate(_lines(path), 1)]
-    rows = [(i, r) for i, r in rows if r and r != [""]]
-    if names is None:
-        if not rows or tuple(rows[0][1]) not in headers:
-            got = rows[0][1] if rows else "an empty file"
-            raise DataFormatError(path, 1, "header", f"expected {' or '.join(map(repr, headers))}, got {got!r}")
-        names, rows = tuple(rows[0][1]), rows[1:]
+        except csv.Error as e:
+            raise DataFormatError(path, reader.line_num, None, f"bad CSV: {e}") from None
+    return [(i, r) for i, r in rows if r and r != [""]]
+
+
+def _fields(path: Path, names: tuple[str, ...], rows: list[tuple[int, list[str]]]) -> list[tuple[int, dict[str, str]]]:
+    """Each row as {column: value}; a row with too few or too many fields names the first missing one."""
     out = []
     for i, row in rows:
         if len(row) != len(names):
             field = names[len(row)] if len(row) < len(names) else None
             raise DataFormatError(path, i, field, f"expected {len(names)} fields, got {len(row)}")
         out.append((i, dict(zip(names, row))))
-    return names, out
+    return out
+
+
+def _table(path: Path, *headers: tuple[str, ...], delimiter: str = "\t", quoted: bool = False,
+           names: tuple[str, ...] | None = None, open_end: bool = False
+           ) -> tuple[tuple[str, ...], list[tuple[int, dict[str, str]]]]:
+    """Rows of a delimited file as (line number, {column: value}).
+
+    The first row must equal one of `headers`; or, with `names`, the file has no header.
+    An empty file gives no rows (the reader then says it is empty).
+    """
+    rows = _records(path, delimiter, quoted, open_end)
+    if names is None:
+        if not rows:
+            return (), []
+        if tuple(rows[0][1]) not in headers:
+            raise DataFormatError(path, rows[0][0], "header",
+                                  f"expected {' or '.join(map(repr, headers))}, got {rows[0][1]!r}")
+        names, rows = tuple(rows[0][1]), rows[1:]
+    return names, _fields(path, names, rows)
+
+
+def _refuse_unlabelled(path: Path, rows: list[list[str]], width: int, gold: str) -> None:
+    """XTREME's test placeholders: every row lacks its last (gold) column or leaves it blank."""
+    if rows and all(len(r) == width - 1 or (len(r) == width and not r[-1].strip()) for r in rows):
+        raise PlaceholderGoldError(path, f"no {gold} in any of its {len(rows)} rows")
 
 
 def _jsonl(path: Path) -> list[tuple[int, dict]]:
@@ -122,6 +185,8 @@ def _jsonl(path: Path) -> list[tuple[int, dict]]:
             obj = json.loads(ln)
         except json.JSONDecodeError as e:
             raise DataFormatError(path, i, None, f"bad JSON: {e.msg} (column {e.colno})") from None
+        except RecursionError:
+            raise DataFormatError(path, i, None, "bad JSON: nested too deeply") from None
         if not isinstance(obj, dict):
             raise DataFormatError(path, i, None, "expected a JSON object")
         out.append((i, obj))
@@ -130,15 +195,26 @@ def _jsonl(path: Path) -> list[tuple[int, dict]]:
 
 def _json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(_text(path))
     except json.JSONDecodeError as e:
         raise DataFormatError(path, e.lineno, None, f"bad JSON: {e.msg} (column {e.colno})") from None
+    except RecursionError:
+        raise DataFormatError(path, None, None, "bad JSON: nested too deeply") from None
 
 
-def _get(obj: dict, key: str, path: Path, line: int | None, where: str = "") -> Any:
+KIND_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
+
+
+def _get(obj: Any, key: str, path: Path, line: int | None, where: str = "", kind: type | tuple[type, ...] = object) -> Any:
+    """obj[key], which must exist and be of `kind`; the error names the field's full path."""
     if not isinstance(obj, dict) or key not in obj:
         raise DataFormatError(path, line, where + key, "missing")
-    return obj[key]
+    value = obj[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not object):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        raise DataFormatError(path, line, where + key, f"expected {' or '.join(KIND_NAMES[k] for k in kinds)}, "
+                                                       f"got {type(value).__name__}")
+    return value
 
 
 def _label(value: str, labels: tuple[str, ...], path: Path, line: int | None, field: str) -> str:
@@ -150,7 +226,7 @@ def _label(value: str, labels: tuple[str, ...], path: Path, line: int | None, fi
 def _index(value: Any, n: int, path: Path, line: int | None, field: str) -> int:
     try:
         k = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         k = -1
     if not 0 <= k < n:
         raise DataFormatError(path, line, field, f"expected a choice index 0..{n - 1}, got {value!r}")
@@ -227,6 +303,8 @@ def _nli(paths: Paths, labels, rows, a: str, b: str, lab: str, uid: str | None =
 
 @register("xnli-tsv", TextExample, count_lines())
 def read_xnli(paths: Paths, labels, lang) -> list[TextExample]:
+    """XTREME's test files hold premise and hypothesis only: refused as placeholders."""
+    _refuse_unlabelled(paths[0], [r for _, r in _records(paths[0], "\t", quoted=False)], 3, "label")
     _, rows = _table(paths[0], names=("premise", "hypothesis", "label"))
     return _nli(paths, labels, rows, "premise", "hypothesis", "label")
 
@@ -279,10 +357,11 @@ def read_mnli_jsonl(paths: Paths, labels, lang) -> list[TextExample]:
     """Official MultiNLI 1.0 JSON lines; pairs without a gold label ('-') are dropped as in GLUE."""
     out = []
     for i, o in _jsonl(paths[0]):
-        gold = _get(o, "gold_label", paths[0], i)
+        g = lambda k, kind=str: _get(o, k, paths[0], i, kind=kind)  # noqa: E731
+        gold = g("gold_label")
         if gold != "-":
-            out.append(TextExample(str(_get(o, "pairID", paths[0], i)), _get(o, "sentence1", paths[0], i),
-                                   _get(o, "sentence2", paths[0], i), _label(gold, labels, paths[0], i, "gold_label")))
+            out.append(TextExample(str(g("pairID", (str, int))), g("sentence1"), g("sentence2"),
+                                   _label(gold, labels, paths[0], i, "gold_label")))
     return out
 
 
@@ -290,11 +369,11 @@ def read_mnli_jsonl(paths: Paths, labels, lang) -> list[TextExample]:
 def read_anli(paths: Paths, labels, lang) -> list[TextExample]:
     out = []
     for i, o in _jsonl(paths[0]):
-        raw = _get(o, "label", paths[0], i)
+        g = lambda k: _get(o, k, paths[0], i, kind=str)  # noqa: E731
+        raw = g("label")
         if raw not in ANLI_LABELS:
             raise DataFormatError(paths[0], i, "label", f"unknown label {raw!r} (expected e, n or c)")
-        out.append(TextExample(_get(o, "uid", paths[0], i), _get(o, "context", paths[0], i),
-                               _get(o, "hypothesis", paths[0], i), ANLI_LABELS[raw]))
+        out.append(TextExample(g("uid"), g("context"), g("hypothesis"), ANLI_LABELS[raw]))
     return out
 
 
@@ -339,10 +418,10 @@ def read_copa(paths: Paths, labels, lang) -> list[ChoiceExample]:
     """COPA / XCOPA; `question` is 'cause' or 'effect'."""
     out = []
     for i, o in _jsonl(paths[0]):
-        g = lambda k: _get(o, k, paths[0], i)  # noqa: E731
+        g = lambda k, kind=str: _get(o, k, paths[0], i, kind=kind)  # noqa: E731
         question = _label(g("question"), ("cause", "effect"), paths[0], i, "question")
-        out.append(ChoiceExample(str(g("idx")), g("premise"), question, (g("choice1"), g("choice2")),
-                                 _index(g("label"), 2, paths[0], i, "label")))
+        out.append(ChoiceExample(str(g("idx", (str, int))), g("premise"), question, (g("choice1"), g("choice2")),
+                                 _index(g("label", object), 2, paths[0], i, "label")))
     return out
 
 
@@ -358,13 +437,14 @@ def read_siqa(paths: Paths, labels, lang) -> list[ChoiceExample]:
             raise DataFormatError(paths[1], None, "label", f"{len(gold)} labels for {len(rows)} questions")
     out = []
     for n, (i, o) in enumerate(rows):
+        g = lambda k: _get(o, k, paths[0], i, kind=str)  # noqa: E731
         if gold:
-            label = _index(int(gold[n][1]) - 1 if gold[n][1].isdigit() else gold[n][1], 3, paths[1], gold[n][0], "label")
+            line, value = gold[n]
+            label = _index(int(value) - 1 if value.isdecimal() else value, 3, paths[1], line, "label")
         else:
-            label = _index("ABC".find(str(_get(o, "correct", paths[0], i))), 3, paths[0], i, "correct")
-        choices = tuple(_get(o, f"answer{c}", paths[0], i) for c in "ABC")
-        out.append(ChoiceExample(str(n), _get(o, "context", paths[0], i), _get(o, "question", paths[0], i),
-                                 choices, label))
+            correct = g("correct")
+            label = _index("ABC".index(correct) if correct in ("A", "B", "C") else correct, 3, paths[0], i, "correct")
+        out.append(ChoiceExample(str(n), g("context"), g("question"), tuple(g(f"answer{c}") for c in "ABC"), label))
     return out
 
 
@@ -373,20 +453,21 @@ def read_csqa(paths: Paths, labels, lang) -> list[ChoiceExample]:
     """CommonsenseQA; the test file has no answerKey (label None)."""
     out = []
     for i, o in _jsonl(paths[0]):
-        q = _get(o, "question", paths[0], i)
-        choices = _get(q, "choices", paths[0], i, "question.")
-        keys = [_get(c, "label", paths[0], i, "question.choices[].") for c in choices]
-        texts = tuple(_get(c, "text", paths[0], i, "question.choices[].") for c in choices)
+        q = _get(o, "question", paths[0], i, kind=dict)
+        choices = _get(q, "choices", paths[0], i, "question.", kind=list)
+        keys = [_get(c, "label", paths[0], i, "question.choices[].", kind=str) for c in choices]
+        texts = tuple(_get(c, "text", paths[0], i, "question.choices[].", kind=str) for c in choices)
         key = o.get("answerKey")
         label = None if key is None else _index(keys.index(key) if key in keys else key, len(keys), paths[0], i, "answerKey")
-        out.append(ChoiceExample(_get(o, "id", paths[0], i), "", _get(q, "stem", paths[0], i, "question."), texts, label))
+        out.append(ChoiceExample(_get(o, "id", paths[0], i, kind=str), "", _get(q, "stem", paths[0], i, "question.", kind=str),
+                                 texts, label))
     return out
 
 
 @register("cosmosqa-csv", ChoiceExample, count_csv(","))
 def read_cosmosqa(paths: Paths, labels, lang) -> list[ChoiceExample]:
     cols = ("id", "context", "question", "answer0", "answer1", "answer2", "answer3", "label")
-    _, rows = _table(paths[0], cols, delimiter=",", quoted=True)
+    _, rows = _table(paths[0], cols, delimiter=",", quoted=True, open_end=True)  # label last: a cut row fails
     return [ChoiceExample(r["id"], r["context"], r["question"], tuple(r[f"answer{k}"] for k in range(4)),
                           _index(r["label"], 4, paths[0], i, "label")) for i, r in rows]
 
@@ -396,9 +477,12 @@ def read_hellaswag(paths: Paths, labels, lang) -> list[ChoiceExample]:
     """HellaSwag; the test file has no label."""
     out = []
     for i, o in _jsonl(paths[0]):
-        endings = tuple(_get(o, "endings", paths[0], i))
+        endings = tuple(_get(o, "endings", paths[0], i, kind=list))
+        if not all(isinstance(e, str) for e in endings):
+            raise DataFormatError(paths[0], i, "endings", "expected a list of strings")
         label = _index(o["label"], len(endings), paths[0], i, "label") if "label" in o else None
-        out.append(ChoiceExample(str(_get(o, "ind", paths[0], i)), _get(o, "ctx", paths[0], i), "", endings, label))
+        out.append(ChoiceExample(str(_get(o, "ind", paths[0], i, kind=(str, int))), _get(o, "ctx", paths[0], i, kind=str),
+                                 "", endings, label))
     return out
 
 
@@ -408,9 +492,13 @@ def read_hellaswag(paths: Paths, labels, lang) -> list[ChoiceExample]:
 def _squad_paragraphs(path: Path) -> Iterator[tuple[str, str, dict]]:
     """(title, where, paragraph) for every paragraph; `where` locates it for error messages."""
     doc = _json(path)
-    for a, art in enumerate(_get(doc, "data", path, None)):
-        for p, par in enumerate(_get(art, "paragraphs", path, None, f"data[{a}].")):
-            yield art.get("title", ""), f"data[{a}].paragraphs[{p}].", par
+    for a, art in enumerate(_get(doc, "data", path, None, kind=list)):
+        paragraphs = _get(art, "paragraphs", path, None, f"data[{a}].", kind=list)
+        title = art.get("title", "")
+        if not isinstance(title, str):
+            raise DataFormatError(path, None, f"data[{a}].title", f"expected a string, got {type(title).__name__}")
+        for p, par in enumerate(paragraphs):
+            yield title, f"data[{a}].paragraphs[{p}].", par
 
 
 @register("squad-json", QAExample, count_squad)
@@ -418,21 +506,28 @@ def read_squad(paths: Paths, labels, lang) -> list[QAExample]:
     """SQuAD 1.1/2.0 JSON (XQuAD, MLQA, TyDiQA-GoldP); SQuAD 2.0 adds is_impossible."""
     out, path = [], paths[0]
     for title, where, par in _squad_paragraphs(path):
-        context = _get(par, "context", path, None, where)
-        for q, qa in enumerate(_get(par, "qas", path, None, where)):
+        context = _get(par, "context", path, None, where, kind=str)
+        for q, qa in enumerate(_get(par, "qas", path, None, where, kind=list)):
             at = f"{where}qas[{q}]."
             answers = []
-            for k, ans in enumerate(_get(qa, "answers", path, None, at)):
-                text, start = _get(ans, "text", path, None, f"{at}answers[{k}]."), _get(ans, "answer_start", path, None, f"{at}answers[{k}].")
-                if not isinstance(start, int) or not 0 <= start <= len(context):
+            for k, ans in enumerate(_get(qa, "answers", path, None, at, kind=list)):
+                text = _get(ans, "text", path, None, f"{at}answers[{k}].", kind=str)
+                start = _get(ans, "answer_start", path, None, f"{at}answers[{k}].", kind=int)
+                if not 0 <= start <= len(context):
                     raise DataFormatError(path, None, f"{at}answers[{k}].answer_start", f"offset {start!r} outside the context")
                 answers.append((text, start))
             impossible = bool(qa.get("is_impossible", False))
             if not answers and not impossible:
                 raise DataFormatError(path, None, f"{at}answers", "no answer and not marked is_impossible")
-            out.append(QAExample(str(_get(qa, "id", path, None, at)), _get(qa, "question", path, None, at),
-                                 context, tuple(answers), impossible, title))
+            out.append(QAExample(str(_get(qa, "id", path, None, at, kind=(str, int))),
+                                 _get(qa, "question", path, None, at, kind=str), context, tuple(answers), impossible, title))
     return out
+
+
+def _sentence_breaks(breaks: list, path: Path, where: str) -> list[tuple[int, int]]:
+    if not all(isinstance(b, list) and len(b) == 2 and all(type(v) is int for v in b) for b in breaks):
+        raise DataFormatError(path, None, f"{where}sentence_breaks", "expected [start, end] integer pairs")
+    return [tuple(b) for b in breaks]
 
 
 def read_lareqa(path: Path, lang: str) -> tuple[list[RetrievalQAExample], list[Candidate]]:
@@ -440,20 +535,23 @@ def read_lareqa(path: Path, lang: str) -> tuple[list[RetrievalQAExample], list[C
     a question's answer is the sentence holding its first answer's start offset."""
     questions, candidates = [], []
     for n, (_, where, par) in enumerate(_squad_paragraphs(path)):
-        breaks, sentences = _get(par, "sentence_breaks", path, None, where), _get(par, "sentences", path, None, where)
-        context = _get(par, "context", path, None, where)
-        if len(breaks) != len(sentences) or not sentences:
-            raise DataFormatError(path, None, f"{where}sentences", f"{len(sentences)} sentences for {len(breaks)} breaks")
+        breaks = _sentence_breaks(_get(par, "sentence_breaks", path, None, where, kind=list), path, where)
+        sentences = _get(par, "sentences", path, None, where, kind=list)
+        context = _get(par, "context", path, None, where, kind=str)
+        if len(breaks) != len(sentences) or not sentences or not all(isinstance(x, str) for x in sentences):
+            raise DataFormatError(path, None, f"{where}sentences", f"expected {len(breaks)} strings, one per sentence break")
         ids = [f"{lang}:{n}:{s}" for s in range(len(sentences))]
         candidates += [Candidate(i, s, context) for i, s in zip(ids, sentences)]
-        for q, qa in enumerate(_get(par, "qas", path, None, where)):
-            answers = _get(qa, "answers", path, None, f"{where}qas[{q}].")
+        for q, qa in enumerate(_get(par, "qas", path, None, where, kind=list)):
+            at = f"{where}qas[{q}]."
+            answers = _get(qa, "answers", path, None, at, kind=list)
             if not answers:
-                raise DataFormatError(path, None, f"{where}qas[{q}].answers", "no answer")
-            start = answers[0]["answer_start"]
+                raise DataFormatError(path, None, f"{at}answers", "no answer")
+            start = _get(answers[0], "answer_start", path, None, f"{at}answers[0].", kind=int)
             s = max([k for k, (b, _) in enumerate(breaks) if b <= start] or [0])
-            questions.append(RetrievalQAExample(str(qa["id"]), _get(qa, "question", path, None, f"{where}qas[{q}]."), (ids[s],)))
-    return questions, candidates
+            questions.append(RetrievalQAExample(str(_get(qa, "id", path, None, at, kind=(str, int))),
+                                                _get(qa, "question", path, None, at, kind=str), (ids[s],)))
+    return _nonempty(questions, path, lang), candidates
 
 
 @register("lareqa-json", RetrievalQAExample, count_squad)
@@ -485,13 +583,17 @@ def read_conllu(paths: Paths, labels, lang) -> list[TaggingExample]:
                 raise DataFormatError(path, i, "ID", f"bad word id {cols[0]!r}")
             tokens.append(cols[1])
             tags.append(_label(cols[3], labels, path, i, "UPOS"))
+        if not tokens:
+            raise DataFormatError(path, start, None, "a sentence without words")
         out.append(TaggingExample(uid, tuple(tokens), tuple(tags)))
     return out
 
 
 def _conll(paths: Paths, labels, sep: str) -> list[TaggingExample]:
-    out, path = [], paths[0]
-    for start, block in _blocks(path):
+    """XTREME's test placeholders (tokens without tags) are refused before any line is checked."""
+    out, path, blocks = [], paths[0], _blocks(paths[0])
+    _refuse_unlabelled(path, [ln.split(sep) for _, block in blocks for _, ln in block], 2, "tag")
+    for start, block in blocks:
         tokens, tags = [], []
         for i, ln in block:
             cols = ln.split(sep)
@@ -532,13 +634,14 @@ def read_parallel(paths: Paths, labels, lang) -> list[BitextExample]:
 @register("nusax-mt-csv", BitextExample, count_csv(","))
 def read_nusax_mt(paths: Paths, labels, lang) -> list[BitextExample]:
     """NusaX MT: one row per sentence in 12 languages; source is `lang`, target English."""
-    with paths[0].open(encoding="utf-8", newline="") as f:
-        header = next(csv.reader(f), [])
-    _, rows = _table(paths[0], tuple(header), delimiter=",", quoted=True)
-    for col in (lang, "english"):
+    records = _records(paths[0], ",", quoted=True)
+    if not records:
+        return []
+    line, header = records[0]
+    for col in ("", lang, "english"):
         if col not in header:
-            raise DataFormatError(paths[0], 1, col, "column missing from the header")
-    return [BitextExample(r[""], r[lang], r["english"]) for _, r in rows]
+            raise DataFormatError(paths[0], line, col or "id (unnamed first column)", "column missing from the header")
+    return [BitextExample(r[""], r[lang], r["english"]) for _, r in _fields(paths[0], tuple(header), records[1:])]
 
 
 @register("bucc-tsv", BitextExample, count_lines())
