@@ -185,8 +185,8 @@ def _jsonl(path: Path) -> list[tuple[int, dict]]:
             obj = json.loads(ln)
         except json.JSONDecodeError as e:
             raise DataFormatError(path, i, None, f"bad JSON: {e.msg} (column {e.colno})") from None
-        except RecursionError:
-            raise DataFormatError(path, i, None, "bad JSON: nested too deeply") from None
+        except (ValueError, RecursionError) as e:  # e.g. an integer of more than 4,300 digits
+            raise DataFormatError(path, i, None, f"bad JSON: {e}") from None
         if not isinstance(obj, dict):
             raise DataFormatError(path, i, None, "expected a JSON object")
         out.append((i, obj))
@@ -198,8 +198,8 @@ def _json(path: Path) -> Any:
         return json.loads(_text(path))
     except json.JSONDecodeError as e:
         raise DataFormatError(path, e.lineno, None, f"bad JSON: {e.msg} (column {e.colno})") from None
-    except RecursionError:
-        raise DataFormatError(path, None, None, "bad JSON: nested too deeply") from None
+    except (ValueError, RecursionError) as e:
+        raise DataFormatError(path, None, None, f"bad JSON: {e}") from None
 
 
 KIND_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
@@ -219,17 +219,18 @@ def _get(obj: Any, key: str, path: Path, line: int | None, where: str = "", kind
 
 def _label(value: str, labels: tuple[str, ...], path: Path, line: int | None, field: str) -> str:
     if labels and value not in labels:
-        raise DataFormatError(path, line, field, f"unknown label {value!r} (expected one of {', '.join(labels)})")
+        raise DataFormatError(path, line, field, f"unknown label {value!r:.50} (expected one of {', '.join(labels)})")
     return value
 
 
-def _index(value: Any, n: int, path: Path, line: int | None, field: str) -> int:
+def _index(value: Any, n: int, path: Path, line: int | None, field: str, base: int = 0) -> int:
+    """A 0-based choice index from `value`, written `base`-based in the file."""
     try:
-        k = int(value)
+        k = int(value) - base
     except (TypeError, ValueError, OverflowError):
         k = -1
     if not 0 <= k < n:
-        raise DataFormatError(path, line, field, f"expected a choice index 0..{n - 1}, got {value!r}")
+        raise DataFormatError(path, line, field, f"expected a choice index {base}..{n - 1 + base}, got {value!r:.50}")
     return k
 
 
@@ -440,7 +441,7 @@ def read_siqa(paths: Paths, labels, lang) -> list[ChoiceExample]:
         g = lambda k: _get(o, k, paths[0], i, kind=str)  # noqa: E731
         if gold:
             line, value = gold[n]
-            label = _index(int(value) - 1 if value.isdecimal() else value, 3, paths[1], line, "label")
+            label = _index(value, 3, paths[1], line, "label", base=1)
         else:
             correct = g("correct")
             label = _index("ABC".index(correct) if correct in ("A", "B", "C") else correct, 3, paths[0], i, "correct")
