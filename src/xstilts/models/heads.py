@@ -66,17 +66,20 @@ class ClassificationHead(nn.Module):
 
 
 class MultipleChoiceHead(nn.Module):
-    """Flattens (batch, choices, length), scores each choice, softmax over choices."""
+    """Flattens (batch, choices, length), scores each choice, softmax over choices.
+    `choice_mask` (batch, choices) marks real choices; padding choices get -inf logits."""
 
     def __init__(self, hidden: int, dropout: float):
         super().__init__()
         self.scorer = ClassificationHead(hidden, 1, dropout)
 
-    def forward(self, encoder, input_ids, attention_mask=None, labels=None, **_):
+    def forward(self, encoder, input_ids, attention_mask=None, labels=None, choice_mask=None, **_):
         b, c, length = input_ids.shape
         flat_mask = None if attention_mask is None else attention_mask.reshape(b * c, length)
         hidden = encode(encoder, input_ids.reshape(b * c, length), flat_mask)
         logits = self.scorer.score(hidden).reshape(b, c)
+        if choice_mask is not None:
+            logits = logits.masked_fill(~choice_mask, float("-inf"))
         out = {"logits": logits}
         if labels is not None:
             out["loss"] = F.cross_entropy(logits.float(), labels)

@@ -37,7 +37,10 @@ class Collator:
     """Pads to the longest sequence in the batch, rounded up to `pad_to_multiple_of`, or to
     `fixed_length` (the transformers example-script way, kept for benchmarks).
 
-    input_ids → input_ids + attention_mask; nested [choice][token] → (batch, choices, length);
+    input_ids → input_ids + attention_mask; nested [choice][token] → (batch, choices, length)
+    plus `choice_mask` (batch, choices): examples with fewer choices (COPA's 2 beside SIQA's 3)
+    get padding choices, masked out of the softmax by the head (each holds one pad token
+    with attention on it, so the encoder never sees an all-masked row);
     q_/p_input_ids → q_/p_ ids and masks; token labels padded with -100. Other keys
     ("example_index", "offset_mapping") are dropped: models never take them.
     """
@@ -61,7 +64,14 @@ class Collator:
                 continue
             prefix = key[: -len("input_ids")]
             nested = isinstance(first[key][0], list)
-            rows = [r for f in features for r in (f[key] if nested else [f[key]])]
+            if nested:
+                choices = max(len(f[key]) for f in features)
+                extra = [[[self.pad_id]] * (choices - len(f[key])) for f in features]
+                rows = [r for f, more in zip(features, extra) for r in (*f[key], *more)]
+                batch["choice_mask"] = torch.tensor(
+                    [[1] * len(f[key]) + [0] * len(more) for f, more in zip(features, extra)], dtype=torch.bool)
+            else:
+                rows = [f[key] for f in features]
             length = self._length(rows)
             ids = _pad(rows, length, self.pad_id)
             mask = _pad([[1] * len(r) for r in rows], length, 0)

@@ -31,6 +31,9 @@ class TrainConfig(BaseModel):
     task_sampling: Literal["proportional", "temperature"] = "proportional"
     sampling_cap: PositiveInt | None = None  # proportional: sizes capped at this many features
     sampling_temperature: PositiveFloat = 1.0
+    # tasks with a fixed share of batches (the MLM baseline's `fraction`); the rest share the remainder
+    task_shares: dict[str, float] = {}
+    task_loss_weights: dict[str, float] = {}  # a task's loss is scaled by this (default 1) before backward
     load_best: bool = True  # with an eval_fn: the model ends with the best evaluated weights
     progress: bool = True
     # test-only: raise TrainingInterrupted after this step, as if the process were killed

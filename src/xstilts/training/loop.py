@@ -56,6 +56,27 @@ class TrainResult:
     best_score: float | None
     best_metrics: dict = field(default_factory=dict)
     last_loss: float | None = None
+    tasks: dict = field(default_factory=dict)  # per task: batches, share of batches, final loss
+
+
+def task_summary(log_path: Path) -> dict[str, dict]:
+    """What each task (loss) got over a whole run, from its log: micro-batches drawn, their share,
+    and the final loss (the mean of the task's losses over the last tenth of the steps)."""
+    steps = [r for r in map(json.loads, Path(log_path).read_text().splitlines()) if "task_batches" in r]
+    if not steps:
+        return {}
+    counts: dict[str, int] = {}
+    for r in steps:
+        for t, n in r["task_batches"].items():
+            counts[t] = counts.get(t, 0) + n
+    tail = steps[-max(1, len(steps) // 10):]
+    total = sum(counts.values())
+    out = {}
+    for t, n in counts.items():
+        losses = [r["task_loss"][t] for r in tail if t in r["task_loss"]]
+        out[t] = {"batches": n, "share": round(n / total, 4),
+                  "final_loss": round(sum(losses) / len(losses), 4) if losses else None}
+    return out
 
 
 def encoder_of(model: nn.Module) -> nn.Module:
@@ -125,7 +146,8 @@ def train(
         for i, (t, feats) in enumerate(tasks.items())
     }
     probabilities = task_probabilities(
-        {t: len(f) for t, f in tasks.items()}, config.task_sampling, config.sampling_cap, config.sampling_temperature
+        {t: len(f) for t, f in tasks.items()}, config.task_sampling, config.sampling_cap, config.sampling_temperature,
+        config.task_shares,
     )
     task_sampler = TaskSampler(probabilities, seed=config.seed)
     batches_per_epoch = sum(len(s.sampler) for s in streams.values())
@@ -196,7 +218,8 @@ def train(
                 tokens += real_tokens(batch)
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 loss = (model(task=task, **batch) if multi else model(**batch))["loss"]
-                accelerator.backward(loss / config.grad_accum)
+                weight = config.task_loss_weights.get(task, 1.0)
+                accelerator.backward(loss * weight / config.grad_accum)
                 task_losses.setdefault(task, []).append(loss.detach().float())
             losses = torch.stack([l for ls in task_losses.values() for l in ls])
             loss_value = losses.mean().item()
@@ -218,9 +241,9 @@ def train(
             elapsed = time.perf_counter() - started
             lr = scheduler.get_last_lr()[0]
             record = {"step": step, "epoch": epoch(), "loss": loss_value, "lr": lr, "grad_norm": grad_norm,
-                      "tokens": tokens, "tokens_per_s": tokens / elapsed}
-            if multi:
-                record["task_loss"] = {t: torch.stack(ls).mean().item() for t, ls in task_losses.items()}
+                      "tokens": tokens, "tokens_per_s": tokens / elapsed,
+                      "task_loss": {t: torch.stack(ls).mean().item() for t, ls in task_losses.items()},
+                      "task_batches": {t: len(ls) for t, ls in task_losses.items()}}
             log.write(json.dumps(record) + "\n")
             progress.update(bar, completed=step, loss=loss_value, lr=lr, tps=tokens / elapsed)
 
@@ -245,7 +268,8 @@ def train(
 
     if eval_fn is not None and config.load_best and resolve(out_dir / "best") is not None:
         load_weights(accelerator.unwrap_model(model), out_dir / "best")
-    return TrainResult(step=step, best_score=best_score, best_metrics=best_metrics, last_loss=loss_value)
+    return TrainResult(step=step, best_score=best_score, best_metrics=best_metrics, last_loss=loss_value,
+                       tasks=task_summary(log_path))
 
 
 def _stack(arrays: list[np.ndarray], fill: float) -> np.ndarray:

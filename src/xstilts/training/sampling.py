@@ -44,17 +44,24 @@ def task_probabilities(
     rule: Literal["proportional", "temperature"] = "proportional",
     cap: int | None = None,
     temperature: float = 1.0,
+    fixed: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Sampling weight per task: p ∝ min(n, cap) (proportional, Phang et al.'s multi-task
-    setting) or p ∝ n^(1/T) (temperature; T=1 is proportional, large T tends to uniform)."""
+    setting) or p ∝ n^(1/T) (temperature; T=1 is proportional, large T tends to uniform).
+    Tasks in `fixed` get exactly that share; the others split what is left by the rule."""
+    fixed = {t: p for t, p in (fixed or {}).items() if t in sizes}
+    rest = {t: n for t, n in sizes.items() if t not in fixed}
+    left = 1.0 - sum(fixed.values())
+    if left <= 0 or (not rest and left > 1e-9):
+        raise ValueError(f"fixed task shares {fixed} leave {left:.2f} for {sorted(rest) or 'no other task'}")
     if rule == "proportional":
-        weights = {t: float(min(n, cap) if cap else n) for t, n in sizes.items()}
+        weights = {t: float(min(n, cap) if cap else n) for t, n in rest.items()}
     elif rule == "temperature":
-        weights = {t: float(n) ** (1.0 / temperature) for t, n in sizes.items()}
+        weights = {t: float(n) ** (1.0 / temperature) for t, n in rest.items()}
     else:
         raise ValueError(f"unknown task sampling rule {rule!r}")
     total = sum(weights.values())
-    return {t: w / total for t, w in weights.items()}
+    return {**{t: left * w / total for t, w in weights.items()}, **fixed}
 
 
 class TaskSampler:
