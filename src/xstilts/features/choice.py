@@ -2,8 +2,9 @@
 
 Feature: ``{"input_ids": [[...] one list per choice], "labels": int}`` ("labels" omitted when
 the example is unlabelled). Each choice is the pair (context + " " + question, choice).
-COPA-style questions that are just "cause"/"effect" become the sentences jiant and
-SuperGLUE baselines use: "What was the cause of this?" / "What happened as a result?".
+COPA-style questions that are just "cause"/"effect" become "What was the cause?" /
+"What was the effect?", as XTREME's third_party/run_xcopa.py writes them
+(f"{premise} What was the {question}?").
 Only the first segment is truncated, so the choices, which are what the model compares,
 stay whole; a choice alone longer than max_length falls back to "longest_first".
 """
@@ -15,9 +16,9 @@ from collections.abc import Sequence
 from xstilts.data.examples import ChoiceExample
 from xstilts.errors import XstiltsError
 
-VERSION = 1
+VERSION = 2
 
-COPA_QUESTIONS = {"cause": "What was the cause of this?", "effect": "What happened as a result?"}
+COPA_QUESTIONS = {"cause": "What was the cause?", "effect": "What was the effect?"}
 
 
 def first_segment(ex: ChoiceExample) -> str:

@@ -2,31 +2,50 @@
 
 from __future__ import annotations
 
+import functools
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
 from xstilts.data import catalog
+from xstilts.data.examples import example_texts
 from xstilts.provenance import files_sha256, stable_hash
 from xstilts.tasks.schema import Source
 
 
+def normalise(text: str) -> str:
+    """The form texts are compared in (NFKC, casefolded, whitespace collapsed)."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
 def source_paths(source: Source, data_root: str | Path | None) -> list[Path]:
-    """The files a source reads, the excluded dataset's included (its content changes the result)."""
+    """The files a source reads, the excluded datasets' included (their content changes the result)."""
     wanted = [(source.dataset, source.split, source.lang)]
-    if source.exclude_contexts_of:
-        wanted.append(source.exclude_contexts_of)
+    wanted += [x for x in (source.exclude_contexts_of, source.exclude_texts_of) if x]
     return [p for d, s, lang in wanted for f in catalog.dataset_files(d, s, lang)
             for p in catalog.local_paths(d, f, data_root)]
 
 
 def read_source(source: Source, data_root: str | Path | None) -> list:
+    """A source's examples after its filters. Memoised per process on the files' size and
+    mtime: a study reads the same evaluation sets in hundreds of nodes."""
+    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else (str(p),)
+                  for p in source_paths(source, data_root))
+    return list(_read_source(source, str(data_root) if data_root else None, stamp))
+
+
+@functools.lru_cache(maxsize=128)
+def _read_source(source: Source, data_root: str | None, _stamp: tuple) -> tuple:
     examples = catalog.read(source.dataset, source.split, source.lang, data_root)
     if source.answerable_only:
         examples = [ex for ex in examples if not ex.is_impossible and ex.answers]
     if source.exclude_contexts_of:
         banned = {ex.context for ex in catalog.read(*source.exclude_contexts_of, data_root)}
         examples = [ex for ex in examples if ex.context not in banned]
-    return examples
+    if source.exclude_texts_of:
+        banned = {normalise(t) for ex in catalog.read(*source.exclude_texts_of, data_root) for t in example_texts(ex)}
+        examples = [ex for ex in examples if not any(normalise(t) in banned for t in example_texts(ex))]
+    return tuple(examples)
 
 
 def sources_hash(sources: Sequence[Source], data_root: str | Path | None, limit: int | None = None) -> str:

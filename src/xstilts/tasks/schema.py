@@ -21,6 +21,8 @@ class Source:
     `answerable_only` keeps SQuAD 2.0's answerable questions. `exclude_contexts_of` names a
     (dataset, split, lang) whose paragraphs are dropped from this source: SQuAD 2.0 dev shares
     paragraphs with XQuAD (and so XQuAD-R/LAReQA), which must not leak into training.
+    `exclude_texts_of` drops every example sharing a (normalised) text with that source:
+    MNLI dev_matched shares premises with XNLI test.
     """
 
     dataset: str
@@ -28,6 +30,7 @@ class Source:
     lang: str = "en"
     answerable_only: bool = False
     exclude_contexts_of: tuple[str, str, str] | None = None
+    exclude_texts_of: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Recipe:
 
     lr: float = 2e-5
     batch_size: int = 32
+    grad_accum: int = 1
     epochs: float = 5.0
     max_length: int = 128
     warmup_ratio: float = 0.1
@@ -53,6 +57,9 @@ class TaskDef:
     `metrics` are registered metric names; `main_score` is the one used for model selection
     and headline numbers. `metric_lang` passes the evaluation language to the metric (MLQA's
     per-language normalisation). Bump `version` whenever a change can move a score.
+    `train_first` is English data trained on in a stage of its own before `train` (XCOPA:
+    SIQA, then COPA, as XTREME's scripts/train_xcopa.sh). `translation_of` names the task
+    whose text this task's training text translates (XNLI German ← XNLI English).
     """
 
     name: str
@@ -68,6 +75,8 @@ class TaskDef:
     recipe: Recipe = field(default_factory=Recipe)
     roles: tuple[str, ...] = ("target",)
     notes: str = ""
+    train_first: tuple[Source, ...] = ()
+    translation_of: str | None = None
 
     @property
     def languages(self) -> tuple[str, ...]:

@@ -6,6 +6,8 @@ evaluates (in `notes`). Parallel datasets (NusaX, SIB-200, AmericasNLI) give the
 English vs low-resource comparison: the same content and labels in another language.
 """
 
+from dataclasses import replace
+
 from xstilts.data import catalog
 from xstilts.tasks.schema import Recipe, Source, TaskDef
 
@@ -39,8 +41,9 @@ ENGLISH = (
     TaskDef(name="sst2", type="classification", roles=ROLE, recipe=CLS, version="1",
             train=(Source("sst2", "train"),), dev=Source("sst2", "dev"), eval=(Source("sst2", "dev"),),
             labels=catalog.BINARY, metrics=("accuracy",), main_score="accuracy"),
-    TaskDef(name="mnli", type="classification", roles=ROLE, recipe=CLS, version="1",
-            train=(Source("mnli", "dev_matched"),), dev=None, eval=(Source("mnli", "dev_matched"),),
+    TaskDef(name="mnli", type="classification", roles=ROLE, recipe=CLS, version="2",
+            train=(Source("mnli", "dev_matched", exclude_texts_of=("xnli", "test", "en")),), dev=None,
+            eval=(Source("mnli", "dev_matched"),),
             labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy",
             notes="MultiNLI train is not available offline: dev_matched trains"),
     TaskDef(name="squad_v2", type="qa", roles=ROLE, recipe=QA, version="1",
@@ -67,20 +70,35 @@ def _per_language(dataset: str, names: dict[str, str], train: str, dev: str | No
         for lang, suffix in names.items())
 
 
+def _translations(entries: tuple[TaskDef, ...], source: str) -> tuple[TaskDef, ...]:
+    """Marks every entry but the source itself as a translation of `source` (the human
+    translations a `translated` condition trains on, Phang et al.'s baseline (ii))."""
+    return tuple(t if t.name == source else replace(t, translation_of=source) for t in entries)
+
+
 _nusax = catalog.get_dataset("nusax")
+NUSAX_SOURCE = "nusax:ind"  # NusaX: Indonesian SmSA sentences translated by native speakers
 PARALLEL_AND_LOW_RESOURCE = (
     # NusaX sentiment: the same 1,000 sentences in English, Indonesian and 10 local languages
-    *_per_language("nusax", {lang: _short(_nusax.tag(lang)) for lang in _nusax.languages}, "train", "valid",
-                   "test", type="classification", recipe=CLS, labels=catalog.SENTIMENT,
-                   metrics=("macro_f1", "accuracy"), main_score="macro_f1"),
-    # SIB-200 topics over FLORES sentences (the FLORES alignment probe reads the same sentences)
-    *_per_language("sib200", {lang: lang for lang in catalog.SIB200_LANGS}, "train", "dev", "test",
-                   type="classification", recipe=CLS, labels=catalog.get_dataset("sib200").labels,
-                   metrics=("accuracy",), main_score="accuracy"),
+    *_translations(_per_language(
+        "nusax", {lang: _short(_nusax.tag(lang)) for lang in _nusax.languages}, "train", "valid", "test",
+        type="classification", recipe=CLS, labels=catalog.SENTIMENT, metrics=("macro_f1", "accuracy"),
+        main_score="macro_f1"), NUSAX_SOURCE),
+    # SIB-200 topics over FLORES sentences (the FLORES alignment probe reads the same sentences),
+    # translated from English FLORES
+    *_translations(_per_language(
+        "sib200", {lang: lang for lang in catalog.SIB200_LANGS}, "train", "dev", "test", type="classification",
+        recipe=CLS, labels=catalog.get_dataset("sib200").labels, metrics=("accuracy",), main_score="accuracy"),
+        "sib200:eng_Latn"),
+    # XNLI dev as intermediate data: the 14 human translations of English XNLI dev (the XNLI
+    # target evaluates on test, so training on dev does not touch its evaluated text)
+    *_translations(_per_language(
+        "xnli", {lang: lang for lang in catalog.XNLI_LANGS}, "dev", None, "test", type="classification",
+        recipe=CLS, labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy"), "xnli:en"),
     # AmericasNLI: translations of Spanish XNLI; no train split, so test (larger) trains and dev evaluates
-    *_per_language("americasnli", {lang: lang for lang in catalog.AMERICAS_LANGS}, "test", None, "dev",
-                   type="classification", recipe=CLS, labels=catalog.NLI, metrics=("accuracy",),
-                   main_score="accuracy"),
+    *(replace(t, translation_of="xnli:es") for t in _per_language(
+        "americasnli", {lang: lang for lang in catalog.AMERICAS_LANGS}, "test", None, "dev",
+        type="classification", recipe=CLS, labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy")),
     *_per_language("masakhaner", {lang: lang for lang in catalog.MASAKHANER_LANGS}, "train", "dev", "test",
                    type="tagging", recipe=CLS, labels=catalog.get_dataset("masakhaner").labels,
                    metrics=("ner_f1",), main_score="ner_f1"),

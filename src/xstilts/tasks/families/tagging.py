@@ -17,10 +17,13 @@ TASKS = (
         name="wikiann", type="tagging",
         train=(Source("wikiann", "train", "en"),),
         dev=Source("wikiann", "dev", "en"),
-        eval=tuple(Source("wikiann", "dev", lang) for lang in catalog.WIKIANN_LANGS),
+        # the labelled test split where the data root has one (36 languages), dev for the other 4
+        eval=tuple(Source("wikiann", "test" if lang in catalog.WIKIANN_TEST_LANGS else "dev", lang)
+                   for lang in catalog.WIKIANN_LANGS),
         labels=catalog.get_dataset("wikiann").labels,  # "O" first: truncated words are filled with id 0
-        metrics=("ner_f1",), main_score="ner_f1", version="1",
+        metrics=("ner_f1",), main_score="ner_f1", version="2",
         recipe=Recipe(lr=2e-5, batch_size=32, epochs=10, max_length=128),
-        notes="test labels are not available: the dev sets are the evaluation (English dev also selects the model)",
+        notes="evaluates on the tagged test split (36 languages; dev for fi fr hu it ko nl pl pt ru uk, which "
+              "have none here); English dev selects the model only",
     ),
 )
