@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.tiny import tiny_encoder, tiny_tokenizer
+from tests.tiny import hparams, tiny_encoder, tiny_tokenizer
 from xstilts.experiments.finetune import run_evaluate, run_finetune
 from xstilts.store import ResultsStore
 from xstilts.training import TrainingInterrupted
@@ -22,11 +22,14 @@ def tiny_dir(tmp_path, monkeypatch):
     return str(path)
 
 
+HP = hparams("xnli", max_steps=6, eval_every=2, lr=1e-3, batch_size=16, max_train_examples=64, max_dev_examples=40,
+              max_eval_examples=50)
+
+
 def finetune(model, data_root, tmp_path, out, **kw):
     return run_finetune(
-        model, "xnli", seed=3, out_dir=tmp_path / out, data_root=data_root, store_url=f"sqlite:///{tmp_path}/r.db",
-        max_steps=6, eval_every=2, lr=1e-3, batch_size=16, max_train_examples=64, max_dev_examples=40,
-        max_eval_examples=50, eval_langs=LANGS, progress=False, **kw)
+        model, "xnli", HP, seed=3, out_dir=tmp_path / out, data_root=data_root, store_url=f"sqlite:///{tmp_path}/r.db",
+        eval_langs=LANGS, progress=False, **kw)
 
 
 def test_finetune_end_to_end_and_resume(tiny_dir, data_root, tmp_path):

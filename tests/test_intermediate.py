@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from tests.tiny import tiny_tokenizer
+from tests.tiny import hparams, tiny_tokenizer
 from xstilts.data.examples import example_texts
 from xstilts.experiments.intermediate import mlm_features, run_intermediate
 from xstilts.models.encoders import load_encoder, weights_hash
@@ -40,8 +40,9 @@ def test_intermediate_catalog_has_english_parallel_and_low_resource_tasks():
 
 def test_single_task_trains_and_saves_a_loadable_encoder(tiny_dir, data_root, tmp_path):
     before = weights_hash(load_encoder(str(tiny_dir)))
-    out = run_intermediate(str(tiny_dir), ["nusax:bug"], out_dir=tmp_path / "run", data_root=data_root,
-                           max_steps=6, batch_size=8, max_length=32, max_train_examples=48, progress=False)
+    hp = hparams("nusax:bug", max_steps=6, batch_size=8, max_length=32, max_train_examples=48, phase="intermediate")
+    out = run_intermediate(str(tiny_dir), ["nusax:bug"], hp, out_dir=tmp_path / "run", data_root=data_root,
+                           progress=False)
     enc = load_encoder(str(out))
     info = json.loads((out / "xstilts_source.json").read_text())
     assert info["tasks"] == ["nusax:bug"] and info["steps"] == 6 and info["base_hash"] == before
@@ -49,14 +50,13 @@ def test_single_task_trains_and_saves_a_loadable_encoder(tiny_dir, data_root, tm
     assert enc.default_prefix == "query: "  # the base model's protocol carries over
     assert not (tmp_path / "run" / "train" / "last").exists()  # optimizer state dropped once done
     # a finished node is not trained again
-    assert run_intermediate(str(tiny_dir), ["nusax:bug"], out_dir=tmp_path / "run", data_root=data_root,
-                            max_steps=6) == out
+    assert run_intermediate(str(tiny_dir), ["nusax:bug"], hp, out_dir=tmp_path / "run", data_root=data_root) == out
 
 
 def test_multi_task_with_mlm_logs_every_task(tiny_dir, data_root, tmp_path):
-    out = run_intermediate(str(tiny_dir), ["nusax:eng", "masakhaner:hau"], out_dir=tmp_path / "multi",
-                           data_root=data_root, max_steps=12, batch_size=4, max_length=32, max_train_examples=24,
-                           mlm_tasks=["nusax:bug"], mlm_max_examples=24, sampling="temperature",
+    hp = hparams("nusax:eng", max_steps=12, batch_size=4, max_length=32, max_train_examples=24, phase="intermediate")
+    out = run_intermediate(str(tiny_dir), ["nusax:eng", "masakhaner:hau"], hp, out_dir=tmp_path / "multi",
+                           data_root=data_root, mlm_tasks=["nusax:bug"], mlm_max_examples=24, sampling="temperature",
                            sampling_temperature=2.0, progress=False)
     log = [json.loads(line) for line in (tmp_path / "multi" / "train" / "log.jsonl").read_text().splitlines()]
     seen = {t for entry in log for t in entry.get("task_loss", {})}
@@ -80,15 +80,15 @@ def test_resume_continues_a_killed_phase2_run(tiny_dir, data_root, tmp_path, mon
     import xstilts.experiments.intermediate as inter
     from xstilts.training import TrainingInterrupted
 
-    kwargs = dict(out_dir=tmp_path / "r", data_root=data_root, max_steps=8, batch_size=4, max_length=32,
-                  max_train_examples=32, progress=False)
-    full = run_intermediate(str(tiny_dir), ["nusax:jav"], **{**kwargs, "out_dir": tmp_path / "full"})
+    hp = hparams("nusax:jav", max_steps=8, batch_size=4, max_length=32, max_train_examples=32, phase="intermediate")
+    kwargs = dict(out_dir=tmp_path / "r", data_root=data_root, progress=False)
+    full = run_intermediate(str(tiny_dir), ["nusax:jav"], hp, **{**kwargs, "out_dir": tmp_path / "full"})
     # kill after step 4 (the loop's test hook), then resume: same final weights as uninterrupted
-    real = inter.TrainConfig
-    monkeypatch.setattr(inter, "TrainConfig", lambda **kw: real(**kw, stop_after_steps=4))
+    real = inter.train_config
+    monkeypatch.setattr(inter, "train_config", lambda *a, **kw: real(*a, **kw, stop_after_steps=4))
     with pytest.raises(TrainingInterrupted):
-        run_intermediate(str(tiny_dir), ["nusax:jav"], **kwargs)
-    monkeypatch.setattr(inter, "TrainConfig", real)
-    resumed = run_intermediate(str(tiny_dir), ["nusax:jav"], resume=True, **kwargs)
+        run_intermediate(str(tiny_dir), ["nusax:jav"], hp, **kwargs)
+    monkeypatch.setattr(inter, "train_config", real)
+    resumed = run_intermediate(str(tiny_dir), ["nusax:jav"], hp, resume=True, **kwargs)
     a, b = load_encoder(str(full)).model.state_dict(), load_encoder(str(resumed)).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

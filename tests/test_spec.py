@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from xstilts.experiments.hparams import resolve
+from xstilts.tasks import Recipe
+
 from xstilts.experiments.spec import ProbeTarget, SpecError, TaskTarget, load_spec, parse_spec
 
 GOOD = """\
@@ -38,8 +41,10 @@ def test_good_spec_is_typed():
     spec = parse_spec(GOOD)
     assert [c.kind for c in spec.conditions] == ["none", "english", "low-resource"]
     assert isinstance(spec.targets[0], ProbeTarget) and isinstance(spec.targets[1], TaskTarget)
-    assert spec.intermediate.over(spec.conditions[1].train) == {"max_steps": 10, "lr": 1e-5}
-    assert spec.finetune.over(spec.targets[1].train) == {"max_steps": 5}
+    recipe = Recipe(lr=2e-5, epochs=3)
+    inter = resolve(recipe, spec.intermediate, spec.conditions[1].train, phase="intermediate")
+    assert (inter.max_steps, inter.epochs, inter.lr) == (10, None, 1e-5)  # max_steps replaces the recipe's epochs
+    assert resolve(recipe, spec.finetune, spec.targets[1].train).max_steps == 5
 
 
 def test_typo_key_names_file_line_field_and_suggestion(tmp_path):

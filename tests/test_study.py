@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from xstilts.cli import app
-from xstilts.experiments.study import mlm_tasks_for
+from xstilts.experiments.guard import mlm_tasks_for
 from xstilts.store import ResultsStore
 
 SPEC = """\
@@ -62,7 +62,7 @@ def test_a_failed_node_is_recorded_and_the_rest_finish(tiny_model_dir, data_root
     spec.write_text(SPEC.format(model=tiny_model_dir, task="udpos").replace("max_sentences: 30", "max_sentences: 30")
                     .replace("layers: last}", "layers: '7'}"))  # layer 7 does not exist in a 2-layer model
     result = _run(spec, data_root, tmp_path)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a failed node fails the run
     store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
     failed = store.nodes(status="failed")
     assert len(failed) == 3 and all("outside 0..2" in n.error for n in failed)
@@ -73,5 +73,5 @@ def test_mlm_languages_map_to_text_sources():
     assert mlm_tasks_for(["nusax:bug"]) == ["nusax:bug"]
     hau = mlm_tasks_for(["hau"])
     assert "masakhaner:hau" in hau and not any(t.startswith("sib200") for t in hau)
-    with pytest.raises(ValueError, match="no intermediate task"):
+    with pytest.raises(KeyError, match="no intermediate task"):
         mlm_tasks_for(["xx"])

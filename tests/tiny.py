@@ -47,3 +47,12 @@ def tiny_encoder(vocab_size: int = 300, seed: int = 0) -> BertModel:
         intermediate_size=64, max_position_embeddings=128, type_vocab_size=2, pad_token_id=1,
     )
     return BertModel(cfg, add_pooling_layer=False)
+
+
+def hparams(task: str, phase: str = "finetune", **overrides):
+    """A task's recipe with OVERRIDES, resolved as a study node would resolve them."""
+    from xstilts.experiments.hparams import resolve
+    from xstilts.experiments.spec import Train
+    from xstilts.tasks import get_task
+
+    return resolve(get_task(task).recipe, Train(**overrides), phase=phase)

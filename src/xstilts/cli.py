@@ -103,17 +103,22 @@ def finetune(
     model: Model = "me5-small",
     seed: Seed = 1,
     max_steps: Annotated[Optional[int], typer.Option(help="Training steps (default: the task's epochs).")] = None,
+    epochs: Annotated[Optional[float], typer.Option(help="Passes over the English data (default: the recipe's).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak learning rate (default: the task's XTREME recipe).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Examples per step (default: the recipe's).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Examples per micro-batch (default: the recipe's).")] = None,
+    grad_accum: Annotated[Optional[int], typer.Option(help="Micro-batches per optimizer step (default: the recipe's).")] = None,
+    warmup_ratio: Annotated[Optional[float], typer.Option(help="Share of steps with a rising learning rate.")] = None,
     max_length: Annotated[Optional[int], typer.Option(help="Tokens per feature (default: the recipe's).")] = None,
     max_train_examples: Annotated[Optional[int], typer.Option(help="Use only the first N English examples.")] = None,
     max_eval_examples: Annotated[Optional[int], typer.Option(help="Evaluate on the first N examples per language.")] = None,
     eval_langs: Annotated[Optional[str], typer.Option(help="Comma list of evaluation languages (default: all).")] = None,
     eval_every: Annotated[Optional[int], typer.Option(
         help="Model selection on English dev (and a checkpoint) every N steps (default: 5 times per run).")] = None,
-    max_dev_examples: Annotated[int, typer.Option(help="English dev examples per model-selection pass.")] = 1000,
-    freeze_embeddings: Annotated[bool, typer.Option(
-        help="Freeze the word embeddings (recorded): halves a CPU step for XLM-R-sized vocabularies.")] = False,
+    max_dev_examples: Annotated[Optional[int], typer.Option(
+        help="English dev examples per model-selection pass (default: 1,000).")] = None,
+    freeze_embeddings: Annotated[Optional[bool], typer.Option(
+        "--freeze-embeddings/--no-freeze-embeddings",
+        help="Freeze the word embeddings (recorded): halves a CPU step for XLM-R-sized vocabularies.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option(help="Run directory (default: ~/.local/share/xstilts/runs/...).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue a killed run from its last checkpoint.")] = False,
     data_root: DataRoot = None,
@@ -121,17 +126,24 @@ def finetune(
 ) -> None:
     """Fine-tune on the task's English training data, select on English dev, then evaluate
     zero-shot in every language of the task; prints a per-language table and stores the rows.
+    Every setting left out comes from the task's XTREME recipe (`xstilts tasks`); the resolved
+    values are printed, saved in the run's finetune.json and recorded in every row.
 
     Example: xstilts finetune --model me5-small --task udpos --seed 1 --max-steps 300 --freeze-embeddings
     """
     from .experiments.finetune import run_finetune
+    from .experiments.hparams import resolve
+    from .experiments.spec import Train
+    from .tasks import get_task
 
     with user_errors():
-        run_finetune(model, task, seed=seed, out_dir=out_dir, data_root=data_root, store_url=store,
-                     max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length,
-                     max_train_examples=max_train_examples, max_eval_examples=max_eval_examples,
-                     eval_every=eval_every, max_dev_examples=max_dev_examples, freeze_embeddings=freeze_embeddings, resume=resume, console=console,
-                     eval_langs=eval_langs.split(",") if eval_langs else None)
+        hp = resolve(get_task(task).recipe, Train(
+            max_steps=max_steps, epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
+            warmup_ratio=warmup_ratio, max_length=max_length, freeze_embeddings=freeze_embeddings,
+            max_train_examples=max_train_examples, eval_every=eval_every, max_dev_examples=max_dev_examples,
+            max_eval_examples=max_eval_examples))
+        run_finetune(model, task, hp, seed=seed, out_dir=out_dir, data_root=data_root, store_url=store,
+                     resume=resume, console=console, eval_langs=eval_langs.split(",") if eval_langs else None)
 
 
 @app.command()
@@ -172,17 +184,24 @@ def tasks(role: Annotated[Optional[str], typer.Option(help="'target' or 'interme
 
 SpecPath = Annotated[Path, typer.Argument(help="A study spec (YAML), e.g. experiments/demo.yaml.", exists=True,
                                            dir_okay=False)]
+Smoke = Annotated[bool, typer.Option(
+    "--smoke", help="Every node of the spec through the same code paths on a tiny budget (2 steps of 4 examples, "
+                    "32 training / 16 dev / 16 test examples per language, 100 sentences per probe language, "
+                    "the first seed), into a results store and work folder of its own.")]
+SpecModel = Annotated[Optional[str], typer.Option(
+    "--model", "-m", help="Run the spec with this model instead of its own (a hub id or a local directory).")]
 
 
 @app.command()
-def validate(spec: SpecPath, data_root: DataRoot = None) -> None:
+def validate(spec: SpecPath, data_root: DataRoot = None, smoke: Smoke = False, model: SpecModel = None) -> None:
     """Check a study spec without running anything: schema (errors name file:line:field), every task
-    and language name, the plan, and the overlap guard (no intermediate training on text a target
+    and language name, the files each node reads, MLM languages, translations, hyper-parameters that
+    cannot be honoured, the plan, and the overlap guard (no intermediate training on text a target
     of the same study evaluates on)."""
     from .experiments.plan import validate as validate_spec
 
     with user_errors():
-        plan = validate_spec(spec, data_root=data_root)
+        plan = validate_spec(spec, data_root=data_root, smoke=smoke, model=model)
     kinds = {}
     for n in plan.nodes.values():
         kinds[n.kind] = kinds.get(n.kind, 0) + 1
@@ -193,15 +212,17 @@ def validate(spec: SpecPath, data_root: DataRoot = None) -> None:
 
 
 @app.command()
-def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None) -> None:
+def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smoke: Smoke = False,
+         model: SpecModel = None) -> None:
     """Print a study's DAG (phase-2 encoders, probes, fine-tuning runs), each node's status in the
-    results store and its estimated cost, before anything runs."""
+    results store, its estimated cost and its effective hyper-parameters, before anything runs."""
     from .experiments.plan import render_plan, validate as validate_spec
+    from .experiments.study import smoke_store_url
     from .store import ResultsStore
 
     with user_errors():
-        p = validate_spec(spec, data_root=data_root)
-        console.print(render_plan(p, ResultsStore(store or p.spec.store)))
+        p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model)
+        console.print(render_plan(p, ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None))))
 
 
 @app.command()
@@ -214,20 +235,26 @@ def run(
     executor: Annotated[str, typer.Option(help="'local' (one process) or 'ray' (a Ray cluster: one node per "
                                                "GPU; `pip install xstilts[ray]`).")] = "local",
     html: Annotated[Optional[Path], typer.Option(help="Where to write the HTML report.")] = None,
+    smoke: Smoke = False,
+    model: SpecModel = None,
 ) -> None:
     """Run a study: intermediate training, alignment probes and zero-shot fine-tuning for every
     condition, target and seed of SPEC, then print the comparison and write the HTML report.
 
     Killing it and running it again skips every finished node and repeats none; a failed node is
-    recorded with its error and does not stop the others.
+    recorded with its error and does not stop the others. Exit status: 0 when every node is done,
+    1 when any node failed or was blocked by a failed dependency (the summary table names them),
+    2 for a spec or input error.
 
-    Example: xstilts run experiments/demo.yaml
+    Example: xstilts run experiments/demo.yaml;  xstilts run experiments/full.yaml --smoke
     """
     from .experiments.study import run_study
 
     with user_errors():
-        run_study(spec, data_root=data_root, store_url=store, work_dir=work_dir, executor=executor, html=html,
-                  console=console)
+        _, summary = run_study(spec, data_root=data_root, store_url=store, work_dir=work_dir, executor=executor,
+                               html=html, console=console, smoke=smoke, model=model)
+    if summary.failed or summary.blocked:
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -236,19 +263,22 @@ def report(
     data_root: DataRoot = None,
     store: StoreUrl = None,
     html: Annotated[Optional[Path], typer.Option(help="Where to write the HTML report.")] = None,
+    smoke: Smoke = False,
+    model: SpecModel = None,
 ) -> None:
-    """Report a study from the rows already in the store (nothing runs): XTREME-R aggregation,
+    """Report a study from the rows its nodes stored (nothing runs): XTREME-R aggregation,
     gains over the no-intermediate baseline with significance over seeds, English vs low-resource,
-    alignment gain vs transfer gain; terminal tables and an HTML report with plots."""
+    translated vs source, alignment gain vs transfer gain; terminal tables and an HTML report."""
     from .experiments.plan import validate as validate_spec
-    from .experiments.study import report_study
+    from .experiments.study import report_study, smoke_store_url
     from .paths import user_dir
     from .store import ResultsStore
 
     with user_errors():
-        p = validate_spec(spec, data_root=data_root, overlap=False)
-        report_study(p, ResultsStore(store or p.spec.store),
-                     html or user_dir() / "studies" / p.spec.name / "report.html", console=console)
+        p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model)
+        name = p.spec.name + ("-smoke" if smoke else "")
+        report_study(p, ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None)),
+                     html or user_dir() / "studies" / name / "report.html", console=console)
 
 
 def main() -> None:  # pragma: no cover - console entry

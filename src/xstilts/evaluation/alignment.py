@@ -73,17 +73,25 @@ def _encode(enc, proto, texts, progress, description):
                   max_length=proto.max_length, progress=progress, description=description)
 
 
+def _record_cap(rows: list[ResultRow], max_sentences: int | None) -> list[ResultRow]:
+    """A capped probe scores a different test: the cap is part of every row's protocol (and key)."""
+    for r in rows:
+        r.protocol["max_sentences"] = max_sentences
+    return rows
+
+
 def tatoeba(enc: Encoder, proto: Protocol, *, langs: Sequence[str], model_hash: str, condition: str = "none",
-            data_root=None, progress: Progress | None = None) -> list[ResultRow]:
+            max_sentences: int | None = None, data_root=None, progress: Progress | None = None) -> list[ResultRow]:
+    """Each language's first MAX_SENTENCES pairs (all by default) against their English side."""
     rows = []
     for lang in langs:
-        pairs = catalog.tatoeba_pairs(lang, data_root)
+        pairs = catalog.tatoeba_pairs(lang, data_root)[:max_sentences]
         xx = _encode(enc, proto, [p.source for p in pairs], progress, f"tatoeba {lang}")
         en = _encode(enc, proto, [p.target for p in pairs], progress, f"tatoeba {lang}-eng (eng)")
         rows += _bitext_rows(enc, proto, model_hash, condition, xx, en, task="tatoeba", dataset="tatoeba",
                              split="test", language=lang, src_name=lang, tgt_name="eng",
                              data_hash=_data_hash("tatoeba", "test", [lang], data_root))
-    return rows
+    return _record_cap(rows, max_sentences)
 
 
 def flores(enc: Encoder, proto: Protocol, *, langs: Sequence[str], model_hash: str, condition: str = "none",
@@ -102,13 +110,14 @@ def flores(enc: Encoder, proto: Protocol, *, langs: Sequence[str], model_hash: s
         rows += _bitext_rows(enc, proto, model_hash, condition, emb[a], emb[b], task="flores", dataset="sib200",
                              split="all", language=f"{a}-{b}" if b != pivot else a, src_name=a, tgt_name=b,
                              data_hash=data_hash)
-    return rows
+    return _record_cap(rows, max_sentences)
 
 
 def lareqa(enc: Encoder, proto: Protocol, *, model_hash: str, condition: str = "none",
-           langs: Sequence[str] = catalog.LAREQA_LANGS, passage_prefix: str | None = None, data_root=None,
-           progress: Progress | None = None) -> list[ResultRow]:
-    """XTREME-R LAReQA: each language's questions against the candidates of all languages."""
+           langs: Sequence[str] = catalog.LAREQA_LANGS, passage_prefix: str | None = None,
+           max_sentences: int | None = None, data_root=None, progress: Progress | None = None) -> list[ResultRow]:
+    """XTREME-R LAReQA: each language's questions (the first MAX_SENTENCES) against the candidates
+    of all languages."""
     questions, cands = catalog.lareqa_pool(data_root, langs)
     pprefix = proto.prefix if passage_prefix is None else passage_prefix
     cand_emb = encode(enc, [c.sentence for c in cands], layers=proto.layers, pooling=proto.pooling,
@@ -119,6 +128,7 @@ def lareqa(enc: Encoder, proto: Protocol, *, model_hash: str, condition: str = "
     map20 = get_metric("map_at_20")
     rows = []
     for lang, qs in questions.items():
+        qs = qs[:max_sentences]
         q_emb = _encode(enc, proto, [q.question for q in qs], progress, f"lareqa {lang} questions")
         relevant = [{position[a] for a in q.answer_ids if a in position} for q in qs]
         for layer in proto.layers:
@@ -129,5 +139,5 @@ def lareqa(enc: Encoder, proto: Protocol, *, model_hash: str, condition: str = "
                             layer=layer, metric="map_at_20", value=value, data_hash=data_hash)
             row.protocol["passage_prefix"] = pprefix
             rows.append(row)
-    return rows
+    return _record_cap(rows, max_sentences)
 

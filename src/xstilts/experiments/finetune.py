@@ -24,6 +24,7 @@ from safetensors.torch import load_model
 from xstilts import features as F
 from xstilts.evaluation.zero_shot import EvalData, Evaluator, RunInfo, evaluate, load_eval_data
 from xstilts.errors import XstiltsError
+from xstilts.experiments.hparams import HParams, resolve as resolve_hparams
 from xstilts.features import cache as feature_cache
 from xstilts.features import choice, classification, qa, retrieval, tagging
 from xstilts.models.encoders import load_encoder, weights_hash
@@ -104,75 +105,87 @@ def _load_best(model: TaskModel, train_dir: Path) -> str:
     raise XstiltsError(f"{train_dir}: no checkpoint (best/ or last/) to evaluate")
 
 
+def _stage_features(t: TaskDef, sources, tokenizer, root: Path, hp: HParams) -> tuple[list, list[dict], str]:
+    examples = read_sources(sources, root, hp.max_train_examples)
+    data_hash = sources_hash(sources, root, hp.max_train_examples)
+    return examples, cached_train_features(t, tokenizer, examples, data_hash, hp.max_length), data_hash
+
+
+def train_config(hp: HParams, seed: int, progress: bool, **extra: Any) -> TrainConfig:
+    """The loop's config from resolved hyper-parameters (the only place the two meet)."""
+    return TrainConfig(lr=hp.lr, batch_size=hp.batch_size, grad_accum=hp.grad_accum, max_steps=hp.max_steps,
+                       epochs=hp.epochs, warmup_ratio=hp.warmup_ratio, weight_decay=hp.weight_decay, seed=seed,
+                       freeze_embeddings=hp.freeze_embeddings, progress=progress, **extra)
+
+
 def run_finetune(
-    model: str, task: str, *, seed: int = 0, out_dir: Path | None = None, data_root: Path | None = None,
-    store_url: str | None = None, max_steps: int | None = None, epochs: float | None = None,
-    lr: float | None = None, batch_size: int | None = None, max_length: int | None = None,
-    max_train_examples: int | None = None, max_dev_examples: int | None = 1000,
-    max_eval_examples: int | None = None, eval_every: int | None = None, freeze_embeddings: bool = False,
-    resume: bool = False, condition: str = "none", intermediate: Sequence[str] = (),
-    eval_langs: Sequence[str] | None = None, train_options: Mapping[str, Any] | None = None,
-    progress: bool = True, console: Console | None = None, model_name: str | None = None,
+    model: str, task: str, hp: HParams | None = None, *, seed: int = 0, out_dir: Path | None = None,
+    data_root: Path | None = None, store_url: str | None = None, resume: bool = False, condition: str = "none",
+    intermediate: Sequence[str] = (), eval_langs: Sequence[str] | None = None,
+    train_options: Mapping[str, Any] | None = None, progress: bool = True, console: Console | None = None,
+    model_name: str | None = None, provenance: Mapping[str, Any] | None = None,
 ) -> list[ResultRow]:
     """Fine-tune MODEL on TASK's English training data, then evaluate zero-shot in every language.
 
     MODEL is 'me5-small', a hub id or a local transformers directory (e.g. a phase-2 checkpoint).
-    Hyper-parameters default to the task's XTREME recipe; --max-steps replaces its epochs. The
-    model is selected on English dev every EVAL_EVERY steps (default: five times per run) and the
-    best weights are evaluated on every language (or EVAL_LANGS), each cut to MAX_EVAL_EXAMPLES.
-    RESUME continues a killed run from OUT_DIR/train/last. Rows go to the results store; the
-    effective config is saved in OUT_DIR/finetune.json, predictions in OUT_DIR/predictions/.
-    MODEL_NAME names the model in result rows when MODEL is a phase-2 checkpoint of it (a study
-    compares conditions of one model; the encoder's own hash is in each row's protocol).
+    HP are the resolved hyper-parameters (`experiments.hparams.resolve`; None: the task's XTREME
+    recipe). A task with `train_first` data trains on it in a stage of its own first (XCOPA: SIQA,
+    then COPA), each stage with HP's length. The model is selected on English dev every
+    `eval_every` steps (default: five times per run) and the best weights are evaluated on every
+    language (or EVAL_LANGS). RESUME continues a killed run from OUT_DIR/train/last. Rows go to
+    the results store, each carrying HP and PROVENANCE (e.g. the study and node that made it);
+    the effective config is saved in OUT_DIR/finetune.json, predictions in OUT_DIR/predictions/.
+    MODEL_NAME names the model in result rows when MODEL is a phase-2 checkpoint of it.
     """
     console = console or make_console()
     t = get_task(task)
+    hp = hp or resolve_hparams(t.recipe)
     root = resolve_data_root(data_root)
     out = Path(out_dir) if out_dir else default_run_dir(model, t.name, condition, seed)
-    r = t.recipe
-    max_length = max_length or r.max_length
     started = time.perf_counter()
 
     with console.status(f"loading {model}"):
         enc = load_encoder(model)
         encoder_hash = weights_hash(enc)
     with console.status(f"building {t.name} training features"):
-        examples = read_sources(t.train, root, max_train_examples)
-        train_hash = sources_hash(t.train, root, max_train_examples)
-        feats = cached_train_features(t, enc.tokenizer, examples, train_hash, max_length)
+        stages = [(f"first-{s.dataset}", _stage_features(t, (s,), enc.tokenizer, root, hp)) for s in t.train_first]
+        examples, feats, train_hash = _stage_features(t, t.train, enc.tokenizer, root, hp)
 
-    batch = batch_size or r.batch_size
-    total = max_steps or math.ceil((epochs or r.epochs) * math.ceil(len(feats) / batch))
-    every = eval_every or max(1, total // 5)
-    cfg = TrainConfig(**{
-        "lr": lr or r.lr, "batch_size": batch, "max_steps": max_steps,
-        "epochs": None if max_steps else (epochs or r.epochs), "warmup_ratio": r.warmup_ratio,
-        "weight_decay": r.weight_decay, "eval_every": every, "save_every": every, "seed": seed,
-        "freeze_embeddings": freeze_embeddings, "progress": progress, **(train_options or {}),
-    })
+    total = hp.max_steps or math.ceil(hp.epochs * math.ceil(len(feats) / hp.batch_size) / hp.grad_accum)
+    every = hp.eval_every or max(1, total // 5)
+    cfg = train_config(hp, seed, progress, eval_every=every, save_every=every, **(train_options or {}))
     config = {
         "model": model_name or model, "encoder_path": enc.path, "encoder_hash": encoder_hash, "task": t.name,
         "task_version": t.version, "condition": condition, "intermediate": list(intermediate), "seed": seed,
-        "head": {"type": t.type, **head_options(t)}, "max_length": max_length, "train": cfg.model_dump(),
-        "train_sources": [s.__dict__ for s in t.train], "max_train_examples": max_train_examples,
-        "train_examples": len(examples), "train_features": len(feats), "train_data_hash": train_hash,
-        "dev": t.dev.__dict__ if t.dev else None, "max_dev_examples": max_dev_examples,
+        "head": {"type": t.type, **head_options(t)}, "max_length": hp.max_length, "hparams": hp.model_dump(),
+        "train": cfg.model_dump(), "train_sources": [s.__dict__ for s in t.train],
+        "train_first": [{"sources": [s.__dict__ for s in t.train_first[i:i + 1]], "examples": len(st[0]),
+                         "features": len(st[1]), "data_hash": st[2]} for i, (_, st) in enumerate(stages)],
+        "max_train_examples": hp.max_train_examples, "train_examples": len(examples), "train_features": len(feats),
+        "train_data_hash": train_hash, "dev": t.dev.__dict__ if t.dev else None,
+        "max_dev_examples": hp.max_dev_examples, "provenance": dict(provenance or {}),
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
 
     torch.manual_seed(seed)  # the new head's initialisation is part of what the seed fixes
     tm = task_model(enc.model, t.type, name=t.name, **head_options(t))
+    for name, (stage_examples, stage_feats, _) in stages:  # no model selection here, as XTREME's first run
+        console.print(f"[bold]{t.name}[/] stage {name}: {len(stage_examples):,} examples → {len(stage_feats):,} "
+                      f"features; {hp.describe()}")
+        train(tm, stage_feats, config=train_config(hp, seed, progress, **(train_options or {})),
+              out_dir=out / f"train-{name}", resume=resume)
     console.print(f"[bold]{t.name}[/]: {len(examples):,} English examples → {len(feats):,} features; "
-                  f"{total} steps of {batch}, lr {cfg.lr:g}, dev every {every} steps → {out}")
-    result = train(tm, feats, config=cfg, eval_fn=_dev_eval_fn(t, enc.tokenizer, root, max_length, max_dev_examples),
+                  f"{total} steps, {hp.describe()}, dev every {every} steps → {out}")
+    result = train(tm, feats, config=cfg,
+                   eval_fn=_dev_eval_fn(t, enc.tokenizer, root, hp.max_length, hp.max_dev_examples),
                    out_dir=out / "train", resume=resume)
     config["result"] = {"step": result.step, "best_score": result.best_score, "best_metrics": result.best_metrics,
-                        "train_seconds": round(time.perf_counter() - started, 1)}
+                        "last_loss": result.last_loss, "train_seconds": round(time.perf_counter() - started, 1)}
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
     selected = _load_best(tm, out / "train")
     return _evaluate_checkpoint(tm, enc.tokenizer, t, out, config, selected, root=root, store_url=store_url,
-                                eval_langs=eval_langs, max_eval_examples=max_eval_examples, console=console)
+                                eval_langs=eval_langs, max_eval_examples=hp.max_eval_examples, console=console)
 
 
 def run_evaluate(
@@ -206,15 +219,14 @@ def _evaluate_checkpoint(tm: TaskModel, tokenizer, t: TaskDef, out: Path, config
                          root: Path, store_url: str | None, eval_langs, max_eval_examples,
                          console: Console) -> list[ResultRow]:
     tm.eval()
-    train_cfg = config["train"]
     run = RunInfo(
         model=config["model"], model_hash=tensor_state_hash(tm.state_dict()), seed=config["seed"],
         condition=config["condition"], intermediate=tuple(config["intermediate"]),
         protocol={"trained_on": config["task"], "encoder_hash": config["encoder_hash"], "selected": selected,
-                  "train": {k: train_cfg[k] for k in ("lr", "batch_size", "max_steps", "epochs", "warmup_ratio",
-                                                      "weight_decay", "freeze_embeddings", "grad_accum", "seed")},
-                  "train_max_length": config["max_length"], "max_train_examples": config["max_train_examples"],
-                  "train_data_hash": config["train_data_hash"]},
+                  "hparams": config.get("hparams"), "train_data_hash": config["train_data_hash"],
+                  **({"train_first_hashes": [s["data_hash"] for s in config["train_first"]]}
+                     if config.get("train_first") else {}),
+                  **config.get("provenance", {})},
     )
     data: EvalData = load_eval_data(t, root, eval_langs, max_eval_examples)
     store = ResultsStore(store_url)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from xstilts.data.examples import example_texts
 from xstilts.data.readers import did_you_mean
 from xstilts.errors import XstiltsError
 from xstilts.experiments.spec import ProbeTarget, Spec, TaskTarget
+from xstilts.tasks.data import normalise
 from xstilts.tasks.schema import Source as TextSource
 
 # Normalised strings shorter than this ("yes", a bare name) match by chance, not by leakage.
@@ -76,6 +76,34 @@ def train_sources(name: str) -> tuple[TextSource, ...]:
     return (TextSource(dataset, "train" if "train" in splits else splits[0], code),)
 
 
+# SIB-200 sentences are the FLORES probe's own sentences: never MLM text unless named.
+_MLM_EXCLUDED = ("sib200",)
+
+
+def mlm_tasks_for(languages: Sequence[str]) -> list[str]:
+    """The MLM baseline's text: an entry with ':' is a task name; a language code takes the
+    training text of every intermediate task in that language (SIB-200 excluded, see above).
+    Raises KeyError naming the entry that has no text."""
+    registry = task_registry() or {}
+    intermediate = [t for t in registry.values() if "intermediate" in t.roles]
+    out = []
+    for entry in languages:
+        if ":" in entry:
+            if entry not in registry:
+                raise KeyError(f"unknown MLM task '{entry}'{did_you_mean(entry, registry)}")
+            out.append(entry)
+            continue
+        found = [t.name for t in intermediate
+                 if t.name.split(":")[-1] == entry and t.name.split(":")[0] not in _MLM_EXCLUDED]
+        if not found:
+            codes = sorted({t.name.split(":")[-1] for t in intermediate if ":" in t.name
+                            and t.name.split(":")[0] not in _MLM_EXCLUDED})
+            raise KeyError(f"MLM language '{entry}': no intermediate task has text in it"
+                           f"{did_you_mean(entry, codes)} (or name a task such as 'nusax:bug')")
+        out += found
+    return list(dict.fromkeys(out))
+
+
 def probe_langs(target: ProbeTarget) -> tuple[str, ...]:
     valid = PROBE_LANGS[target.probe]
     langs = tuple(target.langs) if target.langs is not None else PROBE_DEFAULT_LANGS[target.probe]
@@ -106,10 +134,6 @@ def target_sources(target: ProbeTarget | TaskTarget) -> tuple[TextSource, ...]:
 
 
 # ---- content hashes -----------------------------------------------------------------------
-
-
-def normalise(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 @functools.lru_cache(maxsize=512)
@@ -196,9 +220,9 @@ def target_name(target: ProbeTarget | TaskTarget) -> str:
 def check_spec(spec: Spec, data_root: str | Path | None = None) -> list[Overlap]:
     """Raise OverlapError when an intermediate condition trains on text a target evaluates on;
     return the chance overlaps (a few short sentences) for the caller to show as warnings.
-
-    The MLM baseline's unlabelled corpus is chosen by its runner and not checked here."""
-    train = {c.name: [s for t in c.tasks for s in train_sources(t)] for c in spec.conditions if c.tasks}
+    The MLM baseline's unlabelled text is training text too."""
+    train = {c.name: [s for t in [*c.tasks, *(mlm_tasks_for(c.mlm.languages) if c.mlm else [])]
+                      for s in train_sources(t)] for c in spec.conditions if c.tasks}
     evaluate = {target_name(t): target_sources(t) for t in spec.targets}
     overlaps = find_overlaps(train, evaluate, data_root or spec.data_root)
     if fatal := [o for o in overlaps if o.fatal]:

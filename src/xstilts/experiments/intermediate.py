@@ -10,6 +10,7 @@ transformers directory with what trained it (written to a temporary directory, t
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -21,19 +22,20 @@ import torch
 from rich.console import Console
 
 from xstilts.data.examples import example_texts
-from xstilts.experiments.finetune import cached_train_features, head_options
-from xstilts.models.encoders import load_encoder, weights_hash
+from xstilts.experiments.finetune import cached_train_features, head_options, train_config
+from xstilts.experiments.hparams import HParams, resolve as resolve_hparams
+from xstilts.models.encoders import load_encoder, pretrained_mlm_head, weights_hash
 from xstilts.models.heads import HeadSpec, TaskModel
 from xstilts.paths import data_root as resolve_data_root
 from xstilts.provenance import tensor_state_hash
 from xstilts.tasks import get_task
 from xstilts.tasks.data import read_sources, sources_hash
-from xstilts.training import Collator, MLMCollator, TrainConfig, train
+from xstilts.training import Collator, MLMCollator, train
 from xstilts.console import make_console
 
 MLM_TASK = "mlm"
 SOURCE_FILE = "xstilts_source.json"
-CODE_VERSION = "1"  # bump when phase-2 outputs can change for the same inputs
+CODE_VERSION = "2"  # bump when phase-2 outputs can change for the same inputs
 
 
 def mlm_features(task_names: Sequence[str], tokenizer, root: Path, max_length: int, max_examples: int | None
@@ -51,16 +53,18 @@ def is_complete(encoder_dir: Path) -> bool:
 
 
 def run_intermediate(
-    model: str, tasks: Sequence[str], *, out_dir: Path, seed: int = 0, data_root: Path | None = None,
-    max_steps: int = 1000, lr: float | None = None, batch_size: int | None = None, max_length: int = 128,
-    max_train_examples: int | None = None, freeze_embeddings: bool = False,
-    sampling: str = "proportional", sampling_cap: int | None = None, sampling_temperature: float = 1.0,
-    mlm_tasks: Sequence[str] = (), mlm_max_examples: int | None = None, mlm_probability: float = 0.15,
+    model: str, tasks: Sequence[str], hp: HParams | None = None, *, out_dir: Path, seed: int = 0,
+    data_root: Path | None = None, sampling: str = "proportional", sampling_cap: int | None = None,
+    sampling_temperature: float = 1.0, mlm_tasks: Sequence[str] = (), mlm_max_examples: int | None = None,
+    mlm_weight: float = 1.0, mlm_fraction: float | str = "proportional", mlm_probability: float = 0.15,
     resume: bool = False, progress: bool = True, console: Console | None = None,
 ) -> Path:
     """Train MODEL on the intermediate TASKS (one, or several sharing the encoder with a head
-    each, sampled per step); with MLM_TASKS, masked-LM on those tasks' unlabelled text is one
-    more sampled task. Returns OUT_DIR/encoder, a transformers directory."""
+    each, sampled per batch); with MLM_TASKS, masked-LM on those tasks' unlabelled text is one
+    more sampled task: its loss scaled by MLM_WEIGHT, its share of batches MLM_FRACTION (a number)
+    or the sampling rule's ('proportional'). HP: the resolved hyper-parameters (None: the first
+    task's recipe). Returns OUT_DIR/encoder, a transformers directory whose xstilts_source.json
+    records what trained it, including each loss's share of batches and final value."""
     console = console or make_console()
     root = resolve_data_root(data_root)
     out = Path(out_dir)
@@ -70,6 +74,7 @@ def run_intermediate(
     defs = [get_task(name) for name in tasks]
     if not defs and not mlm_tasks:
         raise ValueError("intermediate training needs at least one task (or MLM text)")
+    hp = hp or resolve_hparams((defs[0] if defs else get_task(mlm_tasks[0])).recipe, phase="intermediate")
     started = time.perf_counter()
     with console.status(f"loading {model}"):
         enc = load_encoder(model)
@@ -79,39 +84,51 @@ def run_intermediate(
     pad = Collator(enc.tokenizer.pad_token_id, pad_to_multiple_of=8)
     for t in defs:
         with console.status(f"building {t.name} features"):
-            examples = read_sources(t.train, root, max_train_examples)
-            data_hashes[t.name] = sources_hash(t.train, root, max_train_examples)
-            feats[t.name] = cached_train_features(t, enc.tokenizer, examples, data_hashes[t.name], max_length)
+            examples = read_sources(t.train, root, hp.max_train_examples)
+            data_hashes[t.name] = sources_hash(t.train, root, hp.max_train_examples)
+            feats[t.name] = cached_train_features(t, enc.tokenizer, examples, data_hashes[t.name], hp.max_length)
         heads[t.name] = HeadSpec(type=t.type, **head_options(t))
         collate[t.name] = pad
+    mlm_head, mlm_record = None, None
     if mlm_tasks:
         tok = enc.tokenizer
-        feats[MLM_TASK] = mlm_features(mlm_tasks, tok, root, max_length, mlm_max_examples)
+        feats[MLM_TASK] = mlm_features(mlm_tasks, tok, root, hp.max_length, mlm_max_examples)
         heads[MLM_TASK] = HeadSpec(type="mlm")
         collate[MLM_TASK] = MLMCollator(pad, tok.mask_token_id, len(tok), list(tok.all_special_ids), mlm_probability)
         data_hashes[MLM_TASK] = sources_hash([s for n in mlm_tasks for s in get_task(n).train], root, mlm_max_examples)
+        with console.status("looking for the checkpoint's own masked-LM head"):
+            mlm_head, mlm_head_source = pretrained_mlm_head(enc)
+        mlm_record = {"tasks": list(mlm_tasks), "texts": len(feats[MLM_TASK]), "weight": mlm_weight,
+                      "fraction": mlm_fraction, "probability": mlm_probability, "head": mlm_head_source}
 
-    first = defs[0].recipe if defs else get_task(mlm_tasks[0]).recipe
-    cfg = TrainConfig(lr=lr or first.lr, batch_size=batch_size or first.batch_size, max_steps=max_steps,
-                      warmup_ratio=first.warmup_ratio, weight_decay=first.weight_decay, seed=seed,
-                      save_every=max(1, max_steps // 4), freeze_embeddings=freeze_embeddings,
-                      task_sampling=sampling, sampling_cap=sampling_cap,  # type: ignore[arg-type]
-                      sampling_temperature=sampling_temperature, progress=progress)
+    total = hp.max_steps or math.ceil(hp.epochs * sum(math.ceil(len(f) / hp.batch_size) for f in feats.values())
+                                      / hp.grad_accum)
+    cfg = train_config(hp, seed, progress, save_every=max(1, total // 4), task_sampling=sampling,
+                       sampling_cap=sampling_cap, sampling_temperature=sampling_temperature,
+                       task_shares={MLM_TASK: mlm_fraction} if mlm_tasks and mlm_fraction != "proportional" else {},
+                       task_loss_weights={MLM_TASK: mlm_weight} if mlm_tasks else {})
     torch.manual_seed(seed)  # new heads' initialisation is part of what the seed fixes
     tm = TaskModel(enc.model, heads)
+    if mlm_head is not None:
+        tm.heads[MLM_TASK].load_state_dict(mlm_head)
     sizes = ", ".join(f"{k} {len(v):,}" for k, v in feats.items())
     console.print(f"[bold]intermediate[/] {'+'.join(list(tasks) + ([MLM_TASK] if mlm_tasks else []))}: "
-                  f"features {sizes}; {max_steps} steps of {cfg.batch_size} → {out}")
+                  f"features {sizes}; {hp.describe()} → {out}"
+                  + (f"\n  MLM head {mlm_record['head']}; loss weight {mlm_weight:g}, share of batches "
+                     f"{mlm_fraction}" if mlm_record else ""))
     multi = len(feats) > 1
     result = train(tm, feats if multi else next(iter(feats.values())), config=cfg,
                    collate=collate if multi else next(iter(collate.values())), out_dir=out / "train", resume=resume)
+    shares = result.tasks if multi else {(tasks[0] if tasks else MLM_TASK): v for v in result.tasks.values()}
+    console.print("  " + "; ".join(f"{t}: {v['share']:.0%} of batches, final loss {v['final_loss']}"
+                                   for t, v in shares.items()))
 
     source = {
         "name": f"{model}+{'+'.join(tasks) or MLM_TASK}", "base_model": model, "base_hash": base_hash,
-        "tasks": list(tasks), "mlm_tasks": list(mlm_tasks), "seed": seed, "train": cfg.model_dump(),
-        "max_length": max_length, "max_train_examples": max_train_examples, "data_hashes": data_hashes,
-        "default_prefix": enc.default_prefix, "steps": result.step, "last_loss": result.last_loss, "code_version": CODE_VERSION,
-        "seconds": round(time.perf_counter() - started, 1),
+        "tasks": list(tasks), "mlm": mlm_record, "mlm_tasks": list(mlm_tasks), "seed": seed,
+        "hparams": hp.model_dump(), "train": cfg.model_dump(), "data_hashes": data_hashes,
+        "default_prefix": enc.default_prefix, "steps": result.step, "last_loss": result.last_loss,
+        "task_shares": shares, "code_version": CODE_VERSION, "seconds": round(time.perf_counter() - started, 1),
         "weights_sha256": tensor_state_hash(enc.model.state_dict()),
     }
     out.mkdir(parents=True, exist_ok=True)

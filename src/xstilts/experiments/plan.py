@@ -28,15 +28,24 @@ from rich.tree import Tree
 
 from xstilts.data import catalog
 from xstilts.experiments import guard
-from xstilts.experiments.spec import ProbeTarget, Spec, SpecError, TaskTarget, load_spec, locate
+from xstilts.experiments.hparams import HParams, HParamsError, check_layer, resolve
+from xstilts.experiments.spec import ProbeTarget, Spec, SpecError, TaskTarget, Train, load_spec, locate
 from xstilts.provenance import package_version, stable_hash
 
-CODE_VERSIONS = {"intermediate": "1", "probe": "1", "finetune": "1"}
+CODE_VERSIONS = {"intermediate": "2", "probe": "2", "finetune": "2"}
 # Rough sentences per language a probe encodes (FLORES via SIB-200: 1,004 sentences;
 # XQuAD-R: ~1,190 questions + ~1,200 candidate sentences). Tatoeba's are counted.
 _PROBE_SENTENCES = {"flores": 1004, "lareqa": 2400}
 # Used for the cost only, where neither the spec nor the target's recipe sets them.
 _FALLBACK_BATCH, _FALLBACK_LENGTH = 32, 128
+
+
+# `--smoke`: every node of the spec through the same code paths on a tiny budget (one seed).
+SMOKE_INTERMEDIATE = Train(max_steps=2, batch_size=4, max_train_examples=32)
+SMOKE_FINETUNE = Train(max_steps=2, batch_size=4, max_train_examples=32, eval_every=2, max_dev_examples=16,
+                       max_eval_examples=16)
+SMOKE_SENTENCES = 100  # per probe language (Tatoeba pairs, FLORES sentences, LAReQA questions)
+SMOKE_MLM_TEXTS = 32
 
 
 @dataclass(frozen=True)
@@ -94,12 +103,11 @@ def data_id(sources: Sequence[guard.TextSource], data_root: str | Path | None) -
         return stable_hash({"sources": list(sources), "versions": versions, "files": "missing"})
 
 
-def _train_cost(train: dict[str, Any], speed: Throughput) -> Cost:
-    steps = train.get("max_steps")
-    if steps is None:
+def _train_cost(hp: HParams, speed: Throughput) -> Cost:
+    if hp.max_steps is None:
         return Cost()
-    tokens = steps * train.get("batch_size", _FALLBACK_BATCH) * train.get("max_length", _FALLBACK_LENGTH)
-    per_s = speed.frozen_train_tokens_per_s if train.get("freeze_embeddings") else speed.train_tokens_per_s
+    tokens = hp.max_steps * hp.batch_size * hp.grad_accum * hp.max_length
+    per_s = speed.frozen_train_tokens_per_s if hp.freeze_embeddings else speed.train_tokens_per_s
     return Cost(tokens=tokens, minutes=tokens / per_s / 60)
 
 
@@ -111,7 +119,7 @@ def _tatoeba_pairs(lang: str, data_root: str | Path | None) -> int:
 
 def _probe_cost(probe: ProbeTarget, langs: Sequence[str], speed: Throughput, data_root: str | Path | None) -> Cost:
     if probe.probe == "tatoeba":
-        n = sum(2 * _tatoeba_pairs(lang, data_root) for lang in langs)
+        n = sum(2 * min(_tatoeba_pairs(lang, data_root), probe.max_sentences or 10**9) for lang in langs)
     elif probe.probe == "flores":
         langs = [*dict.fromkeys((*langs, guard.FLORES_PIVOT))]
         n = min(_PROBE_SENTENCES["flores"], probe.max_sentences or 10**9) * len(langs)
@@ -120,11 +128,24 @@ def _probe_cost(probe: ProbeTarget, langs: Sequence[str], speed: Throughput, dat
     return Cost(encodings=n, minutes=n / speed.encode_sentences_per_s / 60)
 
 
-def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str | Path | None = None) -> Plan:
+def _recipe_of(tasks: Sequence[str]):
+    """Phase 2's recipe: its first task's (MLM-only runs take the first text task's)."""
+    from xstilts.tasks import get_task
+
+    return get_task(tasks[0]).recipe
+
+
+def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str | Path | None = None, *,
+               smoke: bool = False) -> Plan:
     """The DAG of a spec. Unknown task or language names raise KeyError (see `validate`).
-    `data_root` (else the spec's, else $XSTILTS_DATA) only locates files: keys hash their content."""
+    `data_root` (else the spec's, else $XSTILTS_DATA) only locates files: keys hash their content.
+    `smoke` plans every node on the smoke budget and the first seed (different keys, so smoke
+    and real results never share a node)."""
+    from xstilts.tasks import get_task
+
     root = data_root or spec.data_root
     nodes: dict[str, Node] = {}
+    seeds = spec.seeds[:1] if smoke else spec.seeds
 
     def add(kind: str, label: str, config: dict, deps: tuple[str, ...], cost: Cost, **meta: Any) -> str:
         key = node_key(kind, config, deps)
@@ -139,62 +160,136 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
     for c in spec.conditions:
         if c.kind == "none":
             continue
-        train = spec.intermediate.over(c.train)
-        sources = [s for t in c.tasks for s in guard.train_sources(t)]
-        for seed in spec.seeds if per_seed else spec.seeds[:1]:
-            config = {"model": spec.model, "seed": seed, "train": train, "data": data_id(sources, root),
-                      "condition": c.model_dump(include={"kind", "tasks", "sampling", "mlm"}, mode="json")}
+        hp = resolve(_recipe_of(c.tasks), spec.intermediate, c.train, *([SMOKE_INTERMEDIATE] if smoke else []),
+                     phase="intermediate")
+        mlm = None
+        if c.mlm:
+            cap = min(c.mlm.max_examples or 10**9, SMOKE_MLM_TEXTS) if smoke else c.mlm.max_examples
+            mlm = {**c.mlm.model_dump(mode="json"), "max_examples": cap, "tasks": guard.mlm_tasks_for(c.mlm.languages)}
+        sources = [s for t in [*c.tasks, *(mlm["tasks"] if mlm else [])] for s in guard.train_sources(t)]
+        for seed in seeds if per_seed else seeds[:1]:
+            config = {"model": spec.model, "seed": seed, "train": hp.model_dump(), "data": data_id(sources, root),
+                      "condition": {**c.model_dump(include={"kind", "tasks", "sampling", "translation_of"},
+                                                   mode="json"), "mlm": mlm},
+                      "smoke": smoke}
             label = c.name + (f" (seed {seed})" if per_seed else "")
-            key = add("intermediate", label, config, (), _train_cost(train, throughput), condition=c.name,
-                      pair=c.pair)
+            key = add("intermediate", label, config, (), _train_cost(hp, throughput), condition=c.name,
+                      pair=c.pair, hparams=hp)
             trained[c.name, seed] = key
             encoders.append((c.name, c.tasks, seed if per_seed else None, key))
 
-    probes = [(p, guard.probe_langs(p), data_id(guard.target_sources(p), root))
-              for p in spec.targets if isinstance(p, ProbeTarget)]
+    probes = []
+    for p in (p for p in spec.targets if isinstance(p, ProbeTarget)):
+        if smoke:
+            p = p.model_copy(update={"max_sentences": min(p.max_sentences or 10**9, SMOKE_SENTENCES)})
+        probes.append((p, guard.probe_langs(p), data_id(guard.target_sources(p), root)))
     for cond, tasks, seed, dep in encoders:
         for p, langs, data in probes:
             config = {**p.model_dump(mode="json"), "langs": list(langs), "model": spec.model, "condition": cond,
-                      "intermediate_tasks": tasks, "intermediate_seed": seed, "data": data}
+                      "intermediate_tasks": tasks, "intermediate_seed": seed, "data": data, "smoke": smoke}
             label = f"{p.probe} on {cond}" + (f" (seed {seed})" if seed is not None else "")
             add("probe", label, config, (dep,) if dep else (), _probe_cost(p, langs, throughput, root), condition=cond)
 
     for t in (t for t in spec.targets if isinstance(t, TaskTarget)):
-        sources = [*guard.task_registry()[t.task].train, *guard.target_sources(t)]
+        task = get_task(t.task)
+        sources = [*task.train_first, *task.train, *guard.target_sources(t)]
         data = data_id(sources, root)
-        train = spec.finetune.over(t.train)
+        hp = resolve(task.recipe, spec.finetune, t.train, *([SMOKE_FINETUNE] if smoke else []))
         for c in spec.conditions:
-            for seed in spec.seeds:
-                dep = () if c.kind == "none" else (trained[c.name, seed if per_seed else spec.seeds[0]],)
-                config = {"task": t.task, "langs": t.langs, "train": train, "seed": seed, "model": spec.model,
-                          "condition": c.name, "intermediate_tasks": c.tasks, "data": data}
+            for seed in seeds:
+                dep = () if c.kind == "none" else (trained[c.name, seed if per_seed else seeds[0]],)
+                config = {"task": t.task, "langs": t.langs, "train": hp.model_dump(), "seed": seed,
+                          "model": spec.model, "condition": c.name, "intermediate_tasks": c.tasks, "data": data,
+                          "smoke": smoke}
                 add("finetune", f"{t.task} after {c.name} (seed {seed})", config, dep,
-                    _train_cost(train, throughput), condition=c.name)
+                    _train_cost(hp, throughput), condition=c.name, hparams=hp)
     return Plan(nodes, spec)
 
 
-def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | None = None,
-             throughput: Throughput = Throughput()) -> Plan:
-    """`xstilts validate`: parse the spec, resolve every task and language name, build the plan
-    and (with `overlap`, which reads the data) run the overlap guard. Runs nothing."""
-    spec = load_spec(path)
-    problems = []
+def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> list[tuple[int | None, str, str]]:
+    """Everything a run would fail on that can be known before it starts, each at its line."""
+    from xstilts.tasks import get_task
+    from xstilts.tasks.data import source_paths
+
+    problems: list[tuple[int | None, str, str]] = []
+
+    def add(loc: tuple, message: str) -> None:
+        problems.append((locate(path, loc), ".".join(map(str, loc)), message))
+
+    if not Path(root).is_dir():
+        return [(None, "data_root", f"the data root {root} does not exist: pass --data-root DIR or set XSTILTS_DATA")]
+
+    def missing_files(sources) -> str | None:
+        gone = [(s.dataset, p) for s in sources for p in source_paths(s, root) if not p.is_file()]
+        if gone:
+            return (f"{gone[0][1]} is not in the data root" + (f" (and {len(gone) - 1} more)" if len(gone) > 1 else "")
+                    + f"; `xstilts data fetch {gone[0][0]}` downloads it")
+        return None
+
+    for loc, layer, phase in [(("intermediate",), spec.intermediate, "intermediate"), (("finetune",), spec.finetune, "finetune"),
+                              *((("conditions", i, "train"), c.train, "intermediate") for i, c in enumerate(spec.conditions)),
+                              *((("targets", i, "train"), t.train, "finetune") for i, t in enumerate(spec.targets)
+                                if isinstance(t, TaskTarget))]:
+        try:
+            check_layer(layer, phase)  # type: ignore[arg-type]
+        except HParamsError as e:
+            add((*loc, e.field), str(e).split(": ", 1)[1])
     for i, c in enumerate(spec.conditions):
         for j, name in enumerate(c.tasks):
             try:
-                guard.train_sources(name)
+                sources = guard.train_sources(name)
             except KeyError as e:
-                problems.append((locate(path, ("conditions", i, "tasks", j)), f"conditions.{i}.tasks.{j}", e.args[0]))
+                add(("conditions", i, "tasks", j), e.args[0])
+                continue
+            if gone := missing_files(sources):
+                add(("conditions", i, "tasks", j), f"task '{name}': {gone}")
+        if c.mlm:
+            for j, lang in enumerate(c.mlm.languages):
+                try:
+                    guard.mlm_tasks_for([lang])
+                except KeyError as e:
+                    add(("conditions", i, "mlm", "languages", j), e.args[0])
+        if c.translation_of and c.tasks:
+            try:
+                get_task(c.translation_of)
+            except KeyError as e:
+                add(("conditions", i, "translation_of"), e.args[0])
+                continue
+            for j, name in enumerate(c.tasks):
+                actual = get_task(name).translation_of if name in guard.task_registry() else None
+                if actual != c.translation_of:
+                    what = f"a translation of '{actual}'" if actual else "not a translation of any task"
+                    add(("conditions", i, "tasks", j),
+                        f"task '{name}' is {what}, not of '{c.translation_of}' (translation_of)")
     for i, t in enumerate(spec.targets):
         try:
-            guard.target_sources(t)
+            sources = guard.target_sources(t)
         except KeyError as e:
             field = "probe" if isinstance(t, ProbeTarget) else "task"
-            field = "langs" if "language" in e.args[0] else field
-            problems.append((locate(path, ("targets", i, field)), f"targets.{i}.{field}", e.args[0]))
-    if problems:
+            add(("targets", i, "langs" if "language" in e.args[0] else field), e.args[0])
+            continue
+        if isinstance(t, TaskTarget):
+            task = get_task(t.task)
+            sources = (*task.train_first, *task.train, *sources)
+        if gone := missing_files(sources):
+            add(("targets", i, "probe" if isinstance(t, ProbeTarget) else "task"), gone)
+    return problems
+
+
+def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | None = None,
+             throughput: Throughput = Throughput(), smoke: bool = False, model: str | None = None) -> Plan:
+    """`xstilts validate`: parse the spec, resolve every task and language name, check what a run
+    would fail on (files the data root lacks, MLM languages without text, translations of the
+    wrong task, settings no run can honour), build the plan and (with `overlap`, which reads
+    the data) run the overlap guard. Runs nothing. MODEL replaces the spec's model."""
+    spec = load_spec(path)
+    if model:
+        spec = spec.model_copy(update={"model": model})
+    from xstilts.paths import data_root as resolve_data_root
+
+    if problems := _spec_problems(path, spec, resolve_data_root(data_root or spec.data_root)):
         raise SpecError(path, problems)
-    plan = build_plan(spec, throughput, data_root)
+    plan = build_plan(spec, throughput, data_root, smoke=smoke)
     if overlap:
         chance = guard.check_spec(spec, data_root)
         plan = replace(plan, warnings=tuple(f"tolerated overlap: {o.message()}" for o in chance))
@@ -223,8 +318,9 @@ def render_plan(plan: Plan, store: Any | None = None) -> Group:
     status = {n.key: n.status for n in store.nodes()} if store is not None else {}
 
     def line(n: Node) -> str:
+        hp = f"  [magenta]{n.meta['hparams'].describe()}[/]" if n.meta.get("hparams") else ""
         return (f"{_STATUS.get(status.get(n.key), status.get(n.key))} [bold]{n.kind}[/] {n.label}  "
-                f"[cyan]{_fmt_cost(n.cost)}[/]  [dim]{n.key[:10]}[/]")
+                f"[cyan]{_fmt_cost(n.cost)}[/]{hp}  [dim]{n.key[:10]}[/]")
 
     by_dep: dict[str | None, list[Node]] = {}
     for n in plan.nodes.values():

@@ -26,27 +26,23 @@ class _Strict(BaseModel):
 
 class Train(_Strict):
     """Training hyper-parameters; a field left out falls back to the next layer
-    (condition/target override → spec defaults → the task's published recipe)."""
+    (condition/target override → spec defaults → the task's published recipe), resolved by
+    `experiments.hparams.resolve`."""
 
-    max_steps: PositiveInt | None = None
+    max_steps: PositiveInt | None = None  # replaces epochs (set one of the two)
     epochs: PositiveFloat | None = None
     lr: PositiveFloat | None = None
-    batch_size: PositiveInt | None = None
+    batch_size: PositiveInt | None = None  # examples per micro-batch
+    grad_accum: PositiveInt | None = None  # micro-batches per optimizer step
     max_length: PositiveInt | None = None
     warmup_ratio: Annotated[float, Field(ge=0, lt=1)] | None = None
+    weight_decay: Annotated[float, Field(ge=0)] | None = None
     freeze_embeddings: bool | None = None
     max_train_examples: PositiveInt | None = None
     # fine-tuning only: model selection and evaluation budget
     eval_every: PositiveInt | None = None  # dev evaluations (and checkpoints) every N steps
     max_dev_examples: PositiveInt | None = None  # English dev examples per model-selection pass
     max_eval_examples: PositiveInt | None = None  # zero-shot examples per language
-
-    def over(self, *layers: Train) -> dict[str, Any]:
-        """The effective values: later layers win, unset fields are left out."""
-        merged = self.model_dump(exclude_none=True)
-        for layer in layers:
-            merged.update(layer.model_dump(exclude_none=True))
-        return merged
 
 
 class Sampling(_Strict):
@@ -61,7 +57,12 @@ class MLM(_Strict):
     """The paper's baseline (i): masked language modelling kept on during intermediate training."""
 
     languages: Annotated[list[str], Field(min_length=1)]
-    weight: PositiveFloat = 1.0
+    weight: PositiveFloat = 1.0  # scales the MLM loss against the task losses
+    # Share of phase-2 batches that are MLM batches. 'proportional' (default): MLM is one more
+    # task of the multi-task sampler, p ∝ min(examples, cap), as jiant's X-STILTs runs did
+    # (jiant/proj/main/scripts/configurator.py: ProportionalMultiTaskSampler, capped by
+    # train_examples_cap); a number fixes the share, the tasks sharing the rest by the sampling rule.
+    fraction: Literal["proportional"] | Annotated[float, Field(gt=0, lt=1)] = "proportional"
     max_examples: PositiveInt | None = None
 
 
@@ -72,6 +73,8 @@ class Condition(_Strict):
     sampling: Sampling | None = None
     mlm: MLM | None = None
     pair: Name | None = None  # conditions sharing a pair key are the same content in other languages
+    # kind 'translated': the task whose (human or machine) translation this condition trains on
+    translation_of: str | None = None
     train: Train = Train()
 
     @model_validator(mode="after")
@@ -89,6 +92,10 @@ class Condition(_Strict):
             raise ValueError(f"field 'mlm': only kind 'mlm' takes an 'mlm' section, not '{self.kind}'")
         if self.sampling is not None and self.kind not in ("multi", "mlm"):
             raise ValueError(f"field 'sampling': only multi-task kinds sample tasks, not '{self.kind}'")
+        if self.kind == "translated" and not self.translation_of:
+            raise ValueError("field 'translation_of': kind 'translated' names the task its data is a translation of")
+        if self.kind != "translated" and self.translation_of:
+            raise ValueError(f"field 'translation_of': only kind 'translated' takes it, not '{self.kind}'")
         return self
 
 
@@ -101,7 +108,7 @@ class ProbeTarget(_Strict):
     pooling: Literal["mean", "cls"] = "mean"
     prefix: str | None = None  # None: the encoder's default ("query: " for e5)
     scorer: Literal["cosine", "margin"] = "cosine"
-    max_sentences: PositiveInt | None = None  # FLORES: the first N sentences only
+    max_sentences: PositiveInt | None = None  # the first N Tatoeba pairs / FLORES sentences / LAReQA questions
 
 
 class TaskTarget(_Strict):

@@ -7,6 +7,7 @@ adapt a node's config to the phase functions; they resume a node killed half-way
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,10 @@ from rich.console import Console
 
 from xstilts.evaluation import alignment
 from xstilts.evaluation.encode import resolve_layers
-from xstilts.experiments.execute import LocalExecutor, RunContext, register_runner
+from xstilts.experiments.execute import LocalExecutor, RunContext, Summary, register_runner
 from xstilts.experiments.finetune import run_finetune
-from xstilts.experiments.intermediate import is_complete, run_intermediate
+from xstilts.experiments.hparams import HParams
+from xstilts.experiments.intermediate import SOURCE_FILE, is_complete, run_intermediate
 from xstilts.experiments.plan import Node, Plan, render_plan, validate
 from xstilts.models.encoders import load_encoder, weights_hash
 from xstilts.paths import user_dir
@@ -25,47 +27,29 @@ from xstilts.report.html import write_html
 from xstilts.report.study import ConditionInfo, build_report
 from xstilts.report.tables import print_report
 from xstilts.store import ResultRow, ResultsStore
-from xstilts.tasks import all_tasks
 from xstilts.console import make_console
-
-# SIB-200 sentences are the FLORES probe's own sentences: never MLM text unless named.
-_MLM_EXCLUDED = ("sib200",)
-
-
-def mlm_tasks_for(languages: list[str]) -> list[str]:
-    """MLM text sources: an entry with ':' is a task name; a language code takes the training
-    text of every intermediate task in that language (SIB-200 excluded, see above)."""
-    out = []
-    for entry in languages:
-        if ":" in entry:
-            out.append(entry)
-            continue
-        found = [t.name for t in all_tasks("intermediate")
-                 if t.name.split(":")[-1] == entry and t.name.split(":")[0] not in _MLM_EXCLUDED]
-        if not found:
-            raise ValueError(f"MLM language '{entry}': no intermediate task has text in it "
-                             "(name a task such as 'nusax:bug' instead)")
-        out += found
-    return out
-
 
 def _encoder_of(node: Node, deps: dict[str, dict]) -> str:
     return next((d["encoder"] for d in deps.values() if "encoder" in d), node.config["model"])
 
 
+def _provenance(node: Node, ctx: RunContext) -> dict[str, Any]:
+    """What every row of a node carries to say where it came from (and what the report selects by)."""
+    return {"study": ctx.spec.name if ctx.spec else None, "node": node.key}
+
+
 def intermediate_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
     c, cond = node.config, node.config["condition"]
-    train, sampling, mlm = c["train"], cond.get("sampling") or {}, cond.get("mlm")
+    sampling, mlm = cond.get("sampling") or {}, cond.get("mlm")
     encoder = run_intermediate(
-        c["model"], cond["tasks"], out_dir=ctx.node_dir, seed=c["seed"], data_root=ctx.data_root,
-        max_steps=train.get("max_steps", 1000), lr=train.get("lr"), batch_size=train.get("batch_size"),
-        max_length=train.get("max_length", 128), max_train_examples=train.get("max_train_examples"),
-        freeze_embeddings=train.get("freeze_embeddings", False), sampling=sampling.get("rule", "proportional"),
-        sampling_cap=sampling.get("cap"), sampling_temperature=sampling.get("temperature", 1.0),
-        mlm_tasks=mlm_tasks_for(mlm["languages"]) if mlm else (),
-        mlm_max_examples=mlm.get("max_examples") if mlm else None, resume=True,
+        c["model"], cond["tasks"], HParams(**c["train"]), out_dir=ctx.node_dir, seed=c["seed"],
+        data_root=ctx.data_root, sampling=sampling.get("rule", "proportional"), sampling_cap=sampling.get("cap"),
+        sampling_temperature=sampling.get("temperature", 1.0), mlm_tasks=mlm["tasks"] if mlm else (),
+        mlm_max_examples=mlm["max_examples"] if mlm else None, mlm_weight=mlm["weight"] if mlm else 1.0,
+        mlm_fraction=mlm["fraction"] if mlm else "proportional", resume=True,
     )
-    return {"encoder": str(encoder)}
+    source = json.loads((Path(encoder) / SOURCE_FILE).read_text())
+    return {"encoder": str(encoder), "task_shares": source["task_shares"], "mlm_head": (source["mlm"] or {}).get("head")}
 
 
 def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
@@ -75,15 +59,17 @@ def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
         layers=tuple(resolve_layers(c["layers"], enc.num_layers)),
         pooling=c["pooling"], prefix=enc.default_prefix if c["prefix"] is None else c["prefix"], scorer=c["scorer"],
     )
-    common: dict[str, Any] = dict(model_hash=weights_hash(enc), condition=c["condition"], data_root=ctx.data_root)
+    common: dict[str, Any] = dict(model_hash=weights_hash(enc), condition=c["condition"], data_root=ctx.data_root,
+                                  max_sentences=c["max_sentences"])
     if c["probe"] == "tatoeba":
         rows = alignment.tatoeba(enc, proto, langs=c["langs"], **common)
     elif c["probe"] == "flores":
-        rows = alignment.flores(enc, proto, langs=c["langs"], max_sentences=c["max_sentences"], **common)
+        rows = alignment.flores(enc, proto, langs=c["langs"], **common)
     else:
         rows = alignment.lareqa(enc, proto, langs=c["langs"], **common)
     for r in rows:  # rows name the study's model; the condition says what trained it
         r.model, r.intermediate, r.seed = c["model"], list(c["intermediate_tasks"]), c["intermediate_seed"]
+        r.protocol.update(_provenance(node, ctx))
     ResultsStore(ctx.store_url).add(rows)
     make_console(width=160).print(per_language_table(
         rows, f"{c['probe']} on {c['condition']}: {proto.pooling} pooling, prefix {proto.prefix!r}, {proto.scorer}",
@@ -92,15 +78,12 @@ def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
 
 
 def finetune_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
-    c, train = node.config, node.config["train"]
+    c = node.config
     rows = run_finetune(
-        _encoder_of(node, deps), c["task"], seed=c["seed"], out_dir=ctx.node_dir, data_root=ctx.data_root,
-        store_url=ctx.store_url, max_steps=train.get("max_steps"), epochs=train.get("epochs"), lr=train.get("lr"),
-        batch_size=train.get("batch_size"), max_length=train.get("max_length"),
-        max_train_examples=train.get("max_train_examples"), freeze_embeddings=train.get("freeze_embeddings", False),
-        eval_every=train.get("eval_every"), max_dev_examples=train.get("max_dev_examples", 1000),
-        max_eval_examples=train.get("max_eval_examples"), resume=True, condition=c["condition"], intermediate=c["intermediate_tasks"], eval_langs=c["langs"],
-        model_name=c["model"],
+        _encoder_of(node, deps), c["task"], HParams(**c["train"]), seed=c["seed"], out_dir=ctx.node_dir,
+        data_root=ctx.data_root, store_url=ctx.store_url, resume=True, condition=c["condition"],
+        intermediate=c["intermediate_tasks"], eval_langs=c["langs"], model_name=c["model"],
+        provenance=_provenance(node, ctx),
     )
     return {"rows": len(rows)}
 
@@ -110,27 +93,35 @@ register_runner("probe", probe_node)
 register_runner("finetune", finetune_node)
 
 
-def study_rows(plan: Plan, store: ResultsStore) -> list[ResultRow]:
-    """The rows this study's plan produces: its model and conditions, its targets' tasks."""
-    spec = plan.spec
+def study_rows(plan: Plan, store: ResultsStore) -> tuple[list[ResultRow], int]:
+    """The rows the nodes of this plan wrote (selected by node key, so other studies and older
+    versions of this spec sharing the store never leak in), and how many nodes they came from."""
     tasks = sorted({n.config.get("task") or n.config.get("probe") for n in plan.nodes.values()
                     if n.kind in ("probe", "finetune")})
-    return store.query(model=spec.model, condition=[c.name for c in spec.conditions], task=tasks)
+    rows = [r for r in store.query(model=plan.spec.model, task=tasks) if r.protocol.get("node") in plan.nodes]
+    return rows, len({r.protocol["node"] for r in rows})
+
+
+def smoke_store_url() -> str:
+    """Smoke runs keep their rows in a store of their own (their node keys differ as well)."""
+    path = user_dir() / "smoke" / "results.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
 
 
 def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str | None = None,
               work_dir: Path | None = None, executor: str = "local", html: Path | None = None,
-              console: Console | None = None) -> Path:
-    """Validate, plan, run every node not yet done, then report; returns the HTML report's path."""
+              console: Console | None = None, smoke: bool = False, model: str | None = None) -> tuple[Path, Summary]:
+    """Validate, plan, run every node not yet done, then report; returns the HTML report's path
+    and the run's summary (failed and blocked nodes included). SMOKE runs every node on the
+    smoke budget into its own store and work folder; MODEL replaces the spec's model."""
     console = console or make_console()
     with console.status("validating the spec and checking train/evaluation overlap"):
-        plan = validate(spec_path, data_root=data_root)
+        plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model)
     spec = plan.spec
-    store = ResultsStore(store_url or spec.store)
+    store = ResultsStore(store_url or spec.store or (smoke_store_url() if smoke else None))
     console.print(render_plan(plan, store))
-    for w in plan.warnings:
-        console.print(f"[yellow]{w}[/]")
-    work = Path(work_dir) if work_dir else user_dir() / "studies" / spec.name
+    work = Path(work_dir) if work_dir else user_dir() / "studies" / (spec.name + ("-smoke" if smoke else ""))
     root = data_root or spec.data_root
     if executor == "ray":
         from xstilts.experiments.execute import RayExecutor
@@ -138,13 +129,21 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
         summary = RayExecutor(work, root, console=console).run(plan, store)
     else:
         summary = LocalExecutor(work, root, console=console).run(plan, store)
-    return report_study(plan, store, html or work / "report.html", console=console, failed=len(summary.failed))
+    path = report_study(plan, store, html or work / "report.html", console=console)
+    if summary.failed or summary.blocked:
+        console.print(f"[red]{len(summary.failed)} node(s) failed, {len(summary.blocked)} blocked[/] "
+                      "(the table above names them; `xstilts plan` shows their state)")
+    return path, summary
 
 
-def report_study(plan: Plan, store: ResultsStore, html: Path, *, console: Console, failed: int = 0) -> Path:
-    conditions = [ConditionInfo(c.name, c.kind, tuple(c.tasks), c.pair) for c in plan.spec.conditions]
-    report = build_report(study_rows(plan, store), conditions)
+def report_study(plan: Plan, store: ResultsStore, html: Path, *, console: Console) -> Path:
+    conditions = [ConditionInfo(c.name, c.kind, tuple(c.tasks), c.pair, translation_of=c.translation_of)
+                  for c in plan.spec.conditions]
+    rows, nodes = study_rows(plan, store)
+    report = build_report(rows, conditions)
     print_report(report, console)
     path = write_html(report, html, title=f"xstilts study: {plan.spec.name}")
-    console.print(f"HTML report: {path}" + (f"  ([red]{failed} node(s) failed[/]: see above)" if failed else ""))
+    probe_or_ft = sum(n.kind != "intermediate" for n in plan.nodes.values())
+    console.print(f"report from {len(rows):,} rows of {nodes} of this plan's {probe_or_ft} probe and fine-tuning "
+                  f"nodes in {store.url}\nHTML report: {path}")
     return path

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ def load_encoder(name: str, *, device: str | torch.device = "cpu", dtype: torch.
     hf_logging.disable_progress_bar()  # our own progress bars speak for long work
     path = resolve(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = _tokenizer(path, _stamp(path))
         try:  # the pooler is unused (we pool ourselves); not every architecture has the switch
             model = AutoModel.from_pretrained(path, dtype=dtype or torch.float32, add_pooling_layer=False)
         except TypeError:
@@ -58,6 +59,19 @@ def load_encoder(name: str, *, device: str | torch.device = "cpu", dtype: torch.
         ) from e
     model.to(device).eval()
     return Encoder(name, path, model, tokenizer, _source_info(path).get("default_prefix", ""))
+
+
+def _stamp(path: str) -> tuple:
+    """Size and mtime of a directory's tokenizer files (a hub id has none): reloads after a change."""
+    files = sorted(Path(path).glob("tokenizer*")) + sorted(Path(path).glob("*.model")) if Path(path).is_dir() else []
+    return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+
+
+@functools.lru_cache(maxsize=8)
+def _tokenizer(path: str, _stamp: tuple) -> PreTrainedTokenizerBase:
+    """Tokenizers are loaded once per process: XLM-R's 250k-piece tokenizer.json takes ~1 s to
+    parse, and a study loads the same one in every node."""
+    return AutoTokenizer.from_pretrained(path)
 
 
 def _source_info(path: str) -> dict:
@@ -78,3 +92,38 @@ def weights_hash(encoder: Encoder) -> str:
     from ..provenance import tensor_state_hash
 
     return tensor_state_hash(encoder.model.state_dict())
+
+
+# Where transformers' masked-LM classes keep the parts of their LM head that MLMHead has:
+# (dense, layer norm, output bias); the decoder itself is tied to the input embeddings.
+_LM_HEAD_PARTS = {
+    "lm_head": ("lm_head.dense", "lm_head.layer_norm", "lm_head.bias"),  # RoBERTa / XLM-R
+    "cls": ("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.bias"),  # BERT
+}
+
+
+def pretrained_mlm_head(encoder: Encoder) -> tuple[dict[str, torch.Tensor] | None, str]:
+    """The checkpoint's own LM-head weights in MLMHead's names, or None where it ships none
+    (me5-small is a bare BertModel); the second value says which happened, for the record."""
+    from transformers import AutoModelForMaskedLM
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # "some weights were newly initialised" is the expected answer here
+    try:
+        model, info = AutoModelForMaskedLM.from_pretrained(encoder.path, output_loading_info=True)
+    except (OSError, ValueError):
+        return None, "new: the checkpoint has no masked-LM class"
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    state = model.state_dict()
+    missing = set(info.get("missing_keys", ()))
+    for prefix, (dense, norm, bias) in _LM_HEAD_PARTS.items():
+        keys = [f"{dense}.weight", f"{dense}.bias", f"{norm}.weight", f"{norm}.bias", bias]
+        if all(k in state for k in keys):
+            if missing & set(keys):
+                return None, f"new: the checkpoint's {prefix} weights are missing"
+            return ({"dense.weight": state[keys[0]], "dense.bias": state[keys[1]], "layer_norm.weight": state[keys[2]],
+                     "layer_norm.bias": state[keys[3]], "bias": state[keys[4]]},
+                    f"pretrained: the checkpoint's {prefix} (decoder tied to the input embeddings)")
+    return None, "new: no LM head of a known layout"

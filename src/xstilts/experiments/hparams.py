@@ -1,0 +1,95 @@
+"""Every run's effective hyper-parameters, resolved in one place.
+
+Layers, later ones winning: the task's published recipe (`tasks/schema.py: Recipe`, after
+XTREME's scripts) → the spec's phase defaults (`intermediate:` / `finetune:`) → the
+condition's or target's own `train:` → command-line options. The result, `HParams`, is what a
+node's key hashes, what `xstilts plan` prints, what the runner trains with and what every
+result row records: there is no other default anywhere on the way.
+
+The training length is one choice: a layer that sets `epochs` replaces an inherited
+`max_steps` and the other way round; one layer setting both cannot be honoured.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
+
+from xstilts.experiments.spec import Train
+from xstilts.tasks.schema import Recipe
+
+Phase = Literal["intermediate", "finetune"]
+DEFAULT_MAX_DEV_EXAMPLES = 1000
+# Phase 2 has no model selection and no zero-shot evaluation: these fields have no meaning there.
+FINETUNE_ONLY = ("eval_every", "max_dev_examples", "max_eval_examples")
+
+
+class HParams(BaseModel):
+    """The resolved settings of one training run (see the module docstring for where each comes from)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lr: PositiveFloat
+    batch_size: PositiveInt
+    grad_accum: PositiveInt = 1
+    max_steps: PositiveInt | None = None  # exactly one of max_steps / epochs
+    epochs: PositiveFloat | None = None
+    warmup_ratio: float
+    weight_decay: float
+    max_length: PositiveInt
+    freeze_embeddings: bool = False
+    max_train_examples: PositiveInt | None = None
+    eval_every: PositiveInt | None = None  # None: five model-selection passes per run
+    max_dev_examples: PositiveInt | None = None  # None: all of English dev
+    max_eval_examples: PositiveInt | None = None  # None: every example of every language
+
+    def describe(self) -> str:
+        """One line for `xstilts plan`: the length, rate, batch and caps that were resolved."""
+        length = f"{self.max_steps} steps" if self.max_steps else f"{self.epochs:g} ep"
+        batch = f"{self.batch_size}x{self.grad_accum}" if self.grad_accum > 1 else f"{self.batch_size}"
+        parts = [length, f"lr {self.lr:g}", f"batch {batch}", f"len {self.max_length}",
+                 f"warmup {self.warmup_ratio:g}"]
+        if self.freeze_embeddings:
+            parts.append("frozen emb")
+        for name in ("max_train_examples", "max_dev_examples", "max_eval_examples", "eval_every"):
+            if getattr(self, name) is not None:
+                parts.append(f"{name.removeprefix('max_')} {getattr(self, name)}")
+        return ", ".join(parts)
+
+
+class HParamsError(ValueError):
+    """A combination of settings that cannot be honoured; `field` names the offending one."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"field '{field}': {message}")
+
+
+def check_layer(layer: Train, phase: Phase) -> None:
+    """Raise HParamsError for what one spec layer asks and no run could honour."""
+    if layer.max_steps is not None and layer.epochs is not None:
+        raise HParamsError("epochs", "set max_steps or epochs, not both")
+    if phase == "intermediate":
+        for name in FINETUNE_ONLY:
+            if getattr(layer, name) is not None:
+                raise HParamsError(name, "phase 2 has no dev selection or zero-shot evaluation; "
+                                         "set it under 'finetune:' or on a task target")
+
+
+def resolve(recipe: Recipe, *layers: Train, phase: Phase = "finetune") -> HParams:
+    """The recipe overridden by each layer in turn (unset fields fall through)."""
+    values: dict[str, Any] = {
+        "lr": recipe.lr, "batch_size": recipe.batch_size, "grad_accum": recipe.grad_accum, "epochs": recipe.epochs, "max_length": recipe.max_length,
+        "warmup_ratio": recipe.warmup_ratio, "weight_decay": recipe.weight_decay,
+        "max_dev_examples": DEFAULT_MAX_DEV_EXAMPLES if phase == "finetune" else None,
+    }
+    for layer in layers:
+        check_layer(layer, phase)
+        given = layer.model_dump(exclude_none=True)
+        if "max_steps" in given:
+            values["epochs"] = None
+        if "epochs" in given:
+            values["max_steps"] = None
+        values.update(given)
+    return HParams(**values)
