@@ -58,9 +58,8 @@ def test_sib200_cut_mid_line_names_both_hashes_and_the_line(root):
         catalog.read("sib200", "train", "zul_Latn", root.root)
     assert str(e.value) == (
         f"{p}: sha256 {file_sha256(p)}, but the catalog recorded {RECORDED['sib200/annotated/zul_Latn/train.tsv']}: "
-        f"the file changed since it was recorded, and it no longer reads (line {lines}: the file ends mid-line "
-        "(no line end after its last line): it looks truncated; copy or fetch it again); "
-        "fetch it again: xstilts data fetch sib200 --force")
+        f"the file changed since it was recorded, and it no longer reads (line {lines}: ends mid-line "
+        "(no line end after the last line): the file was cut short); fetch it again: xstilts data fetch sib200 --force")
 
 
 def test_tatoeba_cut_to_100_lines_gives_both_counts(root):
@@ -124,7 +123,7 @@ def test_xnli_test_without_labels_is_refused(root):
     rows = p.read_text(encoding="utf-8").splitlines(keepends=True)
     p.write_text("".join(r.rsplit("\t", 1)[0] + "\r\n" for r in rows), encoding="utf-8")
     msg = refused("xnli", "test", "en", root.root)
-    assert msg.startswith(f"{p}: no label in any of its 5010 rows: placeholder golds")
+    assert msg.startswith(f"{p}: no label in any of its 5,010 rows: placeholder golds")
 
 
 def test_xnli_test_with_one_constant_label_is_refused(root):

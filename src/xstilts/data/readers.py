@@ -2,8 +2,9 @@
 
 A reader takes the file(s) of one split and language and returns a complete list of
 typed examples: it parses everything first, so a malformed line fails before any example
-is used, and the error names file, line and field. Each format also has a fast counter
-(lines or blocks, no parsing) that `xstilts data list` uses.
+is used, and the error names file, line and field. A file is read whole or not at all: text
+must be UTF-8, a file that ends mid-line was cut, and one that gives no examples is refused.
+Each format also has a fast counter (lines or blocks, no parsing) that `xstilts data list` uses.
 """
 
 from __future__ import annotations
@@ -105,8 +106,7 @@ def _text(path: Path) -> str:
 
 
 def _cut(path: Path, line: int) -> DataFormatError:
-    return DataFormatError(path, line, None, "the file ends mid-line (no line end after its last line): "
-                                             "it looks truncated; copy or fetch it again")
+    return DataFormatError(path, line, None, "ends mid-line (no line end after the last line): the file was cut short")
 
 
 def _lines(path: Path) -> list[str]:
@@ -173,7 +173,7 @@ def _table(path: Path, *headers: tuple[str, ...], delimiter: str = "\t", quoted:
 def _refuse_unlabelled(path: Path, rows: list[list[str]], width: int, gold: str) -> None:
     """XTREME's test placeholders: every row lacks its last (gold) column or leaves it blank."""
     if rows and all(len(r) == width - 1 or (len(r) == width and not r[-1].strip()) for r in rows):
-        raise PlaceholderGoldError(path, f"no {gold} in any of its {len(rows)} rows")
+        raise PlaceholderGoldError(path, f"no {gold} in any of its {len(rows):,} rows")
 
 
 def _jsonl(path: Path) -> list[tuple[int, dict]]:
@@ -305,9 +305,9 @@ def _nli(paths: Paths, labels, rows, a: str, b: str, lab: str, uid: str | None =
 @register("xnli-tsv", TextExample, count_lines())
 def read_xnli(paths: Paths, labels, lang) -> list[TextExample]:
     """XTREME's test files hold premise and hypothesis only: refused as placeholders."""
-    _refuse_unlabelled(paths[0], [r for _, r in _records(paths[0], "\t", quoted=False)], 3, "label")
-    _, rows = _table(paths[0], names=("premise", "hypothesis", "label"))
-    return _nli(paths, labels, rows, "premise", "hypothesis", "label")
+    rows = _records(paths[0], "\t", quoted=False)
+    _refuse_unlabelled(paths[0], [r for _, r in rows], 3, "label")
+    return _nli(paths, labels, _fields(paths[0], ("premise", "hypothesis", "label"), rows), "premise", "hypothesis", "label")
 
 
 @register("americasnli-tsv", TextExample, count_lines(1))
