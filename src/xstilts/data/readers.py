@@ -165,7 +165,7 @@ def _table(path: Path, *headers: tuple[str, ...], delimiter: str = "\t", quoted:
             return (), []
         if tuple(rows[0][1]) not in headers:
             raise DataFormatError(path, rows[0][0], "header",
-                                  f"expected {' or '.join(map(repr, headers))}, got {rows[0][1]!r}")
+                                  f"expected {' or '.join(map(repr, headers))}, got {rows[0][1]!r:.200}")
         names, rows = tuple(rows[0][1]), rows[1:]
     return names, _fields(path, names, rows)
 
@@ -373,7 +373,7 @@ def read_anli(paths: Paths, labels, lang) -> list[TextExample]:
         g = lambda k: _get(o, k, paths[0], i, kind=str)  # noqa: E731
         raw = g("label")
         if raw not in ANLI_LABELS:
-            raise DataFormatError(paths[0], i, "label", f"unknown label {raw!r} (expected e, n or c)")
+            raise DataFormatError(paths[0], i, "label", f"unknown label {raw!r:.50} (expected e, n or c)")
         out.append(TextExample(g("uid"), g("context"), g("hypothesis"), ANLI_LABELS[raw]))
     return out
 
@@ -581,7 +581,7 @@ def read_conllu(paths: Paths, labels, lang) -> list[TaggingExample]:
             if "-" in cols[0] or "." in cols[0]:
                 continue
             if not cols[0].isdigit():
-                raise DataFormatError(path, i, "ID", f"bad word id {cols[0]!r}")
+                raise DataFormatError(path, i, "ID", f"bad word id {cols[0]!r:.50}")
             tokens.append(cols[1])
             tags.append(_label(cols[3], labels, path, i, "UPOS"))
         if not tokens:
@@ -657,5 +657,5 @@ def read_bucc(paths: Paths, labels, lang) -> list[BitextExample]:
     for i, r in gold:
         for side, key in zip(sides, ("source", "target")):
             if r[key] not in side:
-                raise DataFormatError(paths[2], i, key, f"id {r[key]!r} not in its sentence file")
+                raise DataFormatError(paths[2], i, key, f"id {r[key]!r:.50} not in its sentence file")
     return [BitextExample(f"{r['source']}\t{r['target']}", sides[0][r["source"]], sides[1][r["target"]]) for _, r in gold]
