@@ -220,3 +220,6 @@ def test_json_fields_of_the_wrong_type(tmp_path):
     good = {"context": "c", "question": "q", "answerA": "a", "answerB": "b", "answerC": "c", "correct": ""}
     p = write(tmp_path, "dev.jsonl", json.dumps(good) + "\n")
     assert error("siqa-jsonl", p).field == "correct"  # "" once read as choice A
+    q = {"id": "x", "question": {"stem": "s", "choices": []}}
+    p = write(tmp_path, "test.jsonl", json.dumps(q) + "\n")
+    assert error("csqa-jsonl", p).field == "question.choices"  # not an example without choices

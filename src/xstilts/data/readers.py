@@ -456,6 +456,8 @@ def read_csqa(paths: Paths, labels, lang) -> list[ChoiceExample]:
     for i, o in _jsonl(paths[0]):
         q = _get(o, "question", paths[0], i, kind=dict)
         choices = _get(q, "choices", paths[0], i, "question.", kind=list)
+        if not choices:
+            raise DataFormatError(paths[0], i, "question.choices", "no choices")
         keys = [_get(c, "label", paths[0], i, "question.choices[].", kind=str) for c in choices]
         texts = tuple(_get(c, "text", paths[0], i, "question.choices[].", kind=str) for c in choices)
         key = o.get("answerKey")
@@ -479,8 +481,8 @@ def read_hellaswag(paths: Paths, labels, lang) -> list[ChoiceExample]:
     out = []
     for i, o in _jsonl(paths[0]):
         endings = tuple(_get(o, "endings", paths[0], i, kind=list))
-        if not all(isinstance(e, str) for e in endings):
-            raise DataFormatError(paths[0], i, "endings", "expected a list of strings")
+        if not endings or not all(isinstance(e, str) for e in endings):
+            raise DataFormatError(paths[0], i, "endings", "expected a non-empty list of strings")
         label = _index(o["label"], len(endings), paths[0], i, "label") if "label" in o else None
         out.append(ChoiceExample(str(_get(o, "ind", paths[0], i, kind=(str, int))), _get(o, "ctx", paths[0], i, kind=str),
                                  "", endings, label))
