@@ -42,3 +42,24 @@ class PlaceholderGoldError(XstiltsError):
         self.path = str(path)
         super().__init__(f"{self.path}: {what}: placeholder golds, not real ones (XTREME blanks the golds of its "
                          "test sets); refusing to use them: replace the file with a labelled copy")
+
+
+class CorruptArtefactError(ModelLoadError):
+    """A file xstilts wrote (converted model, phase-2 encoder, checkpoint) no longer matches the
+    checksum recorded when it was written: truncated, overwritten or deleted."""
+
+    def __init__(self, path: str | Path, problem: str, rebuild: str | Path):
+        self.path, self.problem, self.rebuild = str(path), problem, str(rebuild)
+        super().__init__(f"file {self.path} is {problem}: delete {self.rebuild} to rebuild it")
+
+
+class StoreError(XstiltsError):
+    """The results store cannot be opened or written: bad URL, missing driver, no permission."""
+
+
+class DiskFullError(XstiltsError):
+    """A write failed because the disk is full (ENOSPC)."""
+
+
+class Interrupted(XstiltsError):
+    """The user stopped a run (Ctrl-C); the message says where."""

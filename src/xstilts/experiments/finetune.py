@@ -19,7 +19,6 @@ from typing import Any
 import torch
 from rich.console import Console
 from rich.table import Table
-from safetensors.torch import load_model
 
 from xstilts import features as F
 from xstilts.evaluation.zero_shot import EvalData, Evaluator, RunInfo, evaluate, load_eval_data
@@ -35,6 +34,7 @@ from xstilts.store import ResultRow, ResultsStore
 from xstilts.tasks import TaskDef, get_task
 from xstilts.tasks.data import read_source, read_sources, sources_hash
 from xstilts.training import TrainConfig, train
+from xstilts.training.checkpoint import load_weights
 from xstilts.console import make_console
 
 CONFIG_FILE = "finetune.json"
@@ -100,7 +100,7 @@ def _load_best(model: TaskModel, train_dir: Path) -> str:
     """Loads the selected weights (best on dev, else the last step); returns which."""
     for name in ("best", ".best.old", "last", ".last.old"):
         if (train_dir / name / "meta.json").is_file():
-            load_model(model, str(train_dir / name / "model.safetensors"), strict=True)
+            load_weights(model, train_dir / name)  # checks the files against their checksums first
             return name.strip(".").removesuffix(".old")
     raise XstiltsError(f"{train_dir}: no checkpoint (best/ or last/) to evaluate")
 

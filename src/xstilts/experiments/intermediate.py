@@ -24,6 +24,7 @@ from rich.console import Console
 from xstilts.data.examples import example_texts
 from xstilts.experiments.finetune import cached_train_features, head_options, train_config
 from xstilts.experiments.hparams import HParams, resolve as resolve_hparams
+from xstilts.models import checksums
 from xstilts.models.encoders import load_encoder, pretrained_mlm_head, weights_hash
 from xstilts.models.heads import HeadSpec, TaskModel
 from xstilts.paths import data_root as resolve_data_root
@@ -136,6 +137,7 @@ def run_intermediate(
     try:
         enc.model.save_pretrained(tmp)
         enc.tokenizer.save_pretrained(tmp)
+        source["files"] = checksums.record(tmp, skip=(SOURCE_FILE,))  # checked by load_encoder before use
         (tmp / SOURCE_FILE).write_text(json.dumps(source, indent=2, default=str))
         if final.exists():
             shutil.rmtree(final)

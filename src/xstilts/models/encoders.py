@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from ..errors import ModelLoadError
-from . import me5
+from ..errors import CorruptArtefactError, ModelLoadError
+from . import checksums, me5
 
 SOURCE_FILE = "xstilts_source.json"  # written by xstilts into every model directory it makes
 
@@ -26,6 +26,7 @@ class Encoder:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     default_prefix: str
+    verified_hash: str | None = None  # the recorded weights hash, once the files were checked against it
 
     @property
     def num_layers(self) -> int:
@@ -45,6 +46,9 @@ def load_encoder(name: str, *, device: str | torch.device = "cpu", dtype: torch.
 
     hf_logging.disable_progress_bar()  # our own progress bars speak for long work
     path = resolve(name)
+    info = _source_info(path)
+    if "files" in info:  # written by xstilts: every file is checked before it is read
+        checksums.verify(path, info["files"])
     try:
         tokenizer = _tokenizer(path, _stamp(path))
         try:  # the pooler is unused (we pool ourselves); not every architecture has the switch
@@ -58,7 +62,9 @@ def load_encoder(name: str, *, device: str | torch.device = "cpu", dtype: torch.
             "reachable from this machine (or present in the Hugging Face cache)."
         ) from e
     model.to(device).eval()
-    return Encoder(name, path, model, tokenizer, _source_info(path).get("default_prefix", ""))
+    trusted = "files" in info and (dtype or torch.float32) == torch.float32
+    return Encoder(name, path, model, tokenizer, info.get("default_prefix", ""),
+                   info.get("weights_sha256") if trusted else None)
 
 
 def _stamp(path: str) -> tuple:
@@ -76,19 +82,25 @@ def _tokenizer(path: str, _stamp: tuple) -> PreTrainedTokenizerBase:
 
 def _source_info(path: str) -> dict:
     """What xstilts recorded about a directory it wrote (me5 conversion, phase-2 encoders):
-    its weights hash and the text prefix its model family expects."""
+    its files' checksums, its weights hash and the text prefix its model family expects."""
     meta = Path(path) / SOURCE_FILE
-    return json.loads(meta.read_text()) if meta.is_file() else {}
+    if not meta.is_file():
+        return {}
+    try:
+        info = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        raise CorruptArtefactError(meta, "corrupt (not readable JSON)", path) from None
+    if not isinstance(info, dict):
+        raise CorruptArtefactError(meta, "corrupt (not a JSON object)", path)
+    return info
 
 
 def weights_hash(encoder: Encoder) -> str:
-    """A stable hash of the encoder's weights, recorded with every result.
-
-    For a directory written by xstilts (the me5 cache, checkpoints), the hash is read
-    from its metadata when present, so it is not recomputed over 470 MB each run."""
-    info = _source_info(encoder.path)
-    if "weights_sha256" in info:
-        return info["weights_sha256"]
+    """A stable hash of the weights actually loaded, recorded with every result: the hash
+    recorded at writing when every file was checked against its checksum on load (so 470 MB
+    are not re-hashed each run), else computed from the loaded weights."""
+    if encoder.verified_hash:
+        return encoder.verified_hash
     from ..provenance import tensor_state_hash
 
     return tensor_state_hash(encoder.model.state_dict())

@@ -9,7 +9,6 @@ per-codepoint normalisation compiled into a SentencePiece charsmap, so that
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,11 +20,15 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from ..errors import ModelLoadError
+from ..console import make_console
+from ..diskfull import free_mb, is_disk_full
+from ..errors import CorruptArtefactError, DiskFullError, ModelLoadError
 from ..paths import cache_dir
+from . import checksums
 from .e5s1 import E5S1, read_e5s1
 
 NAME = "me5-small"
+META_FILE = "xstilts_source.json"
 SOURCE_FILE = "e5-small-q4.bin"
 CONVERTER_VERSION = "2"  # bump when the conversion output can change
 # e5 models were trained with a text prefix; their model card uses "query: " for symmetric
@@ -46,15 +49,20 @@ def me5_dir(root: Path | None = None) -> Path:
 
 
 def ensure_me5(source: str | Path | None = None, root: Path | None = None) -> Path:
-    """Return the converted model directory, converting on first use.
+    """Return the converted model directory, converting on first use, and again (saying so in
+    one line) when a file of the cache no longer matches the checksum recorded at conversion.
 
     The conversion writes into a temporary directory beside the target and renames it
     into place only when complete, so a crash or a corrupt source never leaves a
     half-written model in the cache.
     """
     target = me5_dir(root)
-    if (target / "xstilts_source.json").is_file():
-        return target
+    if target.exists():
+        problem = cache_problem(target)
+        if problem is None:
+            return target
+        make_console(stderr=True).print(f"{NAME} cache {target}: {problem}; re-converting it", style="yellow",
+                                        markup=False, highlight=False, soft_wrap=True)
     src = Path(source) if source else source_path()
     model = read_e5s1(src)  # validates the whole file before anything is written
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -62,26 +70,51 @@ def ensure_me5(source: str | Path | None = None, root: Path | None = None) -> Pa
     try:
         weights = _write_model(model, tmp)
         _write_tokenizer(model, tmp)
-        meta = {"name": NAME, "source": str(src), "source_sha256": _sha256(src),
+        meta = {"name": NAME, "source": str(src), "source_sha256": checksums.sha256_file(src),
                 "converter_version": CONVERTER_VERSION, "weights_sha256": weights,
-                "default_prefix": DEFAULT_PREFIX}
-        (tmp / "xstilts_source.json").write_text(json.dumps(meta, indent=2))
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process finished first: keep its copy
-            if not (target / "xstilts_source.json").is_file():
-                raise
+                "default_prefix": DEFAULT_PREFIX, "files": checksums.record(tmp, skip=(META_FILE,))}
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
+        _swap_in(tmp, target)
+    except Exception as e:
+        if is_disk_full(e):
+            need = sum(count for _, count, _ in model.tensors.values()) * 4 + (30 << 20)
+            raise DiskFullError(f"the disk is full: converting {NAME} needs about {need >> 20:,} MB in "
+                                f"{target.parent} ({free_mb(target.parent):,} MB free there); free some space "
+                                "or set XSTILTS_CACHE to a folder on a bigger disk") from e
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def cache_problem(target: Path) -> str | None:
+    """Why the converted directory cannot be used as it is, or None when every file matches."""
+    try:
+        meta = json.loads((target / META_FILE).read_text())
+        checksums.verify(target, meta["files"])
+    except FileNotFoundError:
+        return f"{META_FILE} is missing"
+    except (ValueError, KeyError, TypeError):
+        return f"{META_FILE} records no checksums (an older or interrupted conversion)"
+    except CorruptArtefactError as e:
+        return f"{Path(e.path).name} is {e.problem}"
+    return None
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Rename the finished conversion into place, setting a broken copy aside first (a good one
+    is kept: another process converted it meanwhile)."""
+    if target.exists():
+        if cache_problem(target) is None:
+            return
+        aside = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+        os.replace(target, aside / "old")
+        shutil.rmtree(aside, ignore_errors=True)
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another process finished first: keep its copy
+        if cache_problem(target) is not None:
+            raise
 
 
 def _write_model(m: E5S1, out: Path) -> str:

@@ -20,6 +20,8 @@ import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
 
+from xstilts.models import checksums
+
 MODEL_FILE, STATE_FILE, META_FILE = "model.safetensors", "state.pt", "meta.json"
 
 
@@ -56,6 +58,11 @@ def save_weights(model: nn.Module, directory: Path) -> None:
 
 
 def load_weights(model: nn.Module, directory: Path) -> None:
+    """Loads the weights after checking the checkpoint's files against the checksums saved with
+    it; a corrupt one names the file and the training folder to delete (retraining rebuilds it)."""
+    meta = json.loads((Path(directory) / META_FILE).read_text()) if (Path(directory) / META_FILE).is_file() else {}
+    if "files" in meta:
+        checksums.verify(directory, meta["files"], rebuild=Path(directory).parent)
     load_model(model, str(directory / MODEL_FILE), strict=True)
 
 
@@ -85,6 +92,7 @@ def save_checkpoint(directory: Path, model: nn.Module, state: dict, meta: dict) 
     with atomic_dir(directory) as tmp:
         save_weights(model, tmp)
         torch.save({**state, "rng": rng_state()}, tmp / STATE_FILE)
+        meta = {**meta, "files": checksums.record(tmp, skip=(META_FILE,))}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
 
 

@@ -1,0 +1,32 @@
+"""Recognising a full disk, whichever library hit it: OSError ENOSPC from Python, a
+SafetensorError or a Rust I/O error carrying "os error 28", SQLite's "database or disk is full".
+A full disk is the user's to fix, so it is reported as one line, not as a failed node."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+_MESSAGES = ("no space left on device", "os error 28", "database or disk is full", "[errno 28]")
+
+
+def is_disk_full(exc: BaseException | str) -> bool:
+    """True when EXC (or an exception it was raised from), or a traceback's text, says the disk is full."""
+    if isinstance(exc, str):
+        return any(m in exc.lower() for m in _MESSAGES)
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "errno", None) == errno.ENOSPC or any(m in str(exc).lower() for m in _MESSAGES):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def free_mb(path: str | Path) -> int:
+    """Free megabytes on the disk holding PATH (or its nearest existing parent)."""
+    path = Path(path).resolve()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free >> 20
