@@ -7,7 +7,8 @@ wrong delimiter, another encoding, emptied, a huge line, lines dropped or repeat
 BOM. `outcome` reads the mutated files and classifies what happened:
 
 - "read": typed examples of the right shape (a BOM reads the same as without; a file cut
-  short reads only where the cut fell at a line end, and as a prefix of the original);
+  short reads as the first examples of the original, the last one shortened only where the
+  cut fell at a line end, as in a CoNLL sentence cut between two token lines);
 - "error": an XstiltsError naming the file, and a line inside it where it gives one, in
   one line of under 1,000 characters;
 - anything else is "unexpected: <why>", a bug.
@@ -275,11 +276,9 @@ def outcome(seed: Seed, mutation: Mutation, folder: Path) -> str:
         return f"unexpected: an emptied file read as {len(got)} examples"
     if mutation.kind == "bom" and got != original and not seed.files[mutation.file][1].startswith(codecs.BOM_UTF8):
         return "unexpected: a BOM changed what was read"
-    if mutation.kind == "truncate" and got != original:
-        if not mutation.data.endswith(b"\n"):
-            return f"unexpected: a file cut mid-line read as {len(got)} examples (silent partial read)"
-        if got[:-1] != original[:len(got) - 1]:
-            return "unexpected: a file cut at a line end read as something other than a prefix"
+    if mutation.kind == "truncate" and got != original[:len(got)]:  # the last example was cut
+        if not mutation.data.endswith(b"\n") or got[:-1] != original[:len(got) - 1]:
+            return f"unexpected: a file cut short read as {len(got)} examples, the last one cut (silent partial read)"
     return "read"
 
 
