@@ -1,4 +1,5 @@
-"""Executors: resume after SIGKILL repeats no finished node; failures stay on their node."""
+"""Executors: resume after SIGKILL repeats no finished node; failures stay on their node; two
+runners on one store run each node once (leases); Ctrl-C and a full disk stop cleanly."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from xstilts.errors import XstiltsError
+from xstilts.errors import DiskFullError, XstiltsError
 from xstilts.experiments.execute import LocalExecutor, RayExecutor, register_runner
 from xstilts.store import ResultsStore
 
@@ -152,3 +154,171 @@ def test_ray_executor_runs_the_dag(tmp_path):
     assert list(summary.failed) == [key["C"]] and summary.blocked == [key["D"]]
     assert {n.key: n.outputs for n in store.nodes("done")}[key["F"]] == {"value": "ABEF"}
     assert "ValueError: C broke" in store.nodes("failed")[0].error
+
+
+def _counting(tmp_path, delay=0.0, fail=()):
+    """A toy runner that writes into its node folder, logs each run and can fail named nodes."""
+    lock = threading.Lock()
+
+    def run(node, deps, ctx):
+        with lock, open(tmp_path / "runs", "a") as f:
+            f.write(node.label + "\n")
+        time.sleep(delay)
+        ctx.node_dir.mkdir(parents=True, exist_ok=True)
+        (ctx.node_dir / "out.txt").write_text(node.label)
+        if node.label in fail:
+            raise RuntimeError(f"{node.label} broke")
+        return {**_concat(node, deps, ctx), "file": str(ctx.node_dir / "out.txt")}
+
+    return run
+
+
+def _two_runners(tmp_path, plan, runner, stagger=0.0):
+    """Two executors in two threads, each with its own ResultsStore on one SQLite file."""
+    register_runner("toy", runner)
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    summaries = [None, None]
+
+    def go(i):
+        time.sleep(stagger * i)
+        summaries[i] = LocalExecutor(tmp_path / "work", console=QUIET).run(plan, ResultsStore(url))
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return summaries, ResultsStore(url)
+
+
+def test_two_concurrent_runners_run_every_node_once(tmp_path):
+    plan = toy_plan(EDGES)
+    summaries, store = _two_runners(tmp_path, plan, _counting(tmp_path, delay=0.3))
+    assert sorted((tmp_path / "runs").read_text().split()) == ["A", "B", "C", "D", "E"]
+    ran = [k for s in summaries for k in s.done]
+    assert sorted(ran) == sorted(plan.nodes) and all(not s.failed for s in summaries)
+    assert all(len(s.done) + len(s.elsewhere) == 5 for s in summaries)  # each saw the whole study finish
+    nodes = {n.key: n for n in store.nodes()}
+    assert {n.status for n in nodes.values()} == {"done"} and {n.attempt for n in nodes.values()} == {1}
+    key = {n.label: n.key for n in plan.nodes.values()}
+    assert nodes[key["D"]].outputs["value"] == "ACD"
+    for n in nodes.values():  # outputs point into final folders, complete; no attempt folder is left
+        assert Path(n.outputs["file"]).read_text() == n.spec["label"]
+        assert Path(n.outputs["file"]).parent.name == n.key[:16]
+    assert not list((tmp_path / "work" / "toy").glob(".*"))
+
+
+def test_a_failure_recorded_by_one_runner_is_not_retried_by_the_other(tmp_path):
+    plan = toy_plan(EDGES)
+    summaries, store = _two_runners(tmp_path, plan, _counting(tmp_path, delay=0.3, fail=("C",)), stagger=0.1)
+    assert (tmp_path / "runs").read_text().split().count("C") == 1
+    key = {n.label: n.key for n in plan.nodes.values()}
+    [failed] = store.nodes("failed")
+    assert failed.key == key["C"] and "RuntimeError: C broke" in failed.error and failed.attempt == 1
+    assert all(key["C"] in s.failed and key["D"] in s.blocked for s in summaries)
+    assert sorted(s.failed[key["C"]].split()[0] for s in summaries) == ["Traceback", "failed"]
+    assert any(s.failed[key["C"]].startswith("failed in another runner") for s in summaries)
+
+
+def test_dead_runners_node_is_taken_over_and_resumed(tmp_path):
+    """A node left 'running' by a runner that stopped heartbeating is taken over once its lease
+    expires, resuming from the folder that runner left; a live holder is waited for instead."""
+    plan = toy_plan({"A": []})
+    [node] = plan.nodes.values()
+    store = ResultsStore(f"sqlite:///{tmp_path / 's.sqlite'}")
+    store.claim(node.key, "toy", {}, "elsewhere:1:abc", seen_attempt=0, ttl=1)
+    left = tmp_path / "work" / "toy" / f".{node.key[:16]}.attempt1"
+    left.mkdir(parents=True)
+    (left / "partial.txt").write_text("step 3")
+    seen = []
+
+    def resumes(node, deps, ctx):
+        seen.append((ctx.node_dir.name, (ctx.node_dir / "partial.txt").read_text()))
+        return {"dir": str(ctx.node_dir)}
+
+    register_runner("toy", resumes)
+    started = time.monotonic()
+    summary = LocalExecutor(tmp_path / "work", console=QUIET, lease_seconds=1.5).run(plan, store)
+    assert time.monotonic() - started >= 1.0  # waited for the lease to expire
+    assert seen == [(f".{node.key[:16]}.attempt2", "step 3")] and summary.done == [node.key]
+    done = store.node(node.key)
+    assert done.attempt == 2 and Path(done.outputs["dir"]) == tmp_path / "work" / "toy" / node.key[:16]
+    assert (Path(done.outputs["dir"]) / "partial.txt").is_file()
+
+
+def test_a_runner_that_lost_its_lease_does_not_overwrite_the_new_holder(tmp_path):
+    plan = toy_plan({"A": [], "B": ["A"]})
+    key = {n.label: n.key for n in plan.nodes.values()}
+    store = ResultsStore(f"sqlite:///{tmp_path / 's.sqlite'}")
+
+    def overtaken(node, deps, ctx):
+        if node.label == "A":  # meanwhile another runner takes A over and finishes it
+            held = store.node(node.key)
+            lease, _ = store.claim(node.key, "toy", {}, "other", seen_attempt=held.attempt, ttl=60,
+                                   take_from=held.owner)
+            store.mark_done(node.key, {"value": "theirs"}, lease)
+        return _concat(node, deps, ctx)
+
+    register_runner("toy", overtaken)
+    summary = LocalExecutor(tmp_path / "work", console=QUIET).run(plan, store)
+    assert store.node(key["A"]).outputs == {"value": "theirs"} and store.node(key["A"]).owner == "other"
+    assert summary.elsewhere == [key["A"]] and summary.done == [key["B"]]
+    assert store.node(key["B"]).outputs == {"value": "theirsB"}
+
+
+def test_ctrl_c_marks_the_node_interrupted_and_a_rerun_runs_it(tmp_path):
+    script = tmp_path / "study.py"
+    script.write_text(TOY_PLAN + textwrap.dedent('''
+        import sys, time
+        from pathlib import Path
+        from rich.console import Console
+        from xstilts.errors import Interrupted
+        from xstilts.experiments.execute import LocalExecutor, register_runner
+        from xstilts.store import ResultsStore
+
+        tmp = Path(sys.argv[1])
+
+        def toy(node, deps, ctx):
+            if node.label == "B" and not (tmp / "B-started").exists():
+                (tmp / "B-started").touch()
+                time.sleep(120)  # Ctrl-C here
+            return {"value": node.label}
+
+        register_runner("toy", toy)
+        try:
+            LocalExecutor(tmp / "work", console=Console(quiet=True)).run(
+                toy_plan({"A": [], "B": ["A"]}), ResultsStore(f"sqlite:///{tmp}/s.sqlite"))
+        except Interrupted as e:
+            print(e)
+            sys.exit(130)
+    '''))
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "B-started").exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    key = {n.label: n.key for n in toy_plan({"A": [], "B": ["A"]}).nodes.values()}
+    assert out.startswith(f"stopped in toy B ({key['B'][:10]}): marked 'interrupted' in the store")
+    store = ResultsStore(f"sqlite:///{tmp_path}/s.sqlite")
+    assert store.node_status(key["B"]) == "interrupted" and store.node_status(key["A"]) == "done"
+    rerun = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0 and store.node_status(key["B"]) == "done"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_stops_the_run_with_one_line(tmp_path):
+    def fills_disk(node, deps, ctx):
+        with open("/dev/full", "wb") as f:
+            f.write(b"x" * 4096)
+            f.flush()
+        return {}
+
+    register_runner("toy", fills_disk)
+    store = ResultsStore("sqlite://")
+    plan = toy_plan({"A": [], "B": []})
+    with pytest.raises(DiskFullError, match=r"^the disk is full: toy A could not write .*MB free there\); free"):
+        LocalExecutor(tmp_path, console=QUIET).run(plan, store)
+    assert [n.status for n in store.nodes()] == ["failed"]  # B never started

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
+from xstilts.errors import StoreError
 from xstilts.store import ResultRow, ResultsStore, default_url
 
 
@@ -119,3 +123,81 @@ def test_node_lifecycle(store):
     assert store.nodes("running") == []
     with pytest.raises(KeyError):
         store.mark_done("never-started", {})
+
+
+def test_claim_is_exclusive_and_leases_guard_outcomes(store):
+    spec = {"label": "A"}
+    lease, _ = store.claim("n1", "toy", spec, "runner-1", seen_attempt=0, ttl=60)
+    assert lease is not None and lease.attempt == 1
+    none, held = store.claim("n1", "toy", spec, "runner-2", seen_attempt=0, ttl=60)
+    assert none is None and held.status == "running" and held.owner == "runner-1" and held.live(60)
+    assert store.renew(lease)
+    # runner-1's failure is recorded; runner-2, which read the node before, does not retry it
+    assert store.mark_failed("n1", "boom", lease)
+    none, failed = store.claim("n1", "toy", spec, "runner-2", seen_attempt=0, ttl=60)
+    assert none is None and failed.status == "failed" and failed.error == "boom"
+    # a runner that read the failure (attempt 1) may retry it: a new attempt
+    retry, _ = store.claim("n1", "toy", spec, "runner-2", seen_attempt=1, ttl=60)
+    assert retry.attempt == 2 and store.node("n1").owner == "runner-2"
+    # the old lease can write nothing any more
+    assert not store.renew(lease) and not store.mark_done("n1", {"x": 1}, lease)
+    assert store.mark_done("n1", {"x": 2}, retry) and store.node("n1").outputs == {"x": 2}
+
+
+def test_expired_or_dead_lease_is_taken_over(store):
+    lease, _ = store.claim("n1", "toy", {}, "dead-runner", seen_attempt=0, ttl=60)
+    assert store.claim("n1", "toy", {}, "me", seen_attempt=1, ttl=60)[0] is None  # still live
+    took, _ = store.claim("n1", "toy", {}, "me", seen_attempt=1, ttl=60, take_from="dead-runner")
+    assert took.attempt == 2 and not store.mark_failed("n1", "late failure", lease)
+    time.sleep(0.05)
+    again, _ = store.claim("n1", "toy", {}, "third", seen_attempt=0, ttl=0.01)  # `me` fell silent
+    assert again.attempt == 3 and store.node("n1").status == "running" and store.node("n1").error is None
+
+
+def test_interrupted_node_is_claimed_again(store):
+    lease, _ = store.claim("n1", "toy", {}, "me", seen_attempt=0, ttl=60)
+    assert store.mark_interrupted("n1", lease) and store.node_status("n1") == "interrupted"
+    assert store.claim("n1", "toy", {}, "me", seen_attempt=1, ttl=60)[0].attempt == 2
+
+
+def test_read_only_store_creates_nothing(tmp_path):
+    path = tmp_path / "no" / "such" / "dir" / "r.sqlite"
+    ro = ResultsStore(f"sqlite:///{path}", read_only=True)
+    assert ro.nodes() == [] and ro.query() == [] and ro.node_status("x") is None
+    assert not (tmp_path / "no").exists()
+    with pytest.raises(StoreError, match="read-only"):
+        ro.add(row())
+    ResultsStore(f"sqlite:///{path}").add(row())
+    assert len(ResultsStore(f"sqlite:///{path}", read_only=True).query()) == 1
+
+
+def test_store_made_before_leases_gets_their_columns(tmp_path):
+    path = tmp_path / "old.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE nodes (key VARCHAR(64) PRIMARY KEY, kind VARCHAR, spec JSON, status VARCHAR, "
+                "error TEXT, started_at DATETIME, finished_at DATETIME, outputs JSON)")
+    con.execute("INSERT INTO nodes VALUES ('n1', 'toy', '{}', 'done', NULL, NULL, NULL, '{\"x\": 1}')")
+    con.commit()
+    con.close()
+    [old] = ResultsStore(f"sqlite:///{path}", read_only=True).nodes()  # read as it is, not migrated
+    assert old.status == "done" and old.attempt == 0
+    store = ResultsStore(f"sqlite:///{path}")
+    lease, _ = store.claim("n1", "toy", {}, "me", seen_attempt=0, ttl=60)
+    assert lease.attempt == 1 and store.node("n1").owner == "me"
+
+
+@pytest.mark.parametrize("url, said", [
+    ("results.sqlite", "is not a database URL; e.g. sqlite:////abs/path/results.sqlite"),
+    ("nosuchdb://x/y", "names an unknown database type 'nosuchdb'"),
+    ("postgresql://u:secret@localhost/db", "needs the database driver 'psycopg', which is not installed: "
+                                           "pip install 'psycopg[binary]'"),
+    ("postgresql+psycopg2://u:secret@localhost/db", "needs the database driver 'psycopg2', which is not installed: "
+                                                    "pip install psycopg2-binary"),
+])
+def test_bad_store_urls_say_what_to_do(url, said):
+    driver = said.split("'")[1] if "driver" in said else None
+    if driver and importlib.util.find_spec(driver):
+        pytest.skip(f"{driver} is installed here")
+    with pytest.raises(StoreError) as e:
+        ResultsStore(url)
+    assert said in str(e.value) and "secret" not in str(e.value)

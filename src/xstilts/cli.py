@@ -7,10 +7,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
+from rich.markup import escape
 
 from .data.cli import data_app
-from .errors import XstiltsError
+from .errors import Interrupted, XstiltsError
 from .console import make_console
 
 app = typer.Typer(
@@ -33,14 +35,64 @@ Model = Annotated[str, typer.Option(
                           "such as xlm-roberta-large.")]
 
 
+_state = {"debug": False}
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the full traceback of any error (otherwise one line and a hint).")] = False) -> None:
+    _state["debug"] = debug
+
+
+_WHERE = ("set XSTILTS_HOME (results, runs) or XSTILTS_CACHE (converted models, features) to a folder on a "
+          "disk you can write, or pass --store / --work-dir")
+
+
+def _explain(e: BaseException) -> tuple[str, str | None, int]:
+    """(one line, hint, exit status) for an error reaching the user."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .diskfull import free_mb, is_disk_full
+
+    if isinstance(e, XstiltsError | ValueError | KeyError):
+        return (e.args[0] if isinstance(e, KeyError) and e.args else str(e)), None, 2
+    if is_disk_full(e):
+        where = getattr(e, "filename", None)
+        room = f" ({free_mb(where):,} MB free there)" if where else ""
+        return f"the disk is full{f' writing {where}' if where else ''}{room}", f"free some space, or {_WHERE}", 2
+    if isinstance(e, PermissionError):
+        return f"permission denied: {e.filename or e}", _WHERE, 2
+    if isinstance(e, OSError):
+        return f"{e.strerror or e}{f': {e.filename}' if e.filename else ''}", None, 2
+    if isinstance(e, SQLAlchemyError):
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        return f"the results store failed: {reason}", "check --store (and that its folder is writable)", 2
+    return f"internal error: {type(e).__name__}: {e}", "rerun with --debug for the traceback, and please report it", 1
+
+
 @contextmanager
 def user_errors():
-    """Errors about the user's input print as one red line and exit 2, without a traceback."""
+    """Every error reaches the user as one red line (plus a hint where there is one), without a
+    traceback unless --debug: exit status 2 for what the user can fix (input, store, permissions,
+    full disk), 130 for Ctrl-C, 1 for an internal error."""
     try:
         yield
-    except (XstiltsError, ValueError, KeyError) as e:
-        console.print(f"[bold red]error:[/] {e.args[0] if isinstance(e, KeyError) and e.args else e}")
-        raise typer.Exit(code=2) from None
+    except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        raise
+    except Interrupted as e:
+        console.print(f"[bold yellow]interrupted:[/] {escape(str(e))}")
+        raise typer.Exit(code=130) from None
+    except KeyboardInterrupt:
+        console.print("[bold yellow]interrupted[/]")
+        raise typer.Exit(code=130) from None
+    except Exception as e:
+        if _state["debug"]:
+            raise
+        line, hint, code = _explain(e)
+        console.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
+        if hint:
+            console.print(f"[dim]hint: {escape(hint)}[/]", soft_wrap=True)
+        raise typer.Exit(code=code) from None
 
 
 @app.command()
@@ -222,7 +274,8 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
 
     with user_errors():
         p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model)
-        console.print(render_plan(p, ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None))))
+        url = store or p.spec.store or (smoke_store_url() if smoke else None)
+        console.print(render_plan(p, ResultsStore(url, read_only=True)))  # plan creates nothing
 
 
 @app.command()
@@ -242,9 +295,12 @@ def run(
     condition, target and seed of SPEC, then print the comparison and write the HTML report.
 
     Killing it and running it again skips every finished node and repeats none; a failed node is
-    recorded with its error and does not stop the others. Exit status: 0 when every node is done,
-    1 when any node failed or was blocked by a failed dependency (the summary table names them),
-    2 for a spec or input error.
+    recorded with its error and does not stop the others. Two runs of one study on one store share
+    the work: each node is claimed (a lease renewed while it runs) and run once; a run waits for
+    nodes another live run holds. Ctrl-C marks the node it stopped in 'interrupted' (rerun to
+    continue it). Exit status: 0 when every node is done, 1 when any node failed or was blocked by
+    a failed dependency (the summary table names them), 2 for a spec, input, store, permission or
+    full-disk error, 130 when interrupted.
 
     Example: xstilts run experiments/demo.yaml;  xstilts run experiments/full.yaml --smoke
     """
@@ -277,7 +333,7 @@ def report(
     with user_errors():
         p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model)
         name = p.spec.name + ("-smoke" if smoke else "")
-        report_study(p, ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None)),
+        report_study(p, ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None), read_only=True),
                      html or user_dir() / "studies" / name / "report.html", console=console)
 
 

@@ -2,29 +2,50 @@
 
 A node the store lists as done (with outputs its runner still finds valid, e.g. the checkpoint
 folder exists) is skipped, so killing a study at any point and rerunning repeats no finished
-node; a node killed mid-run is still 'running' in the store and simply runs again. A failed
-node is recorded with its traceback; the nodes that depend on it are blocked, all others run.
-Runners are registered per node kind by the phase scripts (`register_runner`); this module
-knows none of them.
+node. A failed node is recorded with its traceback; the nodes that depend on it are blocked,
+all others run. Runners are registered per node kind by the phase scripts (`register_runner`);
+this module knows none of them.
+
+One runner per node: a node is claimed in the store before it runs (a lease that a background
+thread renews every LEASE_SECONDS / 4; a node silent for LEASE_SECONDS is taken over), so two
+`xstilts run` of one study on one store share the work: each runs what nobody holds and waits
+for what another live runner holds. A node works in its own attempt folder
+(`<work>/<kind>/.<key16>.attemptN`, resumed from what a dead runner left) that is renamed to
+`<work>/<kind>/<key16>` only when the node is done and its lease still held; paths under it in
+the node's outputs are rewritten to the final folder. An outcome is written only under the
+lease that produced it: a failure one runner recorded is never overwritten by another's attempt.
+Ctrl-C marks the node 'interrupted' (a rerun runs it again); a full disk stops the run.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import socket
+import threading
+import time
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from xstilts.console import make_console
 from xstilts.data.readers import did_you_mean
-from xstilts.errors import XstiltsError
+from xstilts.diskfull import free_mb, is_disk_full
+from xstilts.errors import DiskFullError, Interrupted, XstiltsError
 from xstilts.experiments.plan import Node, Plan
 from xstilts.experiments.spec import Spec
 from xstilts.provenance import canonical_json
-from xstilts.console import make_console
+from xstilts.store import LEASE_SECONDS, Lease, NodeRow
+
+POLL_SECONDS = 2.0  # how often a runner looks again at nodes other runners hold
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,7 @@ def get_runner(kind: str) -> RegisteredRunner:
 class Summary:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # already done in the store
+    elsewhere: list[str] = field(default_factory=list)  # done by another runner during this run
     failed: dict[str, str] = field(default_factory=dict)  # key -> traceback
     blocked: list[str] = field(default_factory=list)  # a dependency failed
 
@@ -71,16 +93,19 @@ class Summary:
         t = Table(title="study run", show_lines=False)
         for col in ("status", "node", "detail"):
             t.add_column(col)
-        label = {k: f"{n.kind} {n.label}" for k, n in plan.nodes.items()}
+        label = {k: escape(f"{n.kind} {n.label}") for k, n in plan.nodes.items()}
         for k in self.done:
             t.add_row("[green]done[/]", label[k], "")
+        for k in self.elsewhere:
+            t.add_row("[green]done[/]", label[k], "by another runner")
         for k in self.failed:
             lines = self.failed[k].strip().splitlines()
-            t.add_row("[red]failed[/]", label[k], lines[-1] if lines else "")
+            t.add_row("[red]failed[/]", label[k], escape(lines[-1]) if lines else "")
         for k in self.blocked:
             t.add_row("[yellow]blocked[/]", label[k], "a dependency failed")
-        t.caption = (f"{len(self.done)} done, {len(self.skipped)} already done, "
-                     f"{len(self.failed)} failed, {len(self.blocked)} blocked")
+        t.caption = (f"{len(self.done)} done, {len(self.skipped)} already done"
+                     + (f", {len(self.elsewhere)} done by another runner" if self.elsewhere else "")
+                     + f", {len(self.failed)} failed, {len(self.blocked)} blocked")
         return t
 
 
@@ -94,23 +119,106 @@ def run_node(runner: Runner, node: Node, deps: dict[str, dict], ctx: RunContext)
         return "failed", traceback.format_exc()
 
 
-class _Bookkeeping:
-    """What the executors share: skip finished nodes, mark states, collect the summary."""
+class _Heartbeat:
+    """One background thread renewing every lease this runner holds; remembers lost ones."""
 
-    def __init__(self, plan: Plan, store: Any, work_dir: Path, data_root: Path | None):
-        self.plan, self.store, self.summary = plan, store, Summary()
+    def __init__(self, store: Any, ttl: float):
+        self.store, self.period = store, ttl / 4
+        self.leases: dict[str, Lease] = {}
+        self.lost: set[str] = set()
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="xstilts-heartbeat", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def hold(self, lease: Lease) -> None:
+        with self._lock:
+            self.leases[lease.key] = lease
+
+    def release(self, key: str) -> bool:
+        """Stop renewing KEY's lease; False when it was lost while held."""
+        with self._lock:
+            self.leases.pop(key, None)
+            return key not in self.lost
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.period):
+            with self._lock:
+                leases = list(self.leases.values())
+            for lease in leases:
+                try:
+                    held = self.store.renew(lease)
+                except Exception:  # noqa: BLE001 - a store hiccup: the next beat tries again
+                    continue
+                if not held:
+                    with self._lock:
+                        self.lost.add(lease.key)
+
+
+def _dead(owner: str | None) -> bool:
+    """True for a runner of this machine whose process is gone (its lease need not expire first)."""
+    host, _, rest = (owner or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. another user's process: alive
+        return False
+    return False
+
+
+def _moved(value: Any, src: Path, dst: Path) -> Any:
+    """VALUE with every path under SRC (in strings, lists, dicts) rewritten to the same path under DST."""
+    if isinstance(value, dict):
+        return {k: _moved(v, src, dst) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_moved(v, src, dst) for v in value]
+    if isinstance(value, str) and (value == str(src) or value.startswith(str(src) + os.sep)):
+        return str(dst) + value[len(str(src)):]
+    return value
+
+
+class _Bookkeeping:
+    """What the executors share: skip finished nodes, claim and release nodes, move a finished
+    node's folder into place, mark states, collect the summary."""
+
+    def __init__(self, plan: Plan, store: Any, work_dir: Path, data_root: Path | None, console: Console,
+                 ttl: float):
+        self.plan, self.store, self.summary, self.console, self.ttl = plan, store, Summary(), console, ttl
         spec = plan.spec
         self.ctx = RunContext(Path(work_dir), data_root or (spec.data_root if spec else None), store.url, spec)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.seen: dict[str, NodeRow] = {n.key: n for n in store.nodes()}  # states as this run found them
         self.outputs: dict[str, dict] = {}
-        done = {n.key: n.outputs or {} for n in store.nodes(status="done")}
         for key, node in plan.nodes.items():
-            check = get_runner(node.kind).is_valid if node.kind in _RUNNERS else None
-            if key in done and (check is None or check(done[key])):
-                self.outputs[key] = done[key]
+            row = self.seen.get(key)
+            if row is not None and row.status == "done" and self._valid(node, row.outputs or {}):
+                self.outputs[key] = row.outputs or {}
                 self.summary.skipped.append(key)
         self.todo = [n for k, n in plan.nodes.items() if k not in self.outputs]
         for kind in sorted({n.kind for n in self.todo}):
             get_runner(kind)  # a missing runner stops the study before anything runs
+        self.beat = _Heartbeat(store, ttl)
+        self.held_elsewhere: dict[str, NodeRow] = {}
+        self.running: dict[str, tuple[Lease, Path]] = {}
+        self._announced: set[str] = set()
+
+    @staticmethod
+    def _valid(node: Node, outputs: dict) -> bool:
+        check = get_runner(node.kind).is_valid if node.kind in _RUNNERS else None
+        return check is None or check(outputs)
+
+    def settled(self, node: Node) -> bool:
+        return node.key in self.outputs or node.key in self.summary.failed or node.key in self.summary.blocked
 
     def blocked(self, node: Node) -> bool:
         bad = set(self.summary.failed) | set(self.summary.blocked)
@@ -122,50 +230,164 @@ class _Bookkeeping:
     def ready(self, node: Node) -> bool:
         return all(d in self.outputs for d in node.deps)
 
-    def start(self, node: Node) -> tuple[dict[str, dict], RunContext]:
-        self.store.mark_running(node.key, node.kind, {"label": node.label, "config": node.config,
-                                                      "deps": list(node.deps)})
-        ctx = replace(self.ctx, node_dir=self.ctx.node_dir / node.kind / node.key[:16])
-        return {d: self.outputs[d] for d in node.deps}, ctx
+    def claim(self, node: Node) -> tuple[dict[str, dict], RunContext] | None:
+        """(deps, context) when this runner now holds NODE; None when another live runner holds
+        it (it is waited for) or finished it since this run started (its outcome is taken)."""
+        seen, spec = self.seen.get(node.key), {"label": node.label, "config": node.config, "deps": list(node.deps)}
+        lease, row = self.store.claim(node.key, node.kind, spec, self.owner, seen_attempt=seen.attempt if seen else 0,
+                                      ttl=self.ttl)
+        if lease is None and row.status == "running" and _dead(row.owner):
+            lease, row = self.store.claim(node.key, node.kind, spec, self.owner, seen_attempt=row.attempt,
+                                          ttl=self.ttl, take_from=row.owner)
+        if lease is None:
+            self._take_outcome(node, row)
+            return None
+        self.held_elsewhere.pop(node.key, None)
+        self.beat.hold(lease)
+        folder = self._attempt_dir(node, lease)
+        self.running[node.key] = (lease, folder)
+        return {d: self.outputs[d] for d in node.deps}, replace(self.ctx, node_dir=folder)
 
-    def finish(self, node: Node, status: str, result: Any) -> None:
+    def _take_outcome(self, node: Node, row: NodeRow) -> None:
+        if row.status == "running":
+            self.held_elsewhere[node.key] = row
+        elif row.status == "done" and self._valid(node, row.outputs or {}):
+            self.outputs[node.key] = row.outputs or {}
+            self.summary.elsewhere.append(node.key)
+        elif row.status == "failed":
+            self.summary.failed[node.key] = f"failed in another runner ({row.owner}):\n{row.error or ''}"
+        else:  # interrupted, or done with outputs gone since: this runner's to run at its next try
+            self.seen[node.key] = row
+        if row.status != "running":
+            self.held_elsewhere.pop(node.key, None)
+
+    def _attempt_dir(self, node: Node, lease: Lease) -> Path:
+        """This attempt's folder. What an earlier attempt left belongs to a dead runner (this one
+        holds the lease now): the latest is renamed to this attempt's name and resumed from, as
+        is a final folder from before attempts existed; older ones are removed."""
+        base, name = self.ctx.node_dir / node.kind, node.key[:16]
+        folder = base / f".{name}.attempt{lease.attempt}"
+        earlier = sorted(base.glob(f".{name}.attempt*"), key=lambda p: p.stat().st_mtime) if base.is_dir() else []
+        for old in earlier[:-1]:
+            shutil.rmtree(old, ignore_errors=True)
+        resume = earlier[-1] if earlier else (base / name if (base / name).is_dir() else None)
+        if resume is not None and resume != folder:
+            os.replace(resume, folder)
+        return folder
+
+    def finish(self, node: Node, status: str, result: Any) -> bool:
+        """Record the outcome under this run's lease; False when the lease was lost meanwhile
+        (another runner took the node over: its outcome stands, and the node is waited for)."""
+        lease, folder = self.running.pop(node.key)
+        if not self.beat.release(node.key) or not self.store.renew(lease):
+            return self._lost(node)
         if status == "done":
-            self.store.mark_done(node.key, result)
+            final = folder.parent / node.key[:16]
+            if folder.exists():
+                shutil.rmtree(final, ignore_errors=True)  # a stale folder whose outputs were no longer valid
+                os.replace(folder, final)
+            result = _moved(result, folder, final)
+            if not self.store.mark_done(node.key, result, lease):
+                return self._lost(node)
             self.outputs[node.key] = result
             self.summary.done.append(node.key)
-        else:
-            self.store.mark_failed(node.key, result)
-            self.summary.failed[node.key] = result
+            return True
+        self.store.mark_failed(node.key, result, lease)
+        self.summary.failed[node.key] = result
+        if is_disk_full(result):
+            where = re.findall(r"'(/[^']+)'", result.strip().splitlines()[-1]) or [str(folder)]
+            raise DiskFullError(f"the disk is full: {node.kind} {node.label} could not write {where[-1]} "
+                                f"({free_mb(where[-1]):,} MB free there); free some space, or point --work-dir, "
+                                "XSTILTS_HOME or XSTILTS_CACHE at a bigger disk, then run again (finished nodes "
+                                "are kept)")
+        return True
+
+    def _lost(self, node: Node) -> bool:
+        self.console.print(f"[yellow]{escape(node.kind + ' ' + node.label)}: another runner took this node over "
+                           f"(no heartbeat for {self.ttl:.0f} s); its outcome stands[/]")
+        self.seen.pop(node.key, None)
+        return False
+
+    def interrupted(self) -> Interrupted:
+        """Mark every node this runner holds 'interrupted' and say where the run stopped."""
+        names = []
+        for key, (lease, _) in list(self.running.items()):
+            self.store.mark_interrupted(key, lease)
+            names.append(f"{self.plan.nodes[key].kind} {self.plan.nodes[key].label} ({key[:10]})")
+        self.running.clear()
+        if names:
+            return Interrupted(f"stopped in {', '.join(names)}: marked 'interrupted' in the store; run the same "
+                               "command again to continue (finished nodes are kept)")
+        return Interrupted("stopped between nodes; run the same command again to continue (finished nodes are kept)")
+
+    def wait(self) -> None:
+        """Say once whom this runner waits for, then sleep a poll interval."""
+        for key, row in self.held_elsewhere.items():
+            if key not in self._announced:
+                self._announced.add(key)
+                node = self.plan.nodes[key]
+                self.console.print(f"[dim]waiting for {escape(node.kind + ' ' + node.label)} ({key[:10]}), "
+                                   f"held by another runner: {escape(row.owner or '?')}[/]")
+        time.sleep(POLL_SECONDS)
 
 
 class LocalExecutor:
-    """Runs nodes one at a time in this process, in the plan's topological order."""
+    """Runs nodes one at a time in this process, in the plan's topological order; nodes another
+    runner holds are left to it and waited for."""
 
-    def __init__(self, work_dir: str | Path, data_root: str | Path | None = None, console: Console | None = None):
+    def __init__(self, work_dir: str | Path, data_root: str | Path | None = None, console: Console | None = None,
+                 lease_seconds: float | None = None):
         self.work_dir, self.data_root = Path(work_dir), Path(data_root) if data_root else None
         self.console = console or make_console()
+        self.ttl = lease_seconds or LEASE_SECONDS
 
     def run(self, plan: Plan, store: Any) -> Summary:
-        book = _Bookkeeping(plan, store, self.work_dir, self.data_root)
-        for node in book.todo:
-            if book.blocked(node):
-                continue
-            self.console.print(f"[bold]{node.kind}[/] {node.label} [dim]{node.key[:10]}[/]")
-            deps, ctx = book.start(node)
-            book.finish(node, *run_node(get_runner(node.kind).run, node, deps, ctx))
+        book = _Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl)
+        pending = list(book.todo)
+        with book.beat:
+            try:
+                while pending:
+                    started = self._next(book, pending)
+                    if started is None:
+                        if pending:
+                            book.wait()
+                        continue
+                    node, deps, ctx = started
+                    self.console.print(f"[bold]{node.kind}[/] {escape(node.label)} [dim]{node.key[:10]}[/]")
+                    if book.finish(node, *run_node(get_runner(node.kind).run, node, deps, ctx)):
+                        pending.remove(node)
+            except KeyboardInterrupt:
+                raise book.interrupted() from None
         self.console.print(book.summary.table(plan))
         return book.summary
 
+    @staticmethod
+    def _next(book: _Bookkeeping, pending: list[Node]) -> tuple[Node, dict, RunContext] | None:
+        """The first pending node this runner could claim; settles the ones others finished."""
+        for node in list(pending):
+            if book.blocked(node):
+                pending.remove(node)
+            elif book.ready(node):
+                claimed = book.claim(node)
+                if claimed is not None:
+                    return node, *claimed
+                if book.settled(node):
+                    pending.remove(node)
+        return None
+
 
 class RayExecutor:
-    """Runs each node as a Ray task once its dependencies are done; the store is written by the
-    driver only, so any store URL works. num_gpus None: 1 per node where the cluster has GPUs."""
+    """Runs each node as a Ray task once its dependencies are done; the store is written (and
+    leases held) by the driver only, so any store URL works. num_gpus None: 1 per node where
+    the cluster has GPUs."""
 
     def __init__(self, work_dir: str | Path, data_root: str | Path | None = None, console: Console | None = None,
-                 num_gpus: float | None = None, num_cpus: float = 1.0, **init_kwargs: Any):
+                 num_gpus: float | None = None, num_cpus: float = 1.0, lease_seconds: float | None = None,
+                 **init_kwargs: Any):
         self.work_dir, self.data_root = Path(work_dir), Path(data_root) if data_root else None
         self.console = console or make_console()
         self.num_gpus, self.num_cpus, self.init_kwargs = num_gpus, num_cpus, init_kwargs
+        self.ttl = lease_seconds or LEASE_SECONDS
 
     def run(self, plan: Plan, store: Any) -> Summary:
         import ray
@@ -178,25 +400,37 @@ class RayExecutor:
             gpus = 1 if ray.cluster_resources().get("GPU", 0) else 0
         cpus = res.num_cpus if res else self.num_cpus
         task = ray.remote(run_node).options(num_gpus=gpus, num_cpus=cpus)
-        book = _Bookkeeping(plan, store, self.work_dir, self.data_root)
+        book = _Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl)
         waiting, in_flight = list(book.todo), {}
-        while waiting or in_flight:
-            for node in list(waiting):
-                if book.blocked(node):
-                    waiting.remove(node)
-                elif book.ready(node):
-                    waiting.remove(node)
-                    deps, ctx = book.start(node)
-                    in_flight[task.remote(get_runner(node.kind).run, node, deps, ctx)] = node
-                    self.console.print(f"submitted [bold]{node.kind}[/] {node.label} [dim]{node.key[:10]}[/]")
-            if not in_flight:
-                break
-            [ref], _ = ray.wait(list(in_flight), num_returns=1)
-            node = in_flight.pop(ref)
+        with book.beat:
             try:
-                status, result = ray.get(ref)
-            except Exception as e:  # noqa: BLE001 - a worker that died fails its node only
-                status, result = "failed", f"{type(e).__name__}: {e}"
-            book.finish(node, status, result)
+                while waiting or in_flight:
+                    for node in list(waiting):
+                        if book.blocked(node):
+                            waiting.remove(node)
+                        elif book.ready(node):
+                            claimed = book.claim(node)
+                            if claimed is not None:
+                                waiting.remove(node)
+                                in_flight[task.remote(get_runner(node.kind).run, node, *claimed)] = node
+                                self.console.print(f"submitted [bold]{node.kind}[/] {escape(node.label)} "
+                                                   f"[dim]{node.key[:10]}[/]")
+                            elif book.settled(node):
+                                waiting.remove(node)
+                    if not in_flight:
+                        if waiting:
+                            book.wait()
+                        continue
+                    done, _ = ray.wait(list(in_flight), num_returns=1, timeout=POLL_SECONDS)
+                    for ref in done:
+                        node = in_flight.pop(ref)
+                        try:
+                            status, result = ray.get(ref)
+                        except Exception as e:  # noqa: BLE001 - a worker that died fails its node only
+                            status, result = "failed", f"{type(e).__name__}: {e}"
+                        if not book.finish(node, status, result):
+                            waiting.append(node)
+            except KeyboardInterrupt:
+                raise book.interrupted() from None
         self.console.print(book.summary.table(plan))
         return book.summary

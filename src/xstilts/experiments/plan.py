@@ -31,6 +31,7 @@ from xstilts.experiments import guard
 from xstilts.experiments.hparams import HParams, HParamsError, check_layer, resolve
 from xstilts.experiments.spec import ProbeTarget, Spec, SpecError, TaskTarget, Train, load_spec, locate
 from xstilts.provenance import package_version, stable_hash
+from xstilts.store import LEASE_SECONDS
 
 CODE_VERSIONS = {"intermediate": "2", "probe": "2", "finetune": "2"}
 # Rough sentences per language a probe encodes (FLORES via SIB-200: 1,004 sentences;
@@ -299,7 +300,8 @@ def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | 
 # ---- the view `xstilts plan` prints -------------------------------------------------------
 
 _STATUS = {"done": "[green]done[/]", "failed": "[red]failed[/]", "running": "[yellow]running[/]",
-           None: "[dim]pending[/]"}
+           "interrupted": "[magenta]interrupted[/]", "abandoned": "[yellow]abandoned[/] (its runner stopped "
+           "without a word; a run takes it over)", None: "[dim]pending[/]"}
 
 
 def _fmt_cost(cost: Cost) -> str:
@@ -315,7 +317,8 @@ def _fmt_cost(cost: Cost) -> str:
 def render_plan(plan: Plan, store: Any | None = None) -> Group:
     """A tree: the base encoder and each intermediate checkpoint, with the probes and
     fine-tuning runs that use it; each node with its store status, cost and short key."""
-    status = {n.key: n.status for n in store.nodes()} if store is not None else {}
+    status = {n.key: "abandoned" if n.status == "running" and not n.live(LEASE_SECONDS) else n.status
+              for n in store.nodes()} if store is not None else {}
 
     def line(n: Node) -> str:
         hp = f"  [magenta]{n.meta['hparams'].describe()}[/]" if n.meta.get("hparams") else ""

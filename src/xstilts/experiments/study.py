@@ -104,9 +104,7 @@ def study_rows(plan: Plan, store: ResultsStore) -> tuple[list[ResultRow], int]:
 
 def smoke_store_url() -> str:
     """Smoke runs keep their rows in a store of their own (their node keys differ as well)."""
-    path = user_dir() / "smoke" / "results.sqlite"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+    return f"sqlite:///{user_dir() / 'smoke' / 'results.sqlite'}"  # the store makes the folder when it writes
 
 
 def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str | None = None,

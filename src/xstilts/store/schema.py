@@ -24,8 +24,11 @@
     run_id          free label of the producing run (not part of the key)
 
 `nodes`: state of the experiment planner's DAG nodes, keyed by `stable_hash` of their inputs.
-    key, kind, spec (JSON), status (pending/running/done/failed), error,
+    key, kind, spec (JSON), status (running/done/failed/interrupted; absent = pending), error,
     started_at, finished_at, outputs (JSON)
+    owner, heartbeat, attempt   the lease: which runner holds the node, when it last said it is
+                                alive, and how many times the node was claimed (so a runner can
+                                tell a state it read from one another runner wrote since)
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from xstilts.provenance import git_hash, package_version, stable_hash
 # run label overwrites the old row instead of adding a second one.
 NOT_KEYED = frozenset({"value", "created_at", "git_hash", "package_version", "run_id"})
 
-NodeStatus = Literal["pending", "running", "done", "failed"]
+NodeStatus = Literal["pending", "running", "done", "failed", "interrupted"]
 
 
 def utcnow() -> datetime:
@@ -94,6 +97,9 @@ class NodeTable(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outputs: Mapped[dict | None] = mapped_column(JSON)
+    owner: Mapped[str | None] = mapped_column(String)
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ResultRow(BaseModel):
@@ -141,3 +147,12 @@ class NodeRow(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     outputs: dict[str, Any] | None
+    owner: str | None = None
+    heartbeat: datetime | None = None
+    attempt: int = 0
+
+    def live(self, ttl: float, now: datetime | None = None) -> bool:
+        """Running and heard from within TTL seconds (a dead runner's node is not live)."""
+        now = now or utcnow()
+        return (self.status == "running" and self.heartbeat is not None
+                and (now - self.heartbeat).total_seconds() < ttl)

@@ -3,7 +3,10 @@
 SQLite by default (one file under the user dir), any SQLAlchemy URL otherwise (Postgres
 for a cluster). Every write is its own committed transaction, so killing a study loses
 nothing already added; SQLite runs in WAL mode with a busy timeout so several worker
-processes can write to one file.
+processes can write to one file. A node is run under a lease (owner, heartbeat, attempt):
+claimed atomically, renewed while it runs, taken over once its heartbeat is older than the
+lease; a runner's outcome is written only while it still holds the lease. A store opened
+read-only (`plan`, `report`) creates nothing: a database that is not there has no rows.
 """
 
 from __future__ import annotations
@@ -11,20 +14,32 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import os
+import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, select, update
+from sqlalchemy import Engine, create_engine, delete, event, inspect, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
 
+from xstilts.errors import StoreError
 from xstilts.paths import user_dir
 from xstilts.store.schema import Base, NodeRow, NodeTable, ResultRow, ResultTable, utcnow
 
 _BUSY_MS = 60_000
+# Seconds without a heartbeat after which a running node's runner is presumed dead.
+LEASE_SECONDS = float(os.environ.get("XSTILTS_LEASE_SECONDS", 120))
+# pip package of each database driver a URL may name (the module is what the ImportError says)
+_DRIVERS = {"psycopg2": "psycopg2-binary", "psycopg": "'psycopg[binary]'", "pg8000": "pg8000",
+            "asyncpg": "asyncpg", "pymysql": "pymysql", "MySQLdb": "mysqlclient"}
+_EXAMPLES = "e.g. sqlite:////abs/path/results.sqlite or postgresql://user:password@host/db"
 
 
 def default_url() -> str:
@@ -38,28 +53,96 @@ def _sqlite_pragmas(dbapi_con: Any, _record: Any) -> None:
     cur.close()
 
 
-def _new_engine(url: str) -> Engine:
-    parsed = make_url(url)
+def _sqlite_busy_only(dbapi_con: Any, _record: Any) -> None:
+    dbapi_con.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
+
+
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _new_engine(url: str, read_only: bool = False) -> Engine | None:
+    """The engine for URL with the tables made (and older tables given the lease columns); None
+    for a read-only store that does not exist yet. Every failure is a StoreError saying what to do."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"the store URL '{url}' is not a database URL; {_EXAMPLES}") from None
     is_sqlite = parsed.get_backend_name() == "sqlite"
-    if is_sqlite and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    memory = is_sqlite and parsed.database in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}} if memory else {}
+    if is_sqlite and not memory:
+        path = Path(parsed.database).expanduser()
+        if read_only:
+            if not path.is_file():
+                return None
+            parsed = parsed.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"cannot create the folder {path.parent} for the results store ({e.strerror}); "
+                                 "set XSTILTS_HOME to a writable folder or pass --store") from None
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except NoSuchModuleError:
+        raise StoreError(f"the store URL '{_shown(url)}' names an unknown database type "
+                         f"'{parsed.drivername}'; {_EXAMPLES}") from None
+    except ImportError as e:
+        raise StoreError(f"the store URL '{_shown(url)}' needs the database driver '{e.name}', which is not "
+                         f"installed: pip install {_DRIVERS.get(e.name or '', e.name)}") from None
     if is_sqlite:
-        event.listen(engine, "connect", _sqlite_pragmas)
-    Base.metadata.create_all(engine)
+        event.listen(engine, "connect", _sqlite_busy_only if read_only else _sqlite_pragmas)
+    try:
+        if read_only:
+            return engine if inspect(engine).has_table(NodeTable.__tablename__) else None
+        _make_tables(engine)
+    except SQLAlchemyError as e:
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        hint = ("the folder must be writable (set XSTILTS_HOME or pass --store)" if is_sqlite
+                else "check the host, database name and credentials")
+        raise StoreError(f"cannot open the results store {_shown(url)}: {reason}; {hint}") from None
     return engine
+
+
+def _make_tables(engine: Engine, tries: int = 3) -> None:
+    """Create the tables, and give a store made before leases existed the three lease columns.
+    Runners starting together race to do it: the loser sees "already exists" and looks again."""
+    for i in range(tries):
+        try:
+            Base.metadata.create_all(engine)
+            have = {c["name"] for c in inspect(engine).get_columns(NodeTable.__tablename__)}
+            with engine.begin() as con:
+                for name, sql in (("owner", "VARCHAR"), ("heartbeat", "TIMESTAMP"),
+                                  ("attempt", "INTEGER DEFAULT 0 NOT NULL")):
+                    if name not in have:
+                        con.execute(text(f"ALTER TABLE {NodeTable.__tablename__} ADD COLUMN {name} {sql}"))
+            return
+        except SQLAlchemyError as e:
+            if i == tries - 1 or not any(m in str(e).lower() for m in ("already exists", "duplicate column")):
+                raise
 
 
 # Cached so many stores (one per worker task) share a pool; in-memory SQLite is not
 # cached, so each `ResultsStore("sqlite://")` is a fresh, private database.
 _cached_engine = functools.cache(_new_engine)
+_engine_lock = threading.Lock()
 
 
-def _engine(url: str) -> Engine:
-    parsed = make_url(url)
+def _engine(url: str, read_only: bool) -> Engine | None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return _new_engine(url)  # raises the StoreError
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         return _new_engine(url)
-    return _cached_engine(url)
+    if read_only:
+        return _new_engine(url, True)
+    with _engine_lock:
+        return _cached_engine(url)
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -83,17 +166,20 @@ def _upsert(session: Session, table: type[Base], rows: list[dict[str, Any]]) -> 
 class ResultsStore:
     """Results and node states behind one SQLAlchemy URL (default: the user's SQLite file)."""
 
-    def __init__(self, url: str | None = None):
-        self.url = url or default_url()
-        self.engine = _engine(self.url)
+    def __init__(self, url: str | None = None, *, read_only: bool = False):
+        """READ_ONLY: create nothing (no folder, no database, no table); a store that is not
+        there yet reads as empty."""
+        self.url, self.read_only = url or default_url(), read_only
+        self.engine = _engine(self.url, read_only)
 
     def __repr__(self) -> str:
-        return f"ResultsStore({self.engine.url.render_as_string(hide_password=True)!r})"
+        return f"ResultsStore({_shown(self.url)!r})"
 
     # results
 
     def add(self, rows: ResultRow | Iterable[ResultRow]) -> int:
         """Upsert rows by protocol key in one transaction; returns the number of distinct keys written."""
+        self._writable()
         rows = [rows] if isinstance(rows, ResultRow) else list(rows)
         by_key = {row.key(): row for row in rows}  # last wins, as it would row by row
         if not by_key:
@@ -108,6 +194,8 @@ class ResultsStore:
 
     def query(self, **filters: Any) -> list[ResultRow]:
         """Rows matching every filter: column=value, column=[values] for IN, column=None for NULL."""
+        if self.engine is None:  # read-only and not there yet
+            return []
         stmt = select(ResultTable).where(*self._where(filters)).order_by(ResultTable.created_at, ResultTable.key)
         with Session(self.engine) as session:
             return [self._row(r) for r in session.scalars(stmt)]
@@ -161,36 +249,116 @@ class ResultsStore:
     # planner nodes; a node absent from the table has never started (node_status → None)
 
     def node_status(self, key: str) -> str | None:
-        with Session(self.engine) as session:
-            return session.scalar(select(NodeTable.status).where(NodeTable.key == key))
+        row = self.node(key)
+        return row.status if row else None
 
-    def mark_running(self, key: str, kind: str, spec: dict[str, Any]) -> None:
-        """Record a node as started, clearing any earlier failure or outputs."""
-        record = dict(key=key, kind=kind, spec=spec, status="running", error=None,
-                      started_at=utcnow(), finished_at=None, outputs=None)
+    def node(self, key: str) -> NodeRow | None:
+        found = self._nodes(NodeTable.key == key)
+        return found[0] if found else None
+
+    def mark_running(self, key: str, kind: str, spec: dict[str, Any], owner: str | None = None) -> Lease:
+        """Record a node as started whoever holds it, clearing any earlier failure or outputs
+        (`claim` is the careful way); returns the new lease."""
+        self._writable()
         with Session(self.engine) as session, session.begin():
-            _upsert(session, NodeTable, [record])
+            attempt = (session.scalar(select(NodeTable.attempt).where(NodeTable.key == key)) or 0) + 1
+            _upsert(session, NodeTable, [dict(key=key, kind=kind, spec=spec, attempt=attempt, **_running(owner))])
+        return Lease(key, owner, attempt)
 
-    def mark_done(self, key: str, outputs: dict[str, Any]) -> None:
-        self._finish(key, status="done", outputs=outputs, error=None)
+    def claim(self, key: str, kind: str, spec: dict[str, Any], owner: str, *, seen_attempt: int,
+              ttl: float, take_from: str | None = None) -> tuple[Lease | None, NodeRow | None]:
+        """Take node KEY for OWNER, atomically, when no live runner holds it and nobody claimed it
+        since this runner read its state (attempt SEEN_ATTEMPT; 0: never started). A node running
+        without a heartbeat for TTL seconds, or held by TAKE_FROM (a runner known to be dead), is
+        taken over whatever its attempt. Returns (the lease, None), or (None, the node as it is
+        now: held, or finished by another runner)."""
+        self._writable()
+        if seen_attempt == 0:
+            try:
+                with Session(self.engine) as session, session.begin():
+                    session.execute(insert(NodeTable).values(key=key, kind=kind, spec=spec, attempt=1,
+                                                             **_running(owner)))
+                return Lease(key, owner, 1), None
+            except IntegrityError:  # another runner inserted it first
+                pass
+        expired = utcnow() - timedelta(seconds=ttl)
+        stmt = (update(NodeTable).where(NodeTable.key == key, or_(
+                    (NodeTable.attempt == seen_attempt) & (NodeTable.status != "running"),
+                    (NodeTable.status == "running") & or_(NodeTable.heartbeat.is_(None), NodeTable.heartbeat < expired,
+                                                          NodeTable.owner == (take_from or ""))))
+                .values(kind=kind, spec=spec, attempt=NodeTable.attempt + 1, **_running(owner)))
+        with Session(self.engine) as session, session.begin():
+            won = session.execute(stmt).rowcount == 1
+            attempt = session.scalar(select(NodeTable.attempt).where(NodeTable.key == key))
+        if won:
+            return Lease(key, owner, attempt), None
+        return None, self.node(key)
 
-    def mark_failed(self, key: str, error: str) -> None:
-        self._finish(key, status="failed", error=error)
+    def renew(self, lease: Lease) -> bool:
+        """Refresh the lease's heartbeat; False when it was taken over (or the node finished)."""
+        stmt = update(NodeTable).where(*_held(lease)).values(heartbeat=utcnow())
+        with Session(self.engine) as session, session.begin():
+            return session.execute(stmt).rowcount == 1
 
-    def _finish(self, key: str, **values: Any) -> None:
+    def mark_done(self, key: str, outputs: dict[str, Any], lease: Lease | None = None) -> bool:
+        return self._finish(key, lease, status="done", outputs=outputs, error=None)
+
+    def mark_failed(self, key: str, error: str, lease: Lease | None = None) -> bool:
+        return self._finish(key, lease, status="failed", error=error)
+
+    def mark_interrupted(self, key: str, lease: Lease | None = None) -> bool:
+        return self._finish(key, lease, status="interrupted", error="interrupted by the user (Ctrl-C)")
+
+    def _finish(self, key: str, lease: Lease | None, **values: Any) -> bool:
+        """Write a node's outcome; with a LEASE only while that lease still holds it (False if
+        another runner took it over, so one runner never overwrites another's outcome)."""
         # A single UPDATE (no read first) so concurrent SQLite writers never need a lock upgrade.
-        stmt = update(NodeTable).where(NodeTable.key == key).values(finished_at=utcnow(), **values)
+        where = _held(lease) if lease else (NodeTable.key == key,)
+        stmt = update(NodeTable).where(*where).values(finished_at=utcnow(), **values)
         with Session(self.engine) as session, session.begin():
-            if session.execute(stmt).rowcount == 0:
-                raise KeyError(f"node {key} was never marked running")
+            if session.execute(stmt).rowcount == 1:
+                return True
+        if self.node(key) is None:
+            raise KeyError(f"node {key} was never marked running")
+        return False
 
     def nodes(self, status: str | None = None) -> list[NodeRow]:
-        stmt = select(NodeTable).order_by(NodeTable.started_at, NodeTable.key)
-        if status is not None:
-            stmt = stmt.where(NodeTable.status == status)
+        return self._nodes(*(() if status is None else (NodeTable.status == status,)))
+
+    def _nodes(self, *where: Any) -> list[NodeRow]:
+        if self.engine is None:  # read-only and not there yet
+            return []
+        # a read-only store made before leases existed lacks their columns: read what is there
+        have = {c["name"] for c in inspect(self.engine).get_columns(NodeTable.__tablename__)}
+        cols = [c for c in NodeTable.__table__.columns if c.name in have]
+        stmt = select(*cols).where(*where).order_by(NodeTable.started_at, NodeTable.key)
         with Session(self.engine) as session:
-            return [
-                NodeRow(key=n.key, kind=n.kind, spec=n.spec, status=n.status, error=n.error,
-                        started_at=_aware(n.started_at), finished_at=_aware(n.finished_at), outputs=n.outputs)
-                for n in session.scalars(stmt)
-            ]
+            rows = [dict(r._mapping) for r in session.execute(stmt)]
+        for r in rows:
+            for name in ("started_at", "finished_at", "heartbeat"):
+                r[name] = _aware(r.get(name))
+        return [NodeRow.model_validate(r) for r in rows]
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"the results store {_shown(self.url)} was opened read-only")
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A runner's hold on one node: written outcomes must match owner and attempt."""
+
+    key: str
+    owner: str | None
+    attempt: int
+
+
+def _running(owner: str | None) -> dict[str, Any]:
+    now = utcnow()
+    return dict(status="running", error=None, started_at=now, finished_at=None, outputs=None, owner=owner,
+                heartbeat=now)
+
+
+def _held(lease: Lease) -> tuple:
+    return (NodeTable.key == lease.key, NodeTable.attempt == lease.attempt, NodeTable.status == "running",
+            NodeTable.owner.is_(None) if lease.owner is None else NodeTable.owner == lease.owner)
