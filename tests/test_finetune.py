@@ -52,3 +52,18 @@ def test_finetune_end_to_end_and_resume(tiny_dir, data_root, tmp_path):
     again = run_evaluate(tmp_path / "a", data_root=data_root, store_url=f"sqlite:///{tmp_path}/r.db",
                          eval_langs=LANGS, max_eval_examples=50)
     assert [r.key() for r in again] == [r.key() for r in rows] and [r.value for r in again] == [r.value for r in rows]
+
+
+def test_xcopa_trains_siqa_then_copa_and_scores_every_language(tiny_dir, data_root, tmp_path):
+    hp = hparams("xcopa", max_steps=2, batch_size=4, max_train_examples=16, max_dev_examples=8, max_eval_examples=8)
+    assert hp.grad_accum == 4 and hp.warmup_ratio == 0.0  # the rest of XTREME's train_xcopa.sh recipe
+    rows = run_finetune(tiny_dir, "xcopa", hp, seed=1, out_dir=tmp_path / "x", data_root=data_root,
+                        store_url=f"sqlite:///{tmp_path}/r.db", eval_langs=("et", "qu", "zh"), progress=False)
+    assert {(r.language, r.metric, r.split) for r in rows} == {(lang, "accuracy", "test") for lang in ("et", "qu", "zh")}
+    config = json.loads((tmp_path / "x" / "finetune.json").read_text())
+    [siqa] = config["train_first"]
+    assert siqa["sources"][0]["dataset"] == "siqa" and siqa["examples"] == 16
+    first = [json.loads(line) for line in (tmp_path / "x" / "train-first-siqa" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in first if "loss" in r] == [1, 2]  # SIQA's stage ran, 4 micro-batches a step
+    assert all(r["task_batches"] == {"train": 4} for r in first if "loss" in r)
+    assert config["train_sources"][0]["dataset"] == "copa" and config["result"]["step"] == 2

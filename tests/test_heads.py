@@ -96,3 +96,17 @@ def test_mask_tokens_80_10_10():
     frac_same = (masked[target] == x[target]).float().mean().item()
     assert abs(frac_mask - 0.8) < 0.02 and abs(frac_same - 0.1) < 0.02
     assert torch.equal(masked[~target], x[~target])
+
+
+def test_padding_choices_never_win_and_do_not_change_the_loss():
+    from xstilts.training import Collator
+
+    torch.manual_seed(0)
+    model = task_model(tiny_encoder(), "multiple_choice").eval()
+    copa = {"input_ids": [[0, 5, 6, 2], [0, 5, 7, 8, 2]], "labels": 1}
+    siqa = {"input_ids": [[0, 9, 2], [0, 9, 10, 2], [0, 11, 2]], "labels": 2}
+    mixed = model(**Collator(pad_id=1)([copa, siqa]))
+    alone = model(**Collator(pad_id=1)([copa]))
+    assert mixed["logits"][0, 2] == float("-inf")  # the padding choice of COPA gets no probability
+    assert torch.allclose(mixed["logits"][0, :2], alone["logits"][0], atol=1e-5)
+    assert torch.isfinite(mixed["loss"])

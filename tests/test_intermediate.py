@@ -92,3 +92,45 @@ def test_resume_continues_a_killed_phase2_run(tiny_dir, data_root, tmp_path, mon
     resumed = run_intermediate(str(tiny_dir), ["nusax:jav"], hp, resume=True, **kwargs)
     a, b = load_encoder(str(full)).model.state_dict(), load_encoder(str(resumed)).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_mlm_head_is_the_checkpoints_own_where_it_ships_one(tmp_path, tiny_dir):
+    from transformers import RobertaConfig, RobertaForMaskedLM
+
+    from xstilts.models.encoders import pretrained_mlm_head
+
+    torch.manual_seed(0)
+    tok = tiny_tokenizer()
+    cfg = RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=130, pad_token_id=1)
+    xlmr_like = RobertaForMaskedLM(cfg)
+    xlmr_like.save_pretrained(tmp_path / "xlmr")
+    tok.save_pretrained(tmp_path / "xlmr")
+    weights, how = pretrained_mlm_head(load_encoder(str(tmp_path / "xlmr")))
+    assert how.startswith("pretrained") and "lm_head" in how
+    assert torch.equal(weights["dense.weight"], xlmr_like.lm_head.dense.weight)
+    assert torch.equal(weights["bias"], xlmr_like.lm_head.bias)
+    none, how = pretrained_mlm_head(load_encoder(str(tiny_dir)))  # a bare encoder, like me5-small
+    assert none is None and how.startswith("new")
+
+
+def test_mlm_weight_share_and_head_are_honoured_and_recorded(tmp_path, data_root):
+    from transformers import RobertaConfig, RobertaForMaskedLM
+
+    torch.manual_seed(0)
+    tok = tiny_tokenizer()
+    RobertaForMaskedLM(RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=64, max_position_embeddings=130, pad_token_id=1)
+                       ).save_pretrained(tmp_path / "xlmr")
+    tok.save_pretrained(tmp_path / "xlmr")
+    hp = hparams("nusax:eng", max_steps=40, batch_size=4, max_length=32, max_train_examples=40, phase="intermediate")
+    out = run_intermediate(str(tmp_path / "xlmr"), ["nusax:eng"], hp, out_dir=tmp_path / "m", data_root=data_root,
+                           mlm_tasks=["nusax:bug", "masakhaner:hau"], mlm_max_examples=400, mlm_weight=0.5,
+                           mlm_fraction=0.25, progress=False)
+    info = json.loads((out / "xstilts_source.json").read_text())
+    assert info["mlm"]["weight"] == 0.5 and info["mlm"]["head"].startswith("pretrained")
+    assert info["train"]["task_shares"] == {"mlm": 0.25} and info["train"]["task_loss_weights"] == {"mlm": 0.5}
+    shares = info["task_shares"]
+    assert shares["mlm"]["batches"] + shares["nusax:eng"]["batches"] == 40
+    assert 0.05 < shares["mlm"]["share"] < 0.5  # proportional sampling would give MLM ~90% (400 texts vs 40)
+    assert shares["mlm"]["final_loss"] > 0 and shares["nusax:eng"]["final_loss"] > 0

@@ -112,3 +112,64 @@ def test_shipped_specs_validate(data_root):
 def test_full_spec_passes_the_overlap_guard(data_root):
     plan = validate(EXPERIMENTS / "full.yaml", data_root=data_root)
     assert all("tolerated overlap" in w for w in plan.warnings)
+
+
+def _validate_error(tmp_path, text, data_root):
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        validate(path, data_root=data_root, overlap=False)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("edit, where", [
+    ('  - {name: en, kind: english, tasks: ["nusax:eng"]}',
+     ':6: conditions.2.mlm.languages.1: MLM language \'xx\': no intermediate task has text in it'),
+    ('  - {name: sw, kind: translated, tasks: ["nusax:bug"], translation_of: "xnli:en"}',
+     ":6: conditions.2.tasks.0: task 'nusax:bug' is a translation of 'nusax:ind', not of 'xnli:en'"),
+    ('  - {name: en, kind: english, tasks: ["nusax:eng"], train: {max_steps: 5, epochs: 2}}',
+     ":5: conditions.1.train.epochs: set max_steps or epochs, not both"),
+    ('  - {name: en, kind: english, tasks: ["nusax:eng"], train: {eval_every: 5}}',
+     ":5: conditions.1.train.eval_every: phase 2 has no dev selection"),
+])
+def test_validate_reports_what_a_run_would_fail_on(tmp_path, data_root, edit, where):
+    text = SPEC.replace('  - {name: en, kind: english, tasks: ["nusax:eng"]}\n',
+                        '  - {name: en, kind: english, tasks: ["nusax:eng"]}\n' + (
+                            '  - {name: m, kind: mlm, tasks: ["nusax:eng"], mlm: {languages: [hau, xx]}}\n'
+                            if "mlm" in where else "")
+                        + (edit + "\n" if "translation" in where else ""))
+    if "train." in where:
+        text = SPEC.replace('  - {name: en, kind: english, tasks: ["nusax:eng"]}', edit)
+    assert f"{tmp_path / 's.yaml'}{where}" in _validate_error(tmp_path, text, data_root)
+
+
+def test_validate_names_files_the_data_root_lacks(tmp_path):
+    (tmp_path / "data").mkdir()
+    message = _validate_error(tmp_path, SPEC, tmp_path / "data")
+    assert f":5: conditions.1.tasks.0: task 'nusax:eng': {tmp_path / 'data' / 'nusax'}" in message
+    assert "`xstilts data fetch nusax` downloads it" in message
+    assert "is not in the data root" in message.splitlines()[-1]  # the targets' files too
+    assert "does not exist" in _validate_error(tmp_path, SPEC, tmp_path / "nowhere")
+
+
+def test_plan_shows_and_keys_effective_hparams(tmp_path):
+    plan = _plan(tmp_path=tmp_path)
+    [inter] = _by(plan, "intermediate")
+    assert inter.config["train"]["max_steps"] == 10 and inter.config["train"]["epochs"] is None
+    assert inter.config["train"]["batch_size"] == 32  # from the NusaX entry's recipe, not a hidden default
+    text = SPEC.replace("intermediate: {max_steps: 10, lr: 1.0e-5}", "intermediate: {max_steps: 10, lr: 1.0e-5, grad_accum: 2}")
+    [inter2] = _by(_plan(text, tmp_path), "intermediate")
+    assert inter2.key != inter.key and inter2.config["train"]["grad_accum"] == 2
+    out = Console(width=300, record=True)
+    out.print(render_plan(plan))
+    assert "10 steps, lr 1e-05, batch 32" in out.export_text()
+
+
+def test_smoke_plan_is_the_spec_on_a_tiny_budget_with_other_keys(tmp_path):
+    real, smoke = _plan(tmp_path=tmp_path), build_plan(parse_spec(SPEC), data_root=tmp_path, smoke=True)
+    assert not set(real.nodes) & set(smoke.nodes)
+    assert {n.config["seed"] for n in _by(smoke, "finetune")} == {1}  # the first seed only
+    assert all(n.config["train"]["max_steps"] == 2 for n in smoke.nodes.values() if "train" in n.config)
+    assert {n.config["max_sentences"] for n in _by(smoke, "probe")} == {100}
+    assert {(n.kind, n.config.get("task") or n.config.get("probe")) for n in smoke.nodes.values()} == \
+        {(n.kind, n.config.get("task") or n.config.get("probe")) for n in real.nodes.values()}

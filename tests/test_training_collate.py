@@ -62,3 +62,15 @@ def test_sampler_deterministic_covers_all_and_groups():
     plain = LengthGroupedSampler(lengths, 10, seed=3, group_by_length=False).batches(0)
     plain_spread = sum(max(lengths[i] for i in x) - min(lengths[i] for i in x) for x in plain) / len(plain)
     assert spread < plain_spread / 3
+
+
+def test_choices_of_different_counts_share_a_batch():
+    # a COPA feature (2 choices) beside a SIQA feature (3 choices), as XCOPA's training data mixes them
+    copa = {"input_ids": [[0, 5, 6, 2], [0, 5, 7, 8, 2]], "labels": 1}
+    siqa = {"input_ids": [[0, 9, 2], [0, 9, 10, 2], [0, 11, 2]], "labels": 2}
+    batch = Collator(pad_id=1)([copa, siqa])
+    assert batch["input_ids"].shape == (2, 3, 5)
+    assert batch["choice_mask"].tolist() == [[True, True, False], [True, True, True]]
+    assert batch["input_ids"][0, 2].tolist() == [1, 1, 1, 1, 1]  # the padding choice: pad tokens
+    assert batch["attention_mask"][0, 2].tolist() == [1, 0, 0, 0, 0]  # one attended token, never all-masked
+    assert batch["labels"].tolist() == [1, 2]

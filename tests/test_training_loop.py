@@ -166,6 +166,14 @@ def test_task_sampling_proportions():
     assert [again.pick() for _ in range(50)] == draws[:50]
 
 
+def test_fixed_task_shares_leave_the_rest_to_the_rule():
+    sizes = {"mlm": 9000, "a": 300, "b": 100}
+    p = task_probabilities(sizes, fixed={"mlm": 0.5})
+    assert p["mlm"] == 0.5 and p["a"] == pytest.approx(0.375) and p["b"] == pytest.approx(0.125)
+    with pytest.raises(ValueError, match="leave"):
+        task_probabilities({"mlm": 10}, fixed={"mlm": 0.5})  # nothing to take the other half
+
+
 def test_multitask_logs_per_task_loss_and_freezes_embeddings(tmp_path):
     model, feats, collate = _multi_setup()
     before = model.encoder.get_input_embeddings().weight.clone()

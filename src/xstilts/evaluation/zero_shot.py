@@ -73,7 +73,7 @@ def load_eval_data(task: TaskDef, data_root, langs: Sequence[str] | None = None,
         examples = {lang: questions[lang][:max_examples] for lang in examples}
         pool_hash = sources_hash(task.eval, data_root)
         hashes = {lang: stable_hash([h, pool_hash]) for lang, h in hashes.items()}
-    return EvalData(examples, hashes, {s.lang: (s.dataset, s.split) for s in sources}, candidates)
+    return EvalData(examples, hashes, {s.lang: (s.dataset, s.split_name) for s in sources}, candidates)
 
 
 def in_memory(task: TaskDef, examples: Mapping[str, Sequence], candidates: Sequence[Candidate] = ()) -> EvalData:

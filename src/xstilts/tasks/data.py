@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,11 @@ from xstilts.tasks.schema import Source
 def normalise(text: str) -> str:
     """The form texts are compared in (NFKC, casefolded, whitespace collapsed)."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def in_half(uid: str, half: str) -> bool:
+    """A fixed split of a set into two halves by the ids' sha256 (order and machine independent)."""
+    return (hashlib.sha256(uid.encode()).digest()[0] % 2 == 0) == (half == "select")
 
 
 def source_paths(source: Source, data_root: str | Path | None) -> list[Path]:
@@ -42,6 +48,8 @@ def _read_source(source: Source, data_root: str | None, _stamp: tuple) -> tuple:
     if source.exclude_contexts_of:
         banned = {ex.context for ex in catalog.read(*source.exclude_contexts_of, data_root)}
         examples = [ex for ex in examples if ex.context not in banned]
+    if source.half:
+        examples = [ex for ex in examples if in_half(ex.uid, source.half)]
     if source.exclude_texts_of:
         banned = {normalise(t) for ex in catalog.read(*source.exclude_texts_of, data_root) for t in example_texts(ex)}
         examples = [ex for ex in examples if not any(normalise(t) in banned for t in example_texts(ex))]

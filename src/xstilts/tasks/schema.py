@@ -23,6 +23,9 @@ class Source:
     paragraphs with XQuAD (and so XQuAD-R/LAReQA), which must not leak into training.
     `exclude_texts_of` drops every example sharing a (normalised) text with that source:
     MNLI dev_matched shares premises with XNLI test.
+    `half` keeps one fixed half of the examples (by a hash of their ids): where English dev is
+    both the model-selection set and the only English evaluation set (TyDiQA-GoldP), selection
+    reads "select" and the English score "heldout", so the reported English number is untouched.
     """
 
     dataset: str
@@ -31,6 +34,12 @@ class Source:
     answerable_only: bool = False
     exclude_contexts_of: tuple[str, str, str] | None = None
     exclude_texts_of: tuple[str, str, str] | None = None
+    half: Literal["select", "heldout"] | None = None
+
+    @property
+    def split_name(self) -> str:
+        """The split as result rows name it ('dev:heldout' for a half)."""
+        return f"{self.split}:{self.half}" if self.half else self.split
 
 
 @dataclass(frozen=True)
