@@ -47,9 +47,20 @@ def xlmr_tiny(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture
+def one_thread():
+    """A 32-wide model gains nothing from a second thread, and OpenMP's spinning costs a lot."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
-def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, tmp_path):
+def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, tmp_path, one_thread):
     from xstilts.experiments.study import run_study
     from xstilts.store import ResultsStore
 
