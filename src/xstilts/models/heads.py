@@ -31,9 +31,31 @@ class HeadSpec:
     temperature: float = 0.05  # retrieval only: logits = similarity / temperature
 
 
-def encode(encoder: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
-    """Last hidden states; the mask defaults to all ones like the encoders' own default."""
-    return encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+def position_offset(encoder: nn.Module) -> int:
+    """First position id of a sequence: RoBERTa/XLM-R count from padding_idx + 1, BERT from 0."""
+    emb = encoder.embeddings
+    return emb.padding_idx + 1 if hasattr(emb, "create_position_ids_from_input_ids") else 0
+
+
+def block_mask(seq_ids: torch.Tensor, encoder: nn.Module) -> torch.Tensor:
+    """(rows, 1, width, width) mask: a token attends only within its own packed sequence; the
+    row's padding attends to itself (no all-masked rows, whose NaNs would spread)."""
+    same = (seq_ids[:, :, None] == seq_ids[:, None, :])[:, None]
+    if encoder.config._attn_implementation == "eager":  # eager adds the mask to the scores
+        return torch.zeros(same.shape, device=same.device).masked_fill(~same, torch.finfo(torch.float32).min)
+    return same
+
+
+def encode(encoder: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+           position_ids=None, seq_ids=None, unpack_index=None) -> torch.Tensor:
+    """Last hidden states in the layout of `attention_mask` (the mask defaults to all ones like
+    the encoders' own default). Packed input (training/packing.py) runs the encoder on the rows
+    and gathers each sequence's states back into the padded layout."""
+    if unpack_index is None:
+        return encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    hidden = encoder(input_ids=input_ids, attention_mask=block_mask(seq_ids, encoder),
+                     position_ids=position_ids + position_offset(encoder)).last_hidden_state
+    return hidden.flatten(0, 1)[unpack_index]
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
@@ -57,8 +79,9 @@ class ClassificationHead(nn.Module):
         x = self.dropout(hidden[:, 0])
         return self.out_proj(self.dropout(torch.tanh(self.dense(x))))
 
-    def forward(self, encoder, input_ids, attention_mask=None, labels=None, **_):
-        logits = self.score(encode(encoder, input_ids, attention_mask))
+    def forward(self, encoder, input_ids, attention_mask=None, labels=None, *, position_ids=None, seq_ids=None,
+                unpack_index=None, **_):
+        logits = self.score(encode(encoder, input_ids, attention_mask, position_ids, seq_ids, unpack_index))
         out = {"logits": logits}
         if labels is not None:
             out["loss"] = F.cross_entropy(logits.float(), labels)
@@ -73,10 +96,15 @@ class MultipleChoiceHead(nn.Module):
         super().__init__()
         self.scorer = ClassificationHead(hidden, 1, dropout)
 
-    def forward(self, encoder, input_ids, attention_mask=None, labels=None, choice_mask=None, **_):
-        b, c, length = input_ids.shape
-        flat_mask = None if attention_mask is None else attention_mask.reshape(b * c, length)
-        hidden = encode(encoder, input_ids.reshape(b * c, length), flat_mask)
+    def forward(self, encoder, input_ids, attention_mask=None, labels=None, choice_mask=None, *, position_ids=None,
+                seq_ids=None, unpack_index=None, **_):
+        if unpack_index is None:
+            b, c, length = input_ids.shape
+            flat_mask = None if attention_mask is None else attention_mask.reshape(b * c, length)
+            hidden = encode(encoder, input_ids.reshape(b * c, length), flat_mask)
+        else:  # packed: the (batch, choices, length) layout is the unpack index's
+            b, c, length = unpack_index.shape
+            hidden = encode(encoder, input_ids, None, position_ids, seq_ids, unpack_index.reshape(b * c, length))
         logits = self.scorer.score(hidden).reshape(b, c)
         if choice_mask is not None:
             logits = logits.masked_fill(~choice_mask, float("-inf"))
@@ -87,16 +115,21 @@ class MultipleChoiceHead(nn.Module):
 
 
 class QAHead(nn.Module):
-    """Token → start/end logits; loss is the mean of the two cross-entropies (as BERT's)."""
+    """Token → start/end logits; loss is the mean of the two cross-entropies (as BERT's).
+    Padding positions get -inf logits, so neither loss nor prediction depends on how much
+    a batch was padded (or whether it was packed)."""
 
     def __init__(self, hidden: int, dropout: float):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         self.qa_outputs = nn.Linear(hidden, 2)
 
-    def forward(self, encoder, input_ids, attention_mask=None, start_positions=None, end_positions=None, **_):
-        hidden = self.dropout(encode(encoder, input_ids, attention_mask))
+    def forward(self, encoder, input_ids, attention_mask=None, start_positions=None, end_positions=None, *,
+                position_ids=None, seq_ids=None, unpack_index=None, **_):
+        hidden = self.dropout(encode(encoder, input_ids, attention_mask, position_ids, seq_ids, unpack_index))
         start, end = self.qa_outputs(hidden).float().unbind(-1)
+        if attention_mask is not None:
+            start, end = (x.masked_fill(attention_mask == 0, float("-inf")) for x in (start, end))
         out = {"start_logits": start, "end_logits": end}
         if start_positions is not None and end_positions is not None:
             ignored = start.shape[1]  # positions outside the window are ignored, as in transformers
@@ -113,8 +146,10 @@ class TaggingHead(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden, num_labels)
 
-    def forward(self, encoder, input_ids, attention_mask=None, labels=None, **_):
-        logits = self.classifier(self.dropout(encode(encoder, input_ids, attention_mask)))
+    def forward(self, encoder, input_ids, attention_mask=None, labels=None, *, position_ids=None, seq_ids=None,
+                unpack_index=None, **_):
+        hidden = encode(encoder, input_ids, attention_mask, position_ids, seq_ids, unpack_index)
+        logits = self.classifier(self.dropout(hidden))
         out = {"logits": logits}
         if labels is not None:
             out["loss"] = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
@@ -132,16 +167,19 @@ class RetrievalHead(nn.Module):
         super().__init__()
         self.similarity, self.temperature = similarity, temperature
 
-    def embed(self, encoder, input_ids, attention_mask):
-        emb = mean_pool(encode(encoder, input_ids, attention_mask), attention_mask).float()
+    def embed(self, encoder, input_ids, attention_mask, *packing):
+        emb = mean_pool(encode(encoder, input_ids, attention_mask, *packing), attention_mask).float()
         return F.normalize(emb, dim=-1) if self.similarity == "cosine" else emb
 
     def forward(self, encoder, input_ids=None, attention_mask=None, q_input_ids=None, q_attention_mask=None,
-                p_input_ids=None, p_attention_mask=None, **_):
+                p_input_ids=None, p_attention_mask=None, **batch):
+        def packing(prefix: str) -> tuple:
+            return tuple(batch.get(prefix + k) for k in ("position_ids", "seq_ids", "unpack_index"))
+
         if input_ids is not None:
-            return {"embeddings": self.embed(encoder, input_ids, attention_mask)}
-        q = self.embed(encoder, q_input_ids, q_attention_mask)
-        p = self.embed(encoder, p_input_ids, p_attention_mask)
+            return {"embeddings": self.embed(encoder, input_ids, attention_mask, *packing(""))}
+        q = self.embed(encoder, q_input_ids, q_attention_mask, *packing("q_"))
+        p = self.embed(encoder, p_input_ids, p_attention_mask, *packing("p_"))
         logits = q @ p.T / self.temperature
         loss = F.cross_entropy(logits, torch.arange(len(q), device=q.device))
         return {"loss": loss, "logits": logits, "q_embeddings": q, "p_embeddings": p}
@@ -162,8 +200,9 @@ class MLMHead(nn.Module):
         self.layer_norm = nn.LayerNorm(hidden, eps=eps)
         self.bias = nn.Parameter(torch.zeros(vocab_size))
 
-    def forward(self, encoder, input_ids, attention_mask=None, labels=None, **_):
-        hidden = encode(encoder, input_ids, attention_mask)
+    def forward(self, encoder, input_ids, attention_mask=None, labels=None, *, position_ids=None, seq_ids=None,
+                unpack_index=None, **_):
+        hidden = encode(encoder, input_ids, attention_mask, position_ids, seq_ids, unpack_index)
         if labels is not None:
             keep = labels != -100
             hidden, labels = hidden[keep], labels[keep]
