@@ -192,8 +192,8 @@ def _two_runners(tmp_path, plan, runner, stagger=0.0):
 
 
 def test_two_concurrent_runners_run_every_node_once(tmp_path):
-    plan = toy_plan(EDGES)
-    summaries, store = _two_runners(tmp_path, plan, _counting(tmp_path, delay=0.3))
+    plan = toy_plan(EDGES)  # the second starts once the first holds A: it must not run A when A is done
+    summaries, store = _two_runners(tmp_path, plan, _counting(tmp_path, delay=0.3), stagger=0.15)
     assert sorted((tmp_path / "runs").read_text().split()) == ["A", "B", "C", "D", "E"]
     ran = [k for s in summaries for k in s.done]
     assert sorted(ran) == sorted(plan.nodes) and all(not s.failed for s in summaries)
@@ -226,7 +226,7 @@ def test_dead_runners_node_is_taken_over_and_resumed(tmp_path):
     plan = toy_plan({"A": []})
     [node] = plan.nodes.values()
     store = ResultsStore(f"sqlite:///{tmp_path / 's.sqlite'}")
-    store.claim(node.key, "toy", {}, "elsewhere:1:abc", seen_attempt=0, ttl=1)
+    store.claim(node.key, "toy", {}, "elsewhere:1:abc", seen=None, ttl=1)
     left = tmp_path / "work" / "toy" / f".{node.key[:16]}.attempt1"
     left.mkdir(parents=True)
     (left / "partial.txt").write_text("step 3")
@@ -254,7 +254,7 @@ def test_a_runner_that_lost_its_lease_does_not_overwrite_the_new_holder(tmp_path
     def overtaken(node, deps, ctx):
         if node.label == "A":  # meanwhile another runner takes A over and finishes it
             held = store.node(node.key)
-            lease, _ = store.claim(node.key, "toy", {}, "other", seen_attempt=held.attempt, ttl=60,
+            lease, _ = store.claim(node.key, "toy", {}, "other", seen=held, ttl=60,
                                    take_from=held.owner)
             store.mark_done(node.key, {"value": "theirs"}, lease)
         return _concat(node, deps, ctx)

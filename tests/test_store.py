@@ -127,37 +127,43 @@ def test_node_lifecycle(store):
 
 def test_claim_is_exclusive_and_leases_guard_outcomes(store):
     spec = {"label": "A"}
-    lease, _ = store.claim("n1", "toy", spec, "runner-1", seen_attempt=0, ttl=60)
+    lease, _ = store.claim("n1", "toy", spec, "runner-1", seen=None, ttl=60)
     assert lease is not None and lease.attempt == 1
-    none, held = store.claim("n1", "toy", spec, "runner-2", seen_attempt=0, ttl=60)
+    none, held = store.claim("n1", "toy", spec, "runner-2", seen=None, ttl=60)
     assert none is None and held.status == "running" and held.owner == "runner-1" and held.live(60)
+    assert store.claim("n1", "toy", spec, "runner-2", seen=held, ttl=60)[0] is None  # still held
     assert store.renew(lease)
     # runner-1's failure is recorded; runner-2, which read the node before, does not retry it
     assert store.mark_failed("n1", "boom", lease)
-    none, failed = store.claim("n1", "toy", spec, "runner-2", seen_attempt=0, ttl=60)
+    none, failed = store.claim("n1", "toy", spec, "runner-2", seen=held, ttl=60)
     assert none is None and failed.status == "failed" and failed.error == "boom"
-    # a runner that read the failure (attempt 1) may retry it: a new attempt
-    retry, _ = store.claim("n1", "toy", spec, "runner-2", seen_attempt=1, ttl=60)
+    # a runner that read the failure may retry it: a new attempt
+    retry, _ = store.claim("n1", "toy", spec, "runner-2", seen=failed, ttl=60)
     assert retry.attempt == 2 and store.node("n1").owner == "runner-2"
     # the old lease can write nothing any more
     assert not store.renew(lease) and not store.mark_done("n1", {"x": 1}, lease)
     assert store.mark_done("n1", {"x": 2}, retry) and store.node("n1").outputs == {"x": 2}
+    # a runner that saw it running or failed before does not take the finished node
+    for before in (held, failed):
+        none, done = store.claim("n1", "toy", spec, "runner-3", seen=before, ttl=60)
+        assert none is None and done.status == "done" and done.outputs == {"x": 2}
 
 
 def test_expired_or_dead_lease_is_taken_over(store):
-    lease, _ = store.claim("n1", "toy", {}, "dead-runner", seen_attempt=0, ttl=60)
-    assert store.claim("n1", "toy", {}, "me", seen_attempt=1, ttl=60)[0] is None  # still live
-    took, _ = store.claim("n1", "toy", {}, "me", seen_attempt=1, ttl=60, take_from="dead-runner")
+    lease, _ = store.claim("n1", "toy", {}, "dead-runner", seen=None, ttl=60)
+    held = store.node("n1")
+    assert store.claim("n1", "toy", {}, "me", seen=held, ttl=60)[0] is None  # still live
+    took, _ = store.claim("n1", "toy", {}, "me", seen=held, ttl=60, take_from="dead-runner")
     assert took.attempt == 2 and not store.mark_failed("n1", "late failure", lease)
     time.sleep(0.05)
-    again, _ = store.claim("n1", "toy", {}, "third", seen_attempt=0, ttl=0.01)  # `me` fell silent
+    again, _ = store.claim("n1", "toy", {}, "third", seen=None, ttl=0.01)  # `me` fell silent
     assert again.attempt == 3 and store.node("n1").status == "running" and store.node("n1").error is None
 
 
 def test_interrupted_node_is_claimed_again(store):
-    lease, _ = store.claim("n1", "toy", {}, "me", seen_attempt=0, ttl=60)
+    lease, _ = store.claim("n1", "toy", {}, "me", seen=None, ttl=60)
     assert store.mark_interrupted("n1", lease) and store.node_status("n1") == "interrupted"
-    assert store.claim("n1", "toy", {}, "me", seen_attempt=1, ttl=60)[0].attempt == 2
+    assert store.claim("n1", "toy", {}, "me", seen=store.node("n1"), ttl=60)[0].attempt == 2
 
 
 def test_read_only_store_creates_nothing(tmp_path):
@@ -182,7 +188,7 @@ def test_store_made_before_leases_gets_their_columns(tmp_path):
     [old] = ResultsStore(f"sqlite:///{path}", read_only=True).nodes()  # read as it is, not migrated
     assert old.status == "done" and old.attempt == 0
     store = ResultsStore(f"sqlite:///{path}")
-    lease, _ = store.claim("n1", "toy", {}, "me", seen_attempt=0, ttl=60)
+    lease, _ = store.claim("n1", "toy", {}, "me", seen=old, ttl=60)
     assert lease.attempt == 1 and store.node("n1").owner == "me"
 
 

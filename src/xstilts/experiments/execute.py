@@ -234,11 +234,10 @@ class _Bookkeeping:
         """(deps, context) when this runner now holds NODE; None when another live runner holds
         it (it is waited for) or finished it since this run started (its outcome is taken)."""
         seen, spec = self.seen.get(node.key), {"label": node.label, "config": node.config, "deps": list(node.deps)}
-        lease, row = self.store.claim(node.key, node.kind, spec, self.owner, seen_attempt=seen.attempt if seen else 0,
-                                      ttl=self.ttl)
+        lease, row = self.store.claim(node.key, node.kind, spec, self.owner, seen=seen, ttl=self.ttl)
         if lease is None and row.status == "running" and _dead(row.owner):
-            lease, row = self.store.claim(node.key, node.kind, spec, self.owner, seen_attempt=row.attempt,
-                                          ttl=self.ttl, take_from=row.owner)
+            lease, row = self.store.claim(node.key, node.kind, spec, self.owner, seen=row, ttl=self.ttl,
+                                          take_from=row.owner)
         if lease is None:
             self._take_outcome(node, row)
             return None

@@ -265,15 +265,15 @@ class ResultsStore:
             _upsert(session, NodeTable, [dict(key=key, kind=kind, spec=spec, attempt=attempt, **_running(owner))])
         return Lease(key, owner, attempt)
 
-    def claim(self, key: str, kind: str, spec: dict[str, Any], owner: str, *, seen_attempt: int,
+    def claim(self, key: str, kind: str, spec: dict[str, Any], owner: str, *, seen: NodeRow | None,
               ttl: float, take_from: str | None = None) -> tuple[Lease | None, NodeRow | None]:
-        """Take node KEY for OWNER, atomically, when no live runner holds it and nobody claimed it
-        since this runner read its state (attempt SEEN_ATTEMPT; 0: never started). A node running
-        without a heartbeat for TTL seconds, or held by TAKE_FROM (a runner known to be dead), is
-        taken over whatever its attempt. Returns (the lease, None), or (None, the node as it is
-        now: held, or finished by another runner)."""
+        """Take node KEY for OWNER, atomically, when no live runner holds it and its state is still
+        SEEN, as this runner read it (None: never started): a node another runner finished,
+        failed or claimed since is not taken. A node running without a heartbeat for TTL seconds,
+        or held by TAKE_FROM (a runner known to be dead), is taken over whatever its state.
+        Returns (the lease, None), or (None, the node as it is now)."""
         self._writable()
-        if seen_attempt == 0:
+        if seen is None:
             try:
                 with Session(self.engine) as session, session.begin():
                     session.execute(insert(NodeTable).values(key=key, kind=kind, spec=spec, attempt=1,
@@ -283,7 +283,8 @@ class ResultsStore:
                 pass
         expired = utcnow() - timedelta(seconds=ttl)
         stmt = (update(NodeTable).where(NodeTable.key == key, or_(
-                    (NodeTable.attempt == seen_attempt) & (NodeTable.status != "running"),
+                    (NodeTable.attempt == (seen.attempt if seen else 0)) & (NodeTable.status != "running")
+                    & (NodeTable.status == (seen.status if seen else "")),
                     (NodeTable.status == "running") & or_(NodeTable.heartbeat.is_(None), NodeTable.heartbeat < expired,
                                                           NodeTable.owner == (take_from or ""))))
                 .values(kind=kind, spec=spec, attempt=NodeTable.attempt + 1, **_running(owner)))
