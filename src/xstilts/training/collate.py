@@ -108,6 +108,33 @@ class MLMCollator:
         return batch
 
 
+def split_by_tokens(features: list[dict], budget: int | None, *, packed: bool) -> list[list[dict]]:
+    """Consecutive parts of a batch, each costing at most `budget` encoder tokens (real tokens
+    when packed, longest × count when padded); one part without a budget, and always one for
+    retrieval pairs, whose in-batch negatives are the whole batch."""
+    if budget is None or "q_input_ids" in features[0]:
+        return [features]
+    parts: list[list[dict]] = [[]]
+    for f in features:
+        part = parts[-1] + [f]
+        lengths = [feature_length(g) for g in part]
+        cost = sum(lengths) if packed else max(lengths) * len(part)
+        if cost > budget and parts[-1]:
+            parts.append([f])
+        else:
+            parts[-1] = part
+    return parts
+
+
+def loss_terms(batch: dict[str, torch.Tensor]) -> int:
+    """How many terms a head's mean loss averages: labelled tokens for per-token labels
+    (tagging, MLM), examples otherwise. Weighting parts of a batch by it keeps its gradient."""
+    labels = batch.get("labels", batch.get("start_positions"))
+    if labels is None:  # retrieval: never split
+        return 1
+    return int((labels != LABEL_PAD).sum()) if labels.ndim >= 2 else len(labels)
+
+
 def real_tokens(batch: dict[str, torch.Tensor]) -> int:
     """Non-padding tokens in a batch: the honest unit of throughput."""
     return int(sum(v.sum() for k, v in batch.items() if k.endswith("attention_mask")))

@@ -27,6 +27,18 @@ class TrainConfig(BaseModel):
     bf16: bool | None = None  # None: bf16 autocast on CUDA, fp32 on CPU
     group_by_length: bool = True
     pad_to_multiple_of: PositiveInt | None = 8
+    # no compute on padding: each batch's sequences packed into rows of at most pack_length
+    # tokens (block-diagonal attention), padded to a multiple of `bucket`. None: on for CUDA,
+    # off on CPU (measured there: benchmarks/train_throughput.py). Same loss and gradients.
+    packing: bool | None = None
+    pack_length: PositiveInt = 512
+    bucket: PositiveInt = 64
+    compile: bool = False  # torch.compile the encoder (pays after a few hundred steps; README)
+    # most tokens the encoder runs at once: a larger batch is split and its gradients
+    # accumulated, each part's loss weighted by its share of the batch's loss terms, so the
+    # recipe's batch and gradient stay as they are (retrieval batches are never split:
+    # their negatives are the batch)
+    token_budget: PositiveInt | None = None
     # multi-task: one batch per micro-step from a task drawn with these probabilities
     task_sampling: Literal["proportional", "temperature"] = "proportional"
     sampling_cap: PositiveInt | None = None  # proportional: sizes capped at this many features

@@ -33,11 +33,13 @@ from .checkpoint import (
     seed_everything,
     set_rng_state,
 )
-from .collate import Collator, LengthGroupedSampler, feature_length, real_tokens
+from .collate import Collator, LengthGroupedSampler, feature_length, loss_terms, real_tokens, split_by_tokens
 from .config import TrainConfig
+from .packing import Packed
 from .sampling import BatchStream, TaskSampler, task_probabilities
 
-RUN_ONLY = {"stop_after_steps", "progress", "device"}  # may differ between a run and its resume
+# may differ between a run and its resume (compile changes speed, not the recipe)
+RUN_ONLY = {"stop_after_steps", "progress", "device", "compile"}
 Collate = Callable[[list[dict]], dict[str, torch.Tensor]]
 EvalFn = Callable[[nn.Module], tuple[float, dict]]
 
@@ -134,10 +136,14 @@ def train(
     seed_everything(config.seed)
 
     # --- data: one resumable batch stream per task, a seeded task sampler ---------------
+    packing = device.type == "cuda" if config.packing is None else config.packing
     collates = {t: collate.get(t) if isinstance(collate, Mapping) else collate for t in tasks}
     if None in collates.values():
         default = Collator(pad_id=encoder_of(model).config.pad_token_id, pad_to_multiple_of=config.pad_to_multiple_of)
         collates = {t: c or default for t, c in collates.items()}
+    if packing:
+        pad_id = encoder_of(model).config.pad_token_id
+        collates = {t: Packed(c, pad_id, config.pack_length, config.bucket) for t, c in collates.items()}
     streams = {
         t: BatchStream(LengthGroupedSampler(
             [feature_length(f) for f in feats], config.batch_size, seed=config.seed + i,
@@ -158,10 +164,12 @@ def train(
     if config.freeze_embeddings:
         encoder_of(model).get_input_embeddings().weight.requires_grad_(False)
     model.to(device)
+    if config.compile:
+        encoder_of(model).compile()  # in place: state dict keys stay as they are
     optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr, fused=device.type == "cuda")
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
     effective = {
-        **config.model_dump(), "bf16": bf16, "device": str(device), "total_steps": total_steps,
+        **config.model_dump(), "bf16": bf16, "packing": packing, "device": str(device), "total_steps": total_steps,
         "warmup_steps": warmup_steps, "task_probabilities": probabilities,
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
@@ -214,13 +222,19 @@ def train(
             task_losses: dict[str, list[torch.Tensor]] = {}
             for _ in range(config.grad_accum):
                 task = task_sampler.pick() if multi else "train"
-                batch = collates[task]([tasks[task][i] for i in streams[task].next()])
-                tokens += real_tokens(batch)
-                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                loss = (model(task=task, **batch) if multi else model(**batch))["loss"]
+                feats = [tasks[task][i] for i in streams[task].next()]
+                parts = [collates[task](f) for f in split_by_tokens(feats, config.token_budget, packed=packing)]
+                terms = [loss_terms(b) for b in parts]
                 weight = config.task_loss_weights.get(task, 1.0)
-                accelerator.backward(loss * weight / config.grad_accum)
-                task_losses.setdefault(task, []).append(loss.detach().float())
+                batch_loss = 0.0
+                for batch, n in zip(parts, terms):
+                    share = n / sum(terms) if sum(terms) else 1 / len(parts)
+                    tokens += real_tokens(batch)
+                    batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                    loss = (model(task=task, **batch) if multi else model(**batch))["loss"]
+                    accelerator.backward(loss * weight * share / config.grad_accum)
+                    batch_loss = batch_loss + loss.detach().float() * share
+                task_losses.setdefault(task, []).append(batch_loss)
             losses = torch.stack([l for ls in task_losses.values() for l in ls])
             loss_value = losses.mean().item()
             grad_norm = None
