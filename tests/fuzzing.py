@@ -21,6 +21,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -42,6 +43,7 @@ class Seed:
     files: tuple[tuple[str, bytes], ...]  # (file name, content), in the reader's path order
     labels: tuple[str, ...]
     lang: str
+    options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # a generic reader's field mapping
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,23 @@ def seeds(data_root: Path) -> dict[str, list[Seed]]:
                                 _bucc_slice(r("bucc2018/zh-en.dev.zh"), r("bucc2018/zh-en.dev.en"),
                                             r("bucc2018/zh-en.dev.gold")))), "zh")],
     }
-    assert set(spec) == set(readers.FORMATS), set(readers.FORMATS) ^ set(spec)
-    return {fmt: [Seed(fmt, files, _labels(fmt), lang) for files, lang in items] for fmt, items in spec.items()}
+    # the generic formats of a user's files, on real rows, with a field mapping
+    sib = r("sib200/annotated/zul_Latn/train.tsv")
+    sib_rows = list(csv.DictReader(io.StringIO(sib.decode()), delimiter="\t"))[:8]
+    topics = catalog.get_dataset("sib200").labels
+    mapped = {
+        "csv": (("train.csv", records(r("nusax/sentiment/buginese/train.csv"), 10, ",")), {"id": "id", "text": "text",
+                                                                                          "label": "label"}, _labels("nusax-csv")),
+        "tsv": (("train.tsv", records(sib, 8, "\t")), {"id": "index_id", "text": "text", "label": "category"}, topics),
+        "jsonl": (("train.jsonl", _derived_jsonl([{"uid": row["index_id"], "s": row["text"], "topic": row["category"]}
+                                                   for row in sib_rows])), {"id": "uid", "text": "s", "label": "topic"},
+                  topics),
+    }
+    assert set(spec) | set(mapped) == set(readers.FORMATS), set(readers.FORMATS) ^ (set(spec) | set(mapped))
+    out = {fmt: [Seed(fmt, files, _labels(fmt), lang) for files, lang in items] for fmt, items in spec.items()}
+    for fmt, (file, fields, labels) in mapped.items():
+        out[fmt] = [Seed(fmt, (file,), labels, "xx", (("fields", tuple(fields.items())),))]
+    return out
 
 
 # ---- mutations ----------------------------------------------------------------------------
@@ -246,7 +263,7 @@ def write(seed: Seed, folder: Path, mutation: Mutation | None = None) -> tuple[P
 
 
 def read(seed: Seed, paths: tuple[Path, ...]) -> list:
-    return readers.get_format(seed.format).read(paths, seed.labels, seed.lang)
+    return readers.get_format(seed.format).read(paths, seed.labels, seed.lang, **{k: dict(v) for k, v in seed.options})
 
 
 def outcome(seed: Seed, mutation: Mutation, folder: Path) -> str:

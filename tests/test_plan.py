@@ -88,11 +88,13 @@ def test_cost_and_rendered_status(tmp_path):
 
 def test_validate_locates_unknown_names(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text(SPEC.replace('"nusax:eng"', '"nusax:engl"').replace("task: xnli", "task: xnlj"))
+    path.write_text(SPEC.replace('"nusax:eng"', '"nusax:engl"').replace("task: xnli", "task: xnlj")
+                    .replace("probe: tatoeba", "probe: tatoba"))
     with pytest.raises(SpecError) as info:
         validate(path, overlap=False, data_root=tmp_path)
     msg = str(info.value)
     assert f"{path}:5: conditions.1.tasks.0: 'nusax' has no language 'engl'" in msg
+    assert f"{path}:8: targets.0.probe: unknown probe 'tatoba'; did you mean 'tatoeba'" in msg
     assert f"{path}:10: targets.2.task: unknown target task 'xnlj'; did you mean 'xnli'" in msg
 
 

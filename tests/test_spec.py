@@ -59,7 +59,6 @@ def test_typo_key_names_file_line_field_and_suggestion(tmp_path):
     ("max_steps: 10", "max_steps: -3", 11, "intermediate.max_steps"),
     ("langs: [jav]}", "langz: [jav]}", 13, "targets.0.langz"),  # inside the probe variant
     ("train: {max_steps: 5}", "train: {max_step: 5}", 14, "targets.1.train.max_step"),
-    ("{probe: tatoeba", "{probe: tatoba", 13, "targets.0.probe"),
 ])
 def test_errors_are_located(tmp_path, old, new, line, field):
     err = _error(GOOD.replace(old, new), tmp_path)

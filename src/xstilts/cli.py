@@ -95,10 +95,23 @@ def user_errors():
         raise typer.Exit(code=code) from None
 
 
+TaskFiles = Annotated[Optional[list[Path]], typer.Option(
+    "--tasks", help="A YAML file of your own tasks (README: Bring your own tasks); repeat for several.")]
+
+
+def _load_task_files(files: list[Path] | None) -> None:
+    from .tasks.user import load_task_file
+
+    for f in files or ():
+        load_task_file(f)
+
+
 @app.command()
 def align(
     model: Model = "me5-small",
-    tasks: Annotated[str, typer.Option(help="Comma list of probes: tatoeba, flores, lareqa.")] = "tatoeba,flores",
+    tasks: Annotated[str, typer.Option(
+        help="Comma list of probes (tatoeba, flores, lareqa, bucc, ...; `xstilts tasks --role probe`) and of "
+             "YAML task files, whose probes are run.")] = "tatoeba,flores",
     layers: Annotated[str, typer.Option(
         help="'last', 'middle', 'all' (0 = embeddings ... L) or a comma list such as 4,8,-1. "
              "All layers come from one encoding pass.")] = "last",
@@ -108,16 +121,19 @@ def align(
              "as its model card asks for symmetric tasks; none otherwise). Use '' for none.")] = None,
     scorer: Annotated[str, typer.Option(
         help="'cosine' (XTREME's protocol) or 'margin' (ratio margin over k neighbours, "
-             "Artetxe & Schwenk 2019).")] = "cosine",
-    margin_k: Annotated[int, typer.Option(help="Neighbours for margin scoring.")] = 4,
+             "Artetxe & Schwenk 2019). BUCC always mines by ratio margin.")] = "cosine",
+    margin_k: Annotated[int, typer.Option(help="Neighbours for margin scoring and mining.")] = 4,
     tatoeba_langs: Annotated[str, typer.Option(
-        help="'xtreme' (XTREME's 36), 'all' (112) or a comma list of ISO 639-3 codes.")] = "xtreme",
+        help="'xtreme' (XTREME's 36), 'default' (XTREME-R's 41), 'all' (112) or a comma list of ISO 639-3 "
+             "codes.")] = "xtreme",
     flores_langs: Annotated[str, typer.Option(
         help="'all' (SIB-200's 47), 'low' (the low-resource ones) or a comma list of codes like swh_Latn.")] = "all",
     flores_pairs: Annotated[str, typer.Option(
-        help="Extra xx->yy FLORES pairs, e.g. 'quy_Latn:spa_Latn,hau_Latn:fra_Latn'.")] = "",
-    flores_sentences: Annotated[Optional[int], typer.Option(
-        help="Use only the first N aligned FLORES sentences (default: all 1,004).")] = None,
+        "--flores-pairs", "--pairs",
+        help="Extra xx->yy pairs of the probes aligned by id (FLORES), e.g. 'quy_Latn:spa_Latn'.")] = "",
+    max_sentences: Annotated[Optional[int], typer.Option(
+        "--max-sentences", "--flores-sentences",
+        help="Use only the first N sentences (pairs, questions) per language of each probe (default: all).")] = None,
     max_length: Annotated[int, typer.Option(help="Tokens per sentence before truncation.")] = 128,
     device: Annotated[str, typer.Option(help="'cpu', 'cuda', 'cuda:1', ...")] = "cpu",
     data_root: DataRoot = None,
@@ -127,21 +143,20 @@ def align(
     """How well aligned is an encoder across languages, per language and per layer?
 
     Sentences are embedded (pooled hidden states of the chosen layers), each retrieves its
-    translation by nearest neighbour, and accuracy is reported in both directions. Every row
-    is stored with its full protocol (model and weights hash, layer, pooling, prefix, scorer,
-    data hash), so reruns overwrite rather than duplicate.
+    translation by nearest neighbour, and accuracy is reported in both directions (BUCC: pairs
+    are mined and scored by F1). Every row is stored with its full protocol (model and weights
+    hash, layer, pooling, prefix, scorer, data hash), so reruns overwrite rather than duplicate.
 
-    Example: xstilts align --model me5-small --tasks tatoeba,flores --layers all
+    Example: xstilts align --model me5-small --tasks tatoeba,flores,bucc --layers all
     """
     from .experiments.align import run_alignment
 
     with user_errors():
         run_alignment(
             model=model, tasks=[t.strip() for t in tasks.split(",") if t.strip()], layers=layers, pooling=pooling,
-            prefix=prefix, scorer=scorer, margin_k=margin_k, tatoeba_langs=tatoeba_langs,
-            flores_langs=flores_langs, flores_pairs=flores_pairs, flores_sentences=flores_sentences,
-            max_length=max_length, device=device, data_root=data_root, store_url=store, json_out=json_out,
-            console=console,
+            prefix=prefix, scorer=scorer, margin_k=margin_k, langs={"tatoeba": tatoeba_langs, "flores": flores_langs},
+            pairs=flores_pairs, max_sentences=max_sentences, max_length=max_length, device=device,
+            data_root=data_root, store_url=store, json_out=json_out, console=console,
         )
 
 
@@ -175,6 +190,7 @@ def finetune(
     resume: Annotated[bool, typer.Option(help="Continue a killed run from its last checkpoint.")] = False,
     data_root: DataRoot = None,
     store: StoreUrl = None,
+    task_files: TaskFiles = None,
 ) -> None:
     """Fine-tune on the task's English training data, select on English dev, then evaluate
     zero-shot in every language of the task; prints a per-language table and stores the rows.
@@ -189,6 +205,7 @@ def finetune(
     from .tasks import get_task
 
     with user_errors():
+        _load_task_files(task_files)
         hp = resolve(get_task(task).recipe, Train(
             max_steps=max_steps, epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
             warmup_ratio=warmup_ratio, max_length=max_length, freeze_embeddings=freeze_embeddings,
@@ -207,30 +224,75 @@ def evaluate(
     max_eval_examples: Annotated[Optional[int], typer.Option(help="First N examples per language.")] = None,
     data_root: DataRoot = None,
     store: StoreUrl = None,
+    task_files: TaskFiles = None,
 ) -> None:
     """Evaluate a fine-tuned run zero-shot in every language of a task and store the rows."""
     from .experiments.finetune import run_evaluate
 
     with user_errors():
+        _load_task_files(task_files)
         run_evaluate(run_dir, task, data_root=data_root, store_url=store, max_eval_examples=max_eval_examples,
                      eval_langs=eval_langs.split(",") if eval_langs else None, console=console)
 
 
-@app.command()
-def tasks(role: Annotated[Optional[str], typer.Option(help="'target' or 'intermediate'.")] = None) -> None:
-    """List the task catalog: type, training data, evaluation languages, metrics."""
+tasks_app = typer.Typer(help="The task catalog: built-in tasks and your own (--tasks FILE).", no_args_is_help=False)
+app.add_typer(tasks_app, name="tasks")
+
+
+@tasks_app.callback(invoke_without_command=True)
+def tasks(ctx: typer.Context,
+          role: Annotated[Optional[str], typer.Option(help="'target', 'intermediate' or 'probe'.")] = None,
+          task_files: TaskFiles = None) -> None:
+    """List the task catalog: built-in and user tasks, type, training data, evaluation languages, metrics."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = task_files
+        return
     from rich.table import Table
 
     from .tasks import all_tasks
+    from .tasks.registry import BUILTIN
 
+    with user_errors():
+        _load_task_files(task_files)
     table = Table(title="tasks")
-    for col in ("task", "role", "type", "trains on", "evaluates", "metrics"):
+    for col in ("task", "role", "type", "trains on", "evaluates", "metrics", "from"):
         table.add_column(col)
     for t in all_tasks(role):
         langs = t.languages
         table.add_row(t.name, ",".join(t.roles), t.type, " + ".join(f"{s.dataset}/{s.split}" for s in t.train),
                       f"{len(langs)} lang" + ("s" if len(langs) != 1 else "") + f" ({', '.join(langs[:6])}"
-                      + ("…)" if len(langs) > 6 else ")"), ", ".join(t.metrics))
+                      + ("…)" if len(langs) > 6 else ")"), ", ".join(t.metrics),
+                      "built in" if t.name in BUILTIN else "yours")
+    console.print(table)
+
+
+@tasks_app.command("show")
+def tasks_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="A task name.")],
+               task_files: TaskFiles = None, data_root: DataRoot = None) -> None:
+    """One task: its type, roles, version, source and licence, and every file it reads with its
+    example count per split and language."""
+    from rich.table import Table
+
+    from .tasks import get_task
+    from .tasks.describe import file_lines
+
+    with user_errors():
+        _load_task_files([*(ctx.obj or []), *(task_files or [])])
+        t = get_task(name)
+        lines = file_lines(t, data_root)
+    console.print(f"[bold]{t.name}[/] {t.type}, role {', '.join(t.roles)}, version {t.version}"
+                  + (f", pivot {t.pivot}" if t.pivot else ""))
+    console.print(f"metrics {', '.join(t.metrics)} (main {t.main_score})" + (f"; labels {', '.join(t.labels)}" if t.labels else ""))
+    for what, value in (("source", t.origin), ("licence", t.licence), ("notes", t.notes)):
+        if value:
+            console.print(f"{what}: {escape(value)}")
+    table = Table(title=f"{t.name}: files")
+    for col in ("use", "split", "language", "examples", "files"):
+        table.add_column(col)
+    for ln in lines:
+        table.add_row(ln.use, ln.source.split_name, ln.source.lang,
+                      f"{ln.count:,}" if isinstance(ln.count, int) else f"[red]{escape(ln.count)}[/]",
+                      escape("\n".join(ln.files)))
     console.print(table)
 
 

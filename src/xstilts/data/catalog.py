@@ -17,8 +17,9 @@ from urllib.parse import quote
 
 from xstilts.errors import DataFormatError, MissingDataError
 from xstilts.paths import data_root as default_data_root
-from xstilts.data import integrity, readers
+from xstilts.data import integrity, mapped, readers
 from xstilts.data.examples import BitextExample, Candidate, RetrievalQAExample
+from xstilts.data.hf import HFRef, rows as hf_rows
 from xstilts.metrics.xtreme_r import XTREME_R_LANGUAGES
 
 ROLES = ("target", "intermediate", "english-training", "parallel")
@@ -29,12 +30,14 @@ TAG_RE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
 class DataFile:
     """The file(s) of one split in one language; several paths are line-aligned sides.
 
-    A URL may end in '#member': the official source is an archive holding that member."""
+    A URL may end in '#member': the official source is an archive holding that member.
+    `hf`: the split is read from a Hugging Face dataset (its local files, if any, in `paths`)."""
 
     split: str
     lang: str
     paths: tuple[str, ...]
     urls: tuple[str, ...]
+    hf: HFRef | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class DatasetEntry:
     available: bool = True  # False: not in the offline data snapshot, only fetchable
     notes: str = ""
     unlabelled: tuple[str, ...] = ()  # splits without golds by design (never scored); others are gold-checked
+    fields: tuple[tuple[str, Any], ...] = ()  # a user's field mapping (generic formats: csv, tsv, jsonl, hf)
 
     @property
     def dir(self) -> str:
@@ -62,7 +66,7 @@ class DatasetEntry:
 
     def tag(self, lang: str) -> str:
         """ISO 639-3 + script code (FLORES style, e.g. swh_Latn) of a file-name language code."""
-        return LANGUAGE_TAGS[lang]
+        return lang if TAG_RE.match(lang) else LANGUAGE_TAGS[lang]
 
 
 # ---- languages --------------------------------------------------------------------------
@@ -207,7 +211,7 @@ MASAKHANER_LANGS = ("amh", "hau", "ibo", "kin", "lug", "luo", "pcm", "swa", "wol
 AFRISENTI_LANGS = ("ibo", "kin", "swa", "tso", "twi")
 NUSAX_LANGS = tuple(_NUSAX)
 PAWSX_LANGS = ("de", "en", "es", "fr", "ja", "ko", "zh")
-BUCC_LANGS = ("de", "fr", "ru", "zh")
+BUCC_LANGS = ("zh",)  # the pair the data root has (de, fr, ru: bucc2018/SOURCE.md)
 
 
 def _ud_files() -> tuple[DataFile, ...]:
@@ -230,11 +234,6 @@ def _americasnlp_files() -> tuple[DataFile, ...]:
 def _pawsx_member(split: str, lang: str) -> str:
     name = {"dev": "dev_2k.tsv", "test": "test_2k.tsv"}.get(split, "train.tsv" if lang == "en" else "translated_train.tsv")
     return f"x-final/{lang}/{name}"
-
-
-def _bucc_url(rel: str) -> str:
-    pair, split = rel.split(".")[0], rel.split(".")[1]
-    return f"https://comparable.limsi.fr/bucc2018/bucc2018-{pair}.{split}-gold.tar.bz2#bucc2018/{pair}/{rel}"
 
 
 ENTRIES: tuple[DatasetEntry, ...] = (
@@ -410,10 +409,10 @@ ENTRIES: tuple[DatasetEntry, ...] = (
         "custom (Google: free use with attribution)", "PAWS-X x-final", BINARY, available=False),
     DatasetEntry(
         "bucc2018", ("target",), "bucc-tsv", BUCC_LANGS,
-        grid(["sample", "training"], BUCC_LANGS,
-             lambda s, l: tuple(f"{l}-en.{s}.{ext}" for ext in (l, "en", "gold")), _bucc_url),
-        "BUCC 2018 shared task terms (research)", "BUCC 2018", available=False,
-        notes="XTREME uses `sample` as dev and `training` as test"),
+        grid(["dev"], BUCC_LANGS, lambda s, l: tuple(f"{l}-en.{s}.{ext}" for ext in (l, "en", "gold")),
+             raw_github(*_XTREME_COPY, "data/bucc2018/")),
+        "BUCC 2018 shared task terms (research)", "BUCC 2018 sample split (XTREME's dev, XTREME copy @6bfe632)",
+        notes="zh-en only (bucc2018/SOURCE.md); XTREME renames the official `sample` split `dev`"),
 )
 
 
@@ -432,6 +431,14 @@ def build_registry(entries: Iterable[DatasetEntry]) -> dict[str, DatasetEntry]:
 
 
 REGISTRY = build_registry(ENTRIES)
+
+
+def register_user(entry: DatasetEntry) -> None:
+    """Add (or replace) the dataset of a user's task; a built-in dataset is never replaced."""
+    if entry.name in {e.name for e in ENTRIES}:
+        raise ValueError(f"dataset '{entry.name}' is built in")
+    readers.get_format(entry.format)
+    REGISTRY[entry.name] = entry
 
 
 def get_dataset(name: str) -> DatasetEntry:
@@ -480,6 +487,7 @@ def _checked(entry: DatasetEntry, f: DataFile, paths: tuple[Path, ...], read_all
     example count, real golds (unless the split has none by design), the sha256. A file that
     fails to parse and differs from the recorded one is reported as changed, with the reason."""
     hashed = {f"{entry.dir}/{rel}": p for rel, p in zip(f.paths, paths)}
+    where = paths[0] if paths else Path(str(f.hf))
     hint = f"fetch it again: xstilts data fetch {entry.name} --force"
     try:
         result = read_all()
@@ -487,9 +495,9 @@ def _checked(entry: DatasetEntry, f: DataFile, paths: tuple[Path, ...], read_all
         integrity.check_sha256(hashed, hint, because=e)
         raise
     found = examples(result)
-    integrity.check_count(integrity.count_key(entry.name, f.split, f.lang), paths[0], len(found), hint)
+    integrity.check_count(integrity.count_key(entry.name, f.split, f.lang), where, len(found), hint)
     if f.split not in entry.unlabelled:
-        integrity.check_golds(paths[0], found)
+        integrity.check_golds(where, found)
     integrity.check_sha256(hashed, hint)
     return result
 
@@ -499,7 +507,12 @@ def read(entry_or_name: DatasetEntry | str, split: str, lang: str, data_root: st
     against the catalog's recorded count, golds and sha256 before they are returned."""
     entry = _entry(entry_or_name)
     f, paths = _present(entry, split, lang, data_root)
-    return _checked(entry, f, paths, lambda: readers.get_format(entry.format).read(paths, entry.labels, lang))
+    if f.hf is not None:
+        return _checked(entry, f, (), lambda: readers._nonempty(
+            mapped.examples(hf_rows(f.hf), dict(entry.fields), entry.labels), Path(str(f.hf)), lang))
+    fmt = readers.get_format(entry.format)
+    options = {"fields": dict(entry.fields)} if "fields" in fmt.options else {}
+    return _checked(entry, f, paths, lambda: fmt.read(paths, entry.labels, lang, **options))
 
 
 # ---- helpers for the alignment and retrieval code ---------------------------------------
@@ -524,19 +537,29 @@ def flores_sentences(data_root: str | Path | None = None, langs: Iterable[str] |
             for lang in wanted}
 
 
-def lareqa(lang: str, data_root: str | Path | None = None) -> tuple[list[RetrievalQAExample], list[Candidate]]:
+def bucc(lang: str, split: str = "dev", data_root: str | Path | None = None, dataset: str = "bucc2018"
+         ) -> tuple[dict[str, str], dict[str, str], list[tuple[str, str]]]:
+    """Both sides of a BUCC pair (id -> sentence, every sentence, not only the gold ones) and
+    its gold (source id, target id) pairs, checked like any catalogued read."""
+    entry = get_dataset(dataset)
+    f, paths = _present(entry, split, lang, data_root)
+    return _checked(entry, f, paths, lambda: readers.read_bucc_sides(paths), examples=lambda r: r[2])
+
+
+def lareqa(lang: str, data_root: str | Path | None = None, dataset: str = "lareqa"
+           ) -> tuple[list[RetrievalQAExample], list[Candidate]]:
     """One XQuAD-R language: its questions (answer = the sentence holding the answer) and all
     its sentences as candidates."""
-    entry = get_dataset("lareqa")
+    entry = get_dataset(dataset)
     f, paths = _present(entry, "test", lang, data_root)
     return _checked(entry, f, paths, lambda: readers.read_lareqa(paths[0], lang), examples=lambda r: r[0])
 
 
-def lareqa_pool(data_root: str | Path | None = None, langs: Iterable[str] = LAREQA_LANGS
+def lareqa_pool(data_root: str | Path | None = None, langs: Iterable[str] = LAREQA_LANGS, dataset: str = "lareqa"
                 ) -> tuple[dict[str, list[RetrievalQAExample]], list[Candidate]]:
     """LAReQA as XTREME-R scores it: questions per language, each with its answer sentence in
     every language (questions are parallel by id), against the pooled candidates of all languages."""
-    per_lang = {lang: lareqa(lang, data_root) for lang in langs}
+    per_lang = {lang: lareqa(lang, data_root, dataset) for lang in langs}
     answers: dict[str, list[str]] = {}
     for qs, _ in per_lang.values():
         for q in qs:

@@ -44,15 +44,16 @@ class Format:
     """A registered file format: how to read it and how to count its examples quickly."""
 
     name: str
-    read: Callable[[Paths, tuple[str, ...], str], list]
+    read: Callable[..., list]  # (paths, labels, lang, **options) -> examples
     count: Callable[[Paths], int]
     example_type: type
+    options: tuple[str, ...] = ()  # keyword options the reader takes: "fields" (a field mapping), "hf"
 
 
 FORMATS: dict[str, Format] = {}
 
 
-def register(name: str, example_type: type, count: Callable[[Paths], int]):
+def register(name: str, example_type: type, count: Callable[[Paths], int], options: tuple[str, ...] = ()):
     """Register a reader under `name`; a second registration of a name is a bug. The registered
     reader refuses a file that gives no examples: no official split is empty."""
 
@@ -61,16 +62,18 @@ def register(name: str, example_type: type, count: Callable[[Paths], int]):
             raise ValueError(f"format '{name}' is registered twice")
 
         @functools.wraps(fn)
-        def read(paths: Paths, labels: tuple[str, ...], lang: str) -> list:
-            return _nonempty(fn(paths, labels, lang), paths[0], lang)
+        def read(paths: Paths, labels: tuple[str, ...], lang: str, **opts) -> list:
+            return _nonempty(fn(paths, labels, lang, **opts), paths[0] if paths else Path(opts["hf"].name), lang)
 
-        FORMATS[name] = Format(name, read, count, example_type)
+        FORMATS[name] = Format(name, read, count, example_type, options)
         return read
 
     return wrap
 
 
 def _nonempty(examples: list, path: Path, lang: str) -> list:
+    if not examples and not path.exists():  # a Hugging Face split: no file to blame
+        raise DataFormatError(path, None, None, f"no examples{f' for language {lang!r}' if lang else ''}")
     if not examples:
         what = "the file is empty" if path.stat().st_size == 0 else "the file holds none"
         raise DataFormatError(path, None, None, f"no examples{f' for language {lang!r}' if lang else ''}: {what}")
@@ -647,10 +650,9 @@ def read_nusax_mt(paths: Paths, labels, lang) -> list[BitextExample]:
     return [BitextExample(r[""], r[lang], r["english"]) for _, r in _fields(paths[0], tuple(header), records[1:])]
 
 
-@register("bucc-tsv", BitextExample, count_lines())
-def read_bucc(paths: Paths, labels, lang) -> list[BitextExample]:
-    """BUCC 2018: `id<TAB>sentence` files for both sides plus a gold file of id pairs; one
-    example per gold pair, uid 'src_id<TAB>tgt_id'."""
+def read_bucc_sides(paths: Paths) -> tuple[dict[str, str], dict[str, str], list[tuple[str, str]]]:
+    """BUCC 2018: `id<TAB>sentence` files for both sides and a gold file of id pairs, as
+    (source id -> sentence, target id -> sentence, gold pairs); every gold id must exist."""
     sides = []
     for p in paths[:2]:
         _, rows = _table(p, names=("id", "sentence"))
@@ -660,4 +662,13 @@ def read_bucc(paths: Paths, labels, lang) -> list[BitextExample]:
         for side, key in zip(sides, ("source", "target")):
             if r[key] not in side:
                 raise DataFormatError(paths[2], i, key, f"id {r[key]!r:.50} not in its sentence file")
-    return [BitextExample(f"{r['source']}\t{r['target']}", sides[0][r["source"]], sides[1][r["target"]]) for _, r in gold]
+    return sides[0], sides[1], [(r["source"], r["target"]) for _, r in gold]
+
+
+@register("bucc-tsv", BitextExample, count_lines())
+def read_bucc(paths: Paths, labels, lang) -> list[BitextExample]:
+    """One example per gold pair, uid 'src_id<TAB>tgt_id' (`read_bucc_sides` gives every sentence)."""
+    src, tgt, gold = read_bucc_sides(paths)
+    return [BitextExample(f"{a}\t{b}", src[a], tgt[b]) for a, b in gold]
+
+from xstilts.data import mapped  # noqa: E402,F401 - registers the generic csv, tsv and jsonl formats

@@ -1,32 +1,37 @@
 """Alignment probes: how close are translations in the encoder's space, per language and layer.
 
-- Tatoeba (XTREME protocol): each sentence retrieves its translation among all sentences
-  of the other side, accuracy, both directions.
-- FLORES (SIB-200's 1,004 sentences per language, aligned by index_id): xx->eng, eng->xx,
-  and any xx->yy: the low-resource probe.
-- LAReQA (XQuAD-R): questions retrieve answer sentences from the pooled candidates of
+A probe is a task (role "probe", tasks/families/probes.py or a user's YAML); its type and
+metric pick what is done, never its name:
+- bitext, aligned pairs (Tatoeba, a user's two text files): each sentence retrieves its
+  translation among all sentences of the other side, accuracy, both directions;
+- bitext, texts aligned by id (FLORES via SIB-200): each language against the pivot (and any
+  extra pairs), on the ids all of them share, both directions;
+- bitext scored by `bucc_f1` (BUCC): ratio-margin mining over every sentence of both sides, the
+  threshold chosen on the gold pairs as XTREME does, F1;
+- qa_retrieval (LAReQA): questions retrieve answer sentences from the pooled candidates of
   every language, mAP@20.
 
-Each probe encodes every sentence once for all layers and returns result rows carrying
-the whole protocol; they never average (the report does).
+Each probe encodes every sentence once for all layers and returns result rows carrying the
+whole protocol; they never average (the report does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.progress import Progress
 
 from ..data import catalog
 from ..metrics import get_metric
+from ..metrics.retrieval import bucc_extract, bucc_f1, bucc_optimize
 from ..models.encoders import Encoder
-from ..provenance import files_sha256
 from ..store import ResultRow
+from ..tasks.check import id_aligned
+from ..tasks.data import common_ids, files_hash, id_texts, read_source
+from ..tasks.schema import TaskDef
 from .encode import Pooling, encode
-from .retrieval import Scorer, search
-
-TASK_VERSION = "1"
+from .retrieval import Scorer, mine, search
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,16 @@ class Protocol:
                          protocol={"margin_k": self.margin_k, "max_length": self.max_length}, **fields)
 
 
-def _data_hash(dataset: str, split: str | None, langs: Iterable[str], data_root) -> str:
-    paths = [p for lang in langs for f in catalog.dataset_files(dataset, split, lang)
-             for p in catalog.local_paths(dataset, f, data_root)]
-    return files_sha256(paths)
+def _where(task: TaskDef, langs: Sequence[str]) -> dict:
+    """Dataset and split the rows name (several splits read as one are 'all')."""
+    sources = [s for lang in langs for s in task.eval_sources(lang)]
+    splits = {s.split for s in sources}
+    return {"task": task.name, "task_version": task.version, "dataset": sources[0].dataset,
+            "split": splits.pop() if len(splits) == 1 else "all"}
 
 
-def _bitext_rows(enc, proto, model_hash, condition, src_emb, tgt_emb, *, task, dataset, split,
-                 language, src_name, tgt_name, data_hash) -> list[ResultRow]:
+def _bitext_rows(enc, proto, model_hash, condition, src_emb, tgt_emb, *, src_name, tgt_name, language,
+                 data_hash, where) -> list[ResultRow]:
     """Accuracy in both directions for one aligned pair of embedding sets, every layer."""
     acc = get_metric("tatoeba_accuracy")
     rows = []
@@ -62,8 +69,7 @@ def _bitext_rows(enc, proto, model_hash, condition, src_emb, tgt_emb, *, task, d
                                 (tgt_emb, src_emb, f"{tgt_name}->{src_name}")):
             top1 = search(a[layer], b[layer], scorer=proto.scorer, margin_k=proto.margin_k)[:, 0]
             value = acc(top1.tolist(), list(range(len(top1))))["accuracy"]
-            rows.append(proto.row(enc, model_hash, condition, task=task, task_version=TASK_VERSION,
-                                  dataset=dataset, split=split, language=language, direction=direction,
+            rows.append(proto.row(enc, model_hash, condition, **where, language=language, direction=direction,
                                   layer=layer, metric="accuracy", value=value, data_hash=data_hash))
     return rows
 
@@ -73,71 +79,127 @@ def _encode(enc, proto, texts, progress, description):
                   max_length=proto.max_length, progress=progress, description=description)
 
 
-def _record_cap(rows: list[ResultRow], max_sentences: int | None) -> list[ResultRow]:
-    """A capped probe scores a different test: the cap is part of every row's protocol (and key)."""
-    for r in rows:
-        r.protocol["max_sentences"] = max_sentences
+def _aligned(enc, proto, task, langs, common, max_sentences, data_root, progress) -> list[ResultRow]:
+    """Pairs as the files give them (line i translates line i), each language against the pivot."""
+    rows = []
+    for lang in langs:
+        sources = task.eval_sources(lang)
+        pairs = [ex for s in sources for ex in read_source(s, data_root)][:max_sentences]
+        xx = _encode(enc, proto, [p.source for p in pairs], progress, f"{task.name} {lang}")
+        yy = _encode(enc, proto, [p.target for p in pairs], progress, f"{task.name} {lang}-{task.pivot} ({task.pivot})")
+        rows += _bitext_rows(enc, proto, **common, src_emb=xx, tgt_emb=yy, src_name=lang, tgt_name=task.pivot,
+                             language=lang, data_hash=files_hash(sources, data_root), where=_where(task, [lang]))
     return rows
 
 
-def tatoeba(enc: Encoder, proto: Protocol, *, langs: Sequence[str], model_hash: str, condition: str = "none",
-            max_sentences: int | None = None, data_root=None, progress: Progress | None = None) -> list[ResultRow]:
-    """Each language's first MAX_SENTENCES pairs (all by default) against their English side."""
+def _by_id(enc, proto, task, langs, pairs, common, max_sentences, data_root, progress) -> list[ResultRow]:
+    """Texts joined by id: each language against the pivot, plus explicit (xx, yy) pairs."""
+    pivot = task.pivot
+    wanted = sorted({*langs, pivot, *(x for p in pairs for x in p)})
+    texts = {lang: id_texts(task.eval_sources(lang), data_root) for lang in wanted}
+    ids = common_ids(list(texts.values()))[:max_sentences]
+    emb = {lang: _encode(enc, proto, [texts[lang][i] for i in ids], progress, f"{task.name} {lang}") for lang in wanted}
+    data_hash = files_hash([s for lang in wanted for s in task.eval_sources(lang)], data_root)
+    rows = []
+    for a, b in [(lang, pivot) for lang in langs if lang != pivot] + list(pairs):
+        rows += _bitext_rows(enc, proto, **common, src_emb=emb[a], tgt_emb=emb[b], src_name=a, tgt_name=b,
+                             language=f"{a}-{b}" if b != pivot else a, data_hash=data_hash,
+                             where=_where(task, wanted))
+    return rows
+
+
+def _mining_order(side: dict[str, str], gold_ids: Sequence[str]) -> list[str]:
+    """A side's ids, gold sentences first (so a cap of N keeps gold pairs and N minus them distractors)."""
+    gold = list(dict.fromkeys(gold_ids))
+    return gold + [i for i in side if i not in set(gold)]
+
+
+def _unique(ids: Sequence[str], side: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """XTREME's unification: each distinct sentence once; a sentence given under several ids maps
+    to none of them (utils_retrieve.read_sent2id), so it can never be a correct pair."""
+    count: dict[str, int] = {}
+    for i in ids:
+        count[side[i]] = count.get(side[i], 0) + 1
+    sentences = list(dict.fromkeys(side[i] for i in ids))
+    return sentences, {side[i]: i for i in ids if count[side[i]] == 1}
+
+
+def _mining(enc, proto, task, langs, common, max_sentences, data_root, progress) -> list[ResultRow]:
+    """BUCC: mine every sentence pair by ratio margin, choose the threshold on gold, F1."""
     rows = []
     for lang in langs:
-        pairs = catalog.tatoeba_pairs(lang, data_root)[:max_sentences]
-        xx = _encode(enc, proto, [p.source for p in pairs], progress, f"tatoeba {lang}")
-        en = _encode(enc, proto, [p.target for p in pairs], progress, f"tatoeba {lang}-eng (eng)")
-        rows += _bitext_rows(enc, proto, model_hash, condition, xx, en, task="tatoeba", dataset="tatoeba",
-                             split="test", language=lang, src_name=lang, tgt_name="eng",
-                             data_hash=_data_hash("tatoeba", "test", [lang], data_root))
-    return _record_cap(rows, max_sentences)
+        source = task.eval_sources(lang)[0]
+        src, tgt, gold = catalog.bucc(lang, source.split, data_root, source.dataset)
+        src_ids = _mining_order(src, [a for a, _ in gold])[:max_sentences]
+        tgt_ids = _mining_order(tgt, [b for _, b in gold])[:max_sentences]
+        kept = set(src_ids), set(tgt_ids)
+        gold = [(a, b) for a, b in gold if a in kept[0] and b in kept[1]]
+        (xs, x_id), (ys, y_id) = _unique(src_ids, src), _unique(tgt_ids, tgt)
+        x = _encode(enc, proto, xs, progress, f"{task.name} {lang}")
+        y = _encode(enc, proto, ys, progress, f"{task.name} {task.pivot}")
+        for layer in proto.layers:
+            scores: dict[tuple[str, str], float] = {}
+            for i, j, score in mine(x[layer], y[layer], margin_k=proto.margin_k):
+                if xs[i] in x_id and ys[j] in y_id:
+                    scores[x_id[xs[i]], y_id[ys[j]]] = score
+            threshold, _ = bucc_optimize(scores, gold)
+            values = bucc_f1(bucc_extract(scores, threshold), gold)
+            for metric, value in values.items():
+                row = proto.row(enc, model_hash=common["model_hash"], condition=common["condition"],
+                                **_where(task, [lang]), language=lang, direction=f"{lang}<->{task.pivot}",
+                                layer=layer, metric=metric, value=value, data_hash=files_hash([source], data_root))
+                row.scorer = "margin"
+                row.protocol.update(threshold=threshold, gold_pairs=len(gold), mining="ratio margin, max")
+                rows.append(row)
+    return rows
 
 
-def flores(enc: Encoder, proto: Protocol, *, langs: Sequence[str], model_hash: str, condition: str = "none",
-           pivot: str = "eng_Latn", pairs: Sequence[tuple[str, str]] = (), max_sentences: int | None = None,
-           data_root=None, progress: Progress | None = None) -> list[ResultRow]:
-    """Each language against `pivot` (both directions), plus explicit (xx, yy) pairs."""
-    wanted = sorted({*langs, pivot, *(x for p in pairs for x in p)})
-    sents = catalog.flores_sentences(data_root, wanted)
-    ids = sorted(set.intersection(*(set(sents[lang]) for lang in wanted)))[:max_sentences]
-    emb = {lang: _encode(enc, proto, [sents[lang][i] for i in ids], progress, f"flores {lang}")
-           for lang in wanted}
-    data_hash = _data_hash("sib200", None, wanted, data_root)
-    todo = [(lang, pivot) for lang in langs if lang != pivot] + list(pairs)
-    rows = []
-    for a, b in todo:
-        rows += _bitext_rows(enc, proto, model_hash, condition, emb[a], emb[b], task="flores", dataset="sib200",
-                             split="all", language=f"{a}-{b}" if b != pivot else a, src_name=a, tgt_name=b,
-                             data_hash=data_hash)
-    return _record_cap(rows, max_sentences)
-
-
-def lareqa(enc: Encoder, proto: Protocol, *, model_hash: str, condition: str = "none",
-           langs: Sequence[str] = catalog.LAREQA_LANGS, passage_prefix: str | None = None,
-           max_sentences: int | None = None, data_root=None, progress: Progress | None = None) -> list[ResultRow]:
+def _qa_retrieval(enc, proto, task, langs, common, max_sentences, data_root, progress,
+                  passage_prefix: str | None = None) -> list[ResultRow]:
     """XTREME-R LAReQA: each language's questions (the first MAX_SENTENCES) against the candidates
-    of all languages."""
-    questions, cands = catalog.lareqa_pool(data_root, langs)
+    of all the task's languages."""
+    pool_langs = task.languages
+    questions, cands = catalog.lareqa_pool(data_root, pool_langs, task.eval[0].dataset)
     pprefix = proto.prefix if passage_prefix is None else passage_prefix
     cand_emb = encode(enc, [c.sentence for c in cands], layers=proto.layers, pooling=proto.pooling,
                       prefix=pprefix, max_length=proto.max_length, progress=progress,
-                      description="lareqa candidates")
+                      description=f"{task.name} candidates")
     position = {c.uid: j for j, c in enumerate(cands)}
-    data_hash = _data_hash("lareqa", None, langs, data_root)
+    data_hash = files_hash(task.eval, data_root)
     map20 = get_metric("map_at_20")
     rows = []
-    for lang, qs in questions.items():
-        qs = qs[:max_sentences]
-        q_emb = _encode(enc, proto, [q.question for q in qs], progress, f"lareqa {lang} questions")
+    for lang in langs:
+        qs = questions[lang][:max_sentences]
+        q_emb = _encode(enc, proto, [q.question for q in qs], progress, f"{task.name} {lang} questions")
         relevant = [{position[a] for a in q.answer_ids if a in position} for q in qs]
         for layer in proto.layers:
             ranked = search(q_emb[layer], cand_emb[layer], scorer=proto.scorer, top=20, margin_k=proto.margin_k)
             value = map20(ranked.tolist(), relevant)["map_at_20"]
-            row = proto.row(enc, model_hash, condition, task="lareqa", task_version=TASK_VERSION,
-                            dataset="lareqa", split="test", language=lang, direction=f"{lang}->all",
+            row = proto.row(enc, **common, **_where(task, [lang]), language=lang, direction=f"{lang}->all",
                             layer=layer, metric="map_at_20", value=value, data_hash=data_hash)
             row.protocol["passage_prefix"] = pprefix
             rows.append(row)
-    return _record_cap(rows, max_sentences)
+    return rows
 
+
+def probe(enc: Encoder, proto: Protocol, task: TaskDef, *, langs: Sequence[str], model_hash: str,
+          condition: str = "none", pairs: Sequence[tuple[str, str]] = (), max_sentences: int | None = None,
+          data_root=None, progress: Progress | None = None) -> list[ResultRow]:
+    """Score TASK (a probe) on the encoder in LANGS; PAIRS adds xx->yy pairs to an id-aligned bitext
+    task. A capped probe scores a different test: the cap is part of every row's protocol (and key)."""
+    common = {"model_hash": model_hash, "condition": condition}
+    if task.type == "qa_retrieval":
+        rows = _qa_retrieval(enc, proto, task, langs, common, max_sentences, data_root, progress)
+    elif task.type != "bitext":
+        raise ValueError(f"task '{task.name}' ({task.type}) is not a probe: probes are bitext or qa_retrieval")
+    elif "bucc_f1" in task.metrics:
+        rows = _mining(enc, proto, task, langs, common, max_sentences, data_root, progress)
+    elif id_aligned(task):
+        rows = _by_id(enc, proto, task, langs, pairs, common, max_sentences, data_root, progress)
+    else:
+        if pairs:
+            raise ValueError(f"task '{task.name}' gives pairs with {task.pivot} only; extra pairs need texts aligned by id")
+        rows = _aligned(enc, proto, task, langs, common, max_sentences, data_root, progress)
+    for r in rows:
+        r.protocol["max_sentences"] = max_sentences
+    return rows

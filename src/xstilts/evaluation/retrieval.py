@@ -40,3 +40,26 @@ def search(src: np.ndarray, tgt: np.ndarray, *, scorer: Scorer, top: int = 1, ma
     margin = cos / ((src_avg[:, None] + tgt_avg[idx]) / 2)
     order = np.argsort(-margin, axis=1, kind="stable")[:, :top]
     return np.take_along_axis(idx, order, axis=1)
+
+
+def mine(src: np.ndarray, tgt: np.ndarray, *, margin_k: int = 4) -> list[tuple[int, int, float]]:
+    """Bitext mining by ratio margin, as XTREME's BUCC (utils_retrieve.mine_bitext, mode 'mine',
+    retrieval 'max'): each sentence of either side proposes its best margin-scored neighbour
+    among its `margin_k` nearest; proposals are taken best-first, each sentence used once.
+    Returns (source index, target index, margin score), best first; no threshold is applied."""
+    fwd_sim, fwd_idx = knn(src, tgt, margin_k)
+    bwd_sim, bwd_idx = knn(tgt, src, margin_k)
+    fwd_mean, bwd_mean = fwd_sim.mean(axis=1), bwd_sim.mean(axis=1)
+    fwd = fwd_sim / ((fwd_mean[:, None] + bwd_mean[fwd_idx]) / 2)
+    bwd = bwd_sim / ((bwd_mean[:, None] + fwd_mean[bwd_idx]) / 2)
+    fwd_best, bwd_best = fwd_idx[np.arange(len(src)), fwd.argmax(1)], bwd_idx[np.arange(len(tgt)), bwd.argmax(1)]
+    pairs = np.concatenate([np.stack([np.arange(len(src)), fwd_best], 1), np.stack([bwd_best, np.arange(len(tgt))], 1)])
+    scores = np.concatenate([fwd.max(1), bwd.max(1)])
+    seen_src, seen_tgt, out = set(), set(), []
+    for i in np.argsort(-scores, kind="stable"):
+        a, b = int(pairs[i, 0]), int(pairs[i, 1])
+        if a not in seen_src and b not in seen_tgt:
+            seen_src.add(a)
+            seen_tgt.add(b)
+            out.append((a, b, float(scores[i])))
+    return out

@@ -68,8 +68,8 @@ def load_eval_data(task: TaskDef, data_root, langs: Sequence[str] | None = None,
     examples = {s.lang: read_source(s, data_root)[:max_examples] for s in sources}
     hashes = {s.lang: sources_hash([s], data_root, max_examples) for s in sources}
     candidates: list[Candidate] = []
-    if task.type == "retrieval":  # the pool is every language's candidates, however many are scored
-        questions, candidates = catalog.lareqa_pool(data_root, [s.lang for s in task.eval])
+    if task.head == "retrieval":  # the pool is every language's candidates, however many are scored
+        questions, candidates = catalog.lareqa_pool(data_root, task.languages, task.eval[0].dataset)
         examples = {lang: questions[lang][:max_examples] for lang in examples}
         pool_hash = sources_hash(task.eval, data_root)
         hashes = {lang: stable_hash([h, pool_hash]) for lang, h in hashes.items()}
@@ -117,7 +117,7 @@ class Evaluator:
     def run(self, examples: Sequence, data_hash: str, candidates: Sequence[Candidate] = ()):
         if not examples:
             raise ValueError(f"{self.task.name}: no examples to evaluate")
-        return getattr(self, f"_{self.task.type}")(list(examples), data_hash, candidates)
+        return getattr(self, f"_{self.task.head}")(list(examples), data_hash, candidates)
 
     def _classification(self, examples, data_hash, _):
         feats = self._features("classification", classification.VERSION, data_hash, lambda: F.build_classification_features(
@@ -210,7 +210,7 @@ def rows_for(task: TaskDef, lang: str, scores: dict[str, dict[str, float]], data
                 model=run.model, model_hash=run.model_hash, condition=run.condition,
                 intermediate=list(run.intermediate), task=task.name, task_version=task.version,
                 dataset=dataset, split=split, language=lang, seed=run.seed, metric=key, value=float(value),
-                scorer="head", pooling="mean" if task.type == "retrieval" else None,
+                scorer="head", pooling="mean" if task.head == "retrieval" else None,
                 protocol={**run.protocol, **protocol, "metric_fn": name}, data_hash=data.data_hash[lang],
                 run_id=run.run_id))
     return rows
@@ -225,11 +225,11 @@ def evaluate(model: nn.Module, tokenizer, task: TaskDef, data: EvalData, run: Ru
     """
     ev = Evaluator(model, tokenizer, task, batch_size=batch_size, max_length=max_length, cache_dir=cache_dir)
     protocol = {"max_length": ev.max_length, "eval_batch_size": batch_size}
-    if task.type == "qa":
+    if task.head == "qa":
         r = task.recipe
         protocol |= {"doc_stride": r.doc_stride, "max_query_length": r.max_query_length,
                      "max_answer_length": r.max_answer_length, "n_best": r.n_best}
-    if task.type == "retrieval":
+    if task.head == "retrieval":
         protocol |= {"pool_size": len(data.candidates), "similarity": "cosine", "candidate_context": False}
     rows = []
     for lang, examples in data.examples.items():

@@ -1,4 +1,6 @@
-"""`xstilts align`: load an encoder, run the chosen retrieval probes, store and print the rows."""
+"""`xstilts align`: load an encoder, run the chosen probes, store and print the rows.
+
+Probes are tasks of role "probe" (built in, or a user's YAML file named in `--tasks`)."""
 
 from __future__ import annotations
 
@@ -9,28 +11,48 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..data import catalog
+from ..data.readers import did_you_mean
 from ..evaluation import alignment
 from ..evaluation.encode import resolve_layers
 from ..models.encoders import load_encoder, weights_hash
 from ..paths import data_root as resolve_data_root
 from ..report.alignment import per_language_table
 from ..store import ResultsStore
+from ..tasks import all_tasks, get_task
+from ..tasks.check import id_aligned
+from ..tasks.schema import TaskDef
+from ..tasks.user import load_task_file
 
-PROBES = ("tatoeba", "flores", "lareqa")
-# SIB-200 languages with large Wikipedia/CommonCrawl presence; the rest are the low-resource probe.
-FLORES_HIGH = ("arb_Arab", "deu_Latn", "eng_Latn", "fra_Latn", "hin_Deva", "ind_Latn", "jpn_Jpan",
-               "rus_Cyrl", "spa_Latn", "tur_Latn", "vie_Latn", "zho_Hans")
-FLORES_LOW = tuple(lang for lang in catalog.SIB200_LANGS if lang not in FLORES_HIGH)
+TASK_FILE_SUFFIXES = (".yaml", ".yml")
 
 
-def _langs(spec: str, named: dict[str, tuple[str, ...]], valid: tuple[str, ...], what: str) -> list[str]:
-    if spec in named:
-        return list(named[spec])
+def probe_names(items: list[str]) -> list[str]:
+    """Probe names from `--tasks`: names as given, and every probe of each YAML task file (loaded)."""
+    names = []
+    for item in items:
+        if item.endswith(TASK_FILE_SUFFIXES):
+            names += [t.name for t in load_task_file(item) if "probe" in t.roles]
+        else:
+            names.append(item)
+    probes = [t.name for t in all_tasks("probe")]
+    if unknown := [n for n in names if n not in probes]:
+        raise ValueError(f"unknown probe(s) {unknown}{did_you_mean(unknown[0], probes)}")
+    return names
+
+
+def probe_langs(task: TaskDef, spec: str | None) -> list[str]:
+    """A probe's languages: a named group of the task ('all', 'default', 'xtreme', 'low'...), a
+    comma list, or None for its default group (all its languages where it has none)."""
+    if spec is None:
+        spec = "default" if task.group("default") else "all"
+    if spec == "all":
+        return list(task.languages)
+    if task.group(spec):
+        return list(task.group(spec))
     langs = [s.strip() for s in spec.split(",") if s.strip()]
-    bad = [lang for lang in langs if lang not in valid]
-    if bad:
-        raise ValueError(f"unknown {what} language(s) {bad}; choose from {', '.join(valid)}")
+    if bad := [lang for lang in langs if lang not in task.languages]:
+        raise ValueError(f"unknown {task.name} language(s) {bad}; choose from {', '.join(task.languages)}"
+                         + (f" or a group: {', '.join(n for n, _ in task.lang_groups)}" if task.lang_groups else ""))
     return langs
 
 
@@ -40,19 +62,17 @@ def _progress(console: Console) -> Progress:
 
 
 def run_alignment(*, model: str, tasks: list[str], layers: str, pooling: str, prefix: str | None, scorer: str,
-                  margin_k: int, tatoeba_langs: str, flores_langs: str, flores_pairs: str,
-                  flores_sentences: int | None, max_length: int, device: str, data_root: Path | None,
-                  store_url: str | None, json_out: Path | None, console: Console) -> list:
-    unknown = [t for t in tasks if t not in PROBES]
-    if unknown:
-        raise ValueError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES)}")
+                  margin_k: int, langs: dict[str, str], pairs: str, max_sentences: int | None, max_length: int,
+                  device: str, data_root: Path | None, store_url: str | None, json_out: Path | None,
+                  console: Console) -> list:
+    """LANGS: probe name -> its language choice (see probe_langs); PAIRS: 'src:tgt,...' for the
+    probes whose texts are aligned by id (FLORES); MAX_SENTENCES caps every probe's sentences."""
+    probes = [get_task(name) for name in probe_names(tasks)]
     root = resolve_data_root(data_root)
-    t_langs = _langs(tatoeba_langs, {"xtreme": catalog.XTREME36, "all": catalog.TATOEBA_LANGS},
-                     catalog.TATOEBA_LANGS, "Tatoeba")
-    f_langs = _langs(flores_langs, {"all": catalog.SIB200_LANGS, "low": FLORES_LOW}, catalog.SIB200_LANGS, "FLORES")
-    pairs = [tuple(p.split(":")) for p in flores_pairs.split(",") if p.strip()]
-    if any(len(p) != 2 for p in pairs):
-        raise ValueError(f"--flores-pairs wants 'src:tgt' items, got {flores_pairs!r}")
+    chosen = {t.name: probe_langs(t, langs.get(t.name)) for t in probes}
+    extra = [tuple(p.split(":")) for p in pairs.split(",") if p.strip()]
+    if any(len(p) != 2 for p in extra):
+        raise ValueError(f"--pairs wants 'src:tgt' items, got {pairs!r}")
 
     with console.status(f"loading {model}"):
         enc = load_encoder(model, device=device)
@@ -65,22 +85,17 @@ def run_alignment(*, model: str, tasks: list[str], layers: str, pooling: str, pr
     store = ResultsStore(store_url)
     all_rows, t0 = [], time.perf_counter()
     with _progress(console) as progress:
-        common = dict(model_hash=model_hash, data_root=root, progress=progress)
-        for task in tasks:
-            if task == "tatoeba":
-                rows = alignment.tatoeba(enc, proto, langs=t_langs, **common)
-                groups = {"XTREME-36": catalog.XTREME36, "all": t_langs}
-            elif task == "flores":
-                rows = alignment.flores(enc, proto, langs=f_langs, pairs=pairs, max_sentences=flores_sentences,
-                                        **common)
-                groups = {"low-resource": FLORES_LOW, "high-resource": FLORES_HIGH, "all": f_langs}
-            else:
-                rows = alignment.lareqa(enc, proto, **common)
-                groups = {"all": catalog.LAREQA_LANGS}
+        for task in probes:
+            rows = alignment.probe(enc, proto, task, langs=chosen[task.name], model_hash=model_hash,
+                                   pairs=extra if id_aligned(task) else (), data_root=root, progress=progress,
+                                   max_sentences=max_sentences)
             store.add(rows)  # stored per probe: a crash later loses nothing finished
             all_rows += rows
+            groups = {**{name: g for name, g in task.lang_groups if name != "default"}, "all": chosen[task.name]}
+            scorer_name = "ratio margin mining" if "bucc_f1" in task.metrics else scorer
             progress.console.print(per_language_table(
-                rows, f"{task}: {model}, {pooling} pooling, prefix {proto.prefix!r}, {scorer}", groups))
+                [r for r in rows if r.metric == rows[0].metric] if rows else rows,
+                f"{task.name}: {model}, {pooling} pooling, prefix {proto.prefix!r}, {scorer_name}", groups))
     console.print(f"{len(all_rows)} rows stored in {store.url} ({time.perf_counter() - t0:.0f} s)")
     if json_out:
         json_out.write_text(json.dumps([r.model_dump(mode="json") for r in all_rows], indent=1))

@@ -38,7 +38,7 @@ from xstilts.training.checkpoint import load_weights
 from xstilts.console import make_console
 
 CONFIG_FILE = "finetune.json"
-BUILDERS = {  # task type -> (builder name, module VERSION)
+BUILDERS = {  # task head (tasks/schema.py HEADS) -> (builder name, module VERSION)
     "classification": ("classification", classification.VERSION), "multiple_choice": ("choice", choice.VERSION),
     "qa": ("qa_train", qa.VERSION), "tagging": ("tagging", tagging.VERSION),
     "retrieval": ("retrieval_pairs", retrieval.VERSION),
@@ -53,13 +53,13 @@ def default_run_dir(model: str, task: str, condition: str, seed: int) -> Path:
 def build_train_features(task: TaskDef, tokenizer, examples: Sequence, max_length: int) -> list[dict]:
     """English training features for the task's type."""
     r = task.recipe
-    if task.type == "classification":
+    if task.head == "classification":
         return F.build_classification_features(examples, tokenizer, max_length, task.labels)
-    if task.type == "multiple_choice":
+    if task.head == "multiple_choice":
         return F.build_choice_features(examples, tokenizer, max_length)
-    if task.type == "qa":
+    if task.head == "qa":
         return F.build_qa_train_features(examples, tokenizer, max_length, r.doc_stride, r.max_query_length)
-    if task.type == "tagging":
+    if task.head == "tagging":
         return F.build_tagging_features(examples, tokenizer, max_length, task.labels)
     return F.build_retrieval_pairs(examples, tokenizer, max_length)
 
@@ -67,7 +67,7 @@ def build_train_features(task: TaskDef, tokenizer, examples: Sequence, max_lengt
 def cached_train_features(task: TaskDef, tokenizer, examples: Sequence, data_hash: str, max_length: int
                           ) -> list[dict]:
     """build_train_features through the feature cache, keyed by everything that shapes them."""
-    builder, version = BUILDERS[task.type]
+    builder, version = BUILDERS[task.head]
     key = {"builder": builder, "version": version, "data": data_hash, "tokenizer": F.tokenizer_fingerprint(tokenizer),
            "max_length": max_length, "labels": list(task.labels), "doc_stride": task.recipe.doc_stride,
            "max_query_length": task.recipe.max_query_length}
@@ -76,7 +76,7 @@ def cached_train_features(task: TaskDef, tokenizer, examples: Sequence, data_has
 
 
 def head_options(task: TaskDef) -> dict[str, Any]:
-    return {"num_labels": len(task.labels)} if task.type in ("classification", "tagging") else {}
+    return {"num_labels": len(task.labels)} if task.head in ("classification", "tagging") else {}
 
 
 def _dev_eval_fn(task: TaskDef, tokenizer, root: Path, max_length: int, max_dev_examples: int | None):
@@ -157,7 +157,7 @@ def run_finetune(
     config = {
         "model": model_name or model, "encoder_path": enc.path, "encoder_hash": encoder_hash, "task": t.name,
         "task_version": t.version, "condition": condition, "intermediate": list(intermediate), "seed": seed,
-        "head": {"type": t.type, **head_options(t)}, "max_length": hp.max_length, "hparams": hp.model_dump(),
+        "head": {"type": t.head, **head_options(t)}, "max_length": hp.max_length, "hparams": hp.model_dump(),
         "train": cfg.model_dump(), "train_sources": [s.__dict__ for s in t.train],
         "train_first": [{"sources": [s.__dict__ for s in t.train_first[i:i + 1]], "examples": len(st[0]),
                          "features": len(st[1]), "data_hash": st[2]} for i, (_, st) in enumerate(stages)],
@@ -169,7 +169,7 @@ def run_finetune(
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
 
     torch.manual_seed(seed)  # the new head's initialisation is part of what the seed fixes
-    tm = task_model(enc.model, t.type, name=t.name, **head_options(t))
+    tm = task_model(enc.model, t.head, name=t.name, **head_options(t))
     for name, (stage_examples, stage_feats, _) in stages:  # no model selection here, as XTREME's first run
         console.print(f"[bold]{t.name}[/] stage {name}: {len(stage_examples):,} examples → {len(stage_feats):,} "
                       f"features; {hp.describe()}")
@@ -200,12 +200,12 @@ def run_evaluate(
         raise XstiltsError(f"{out}: not a fine-tuning output directory (no {CONFIG_FILE})")
     config = json.loads((out / CONFIG_FILE).read_text())
     t = get_task(task or config["task"])
-    if t.type != config["head"]["type"] or head_options(t) != {k: v for k, v in config["head"].items() if k != "type"}:
+    if t.head != config["head"]["type"] or head_options(t) != {k: v for k, v in config["head"].items() if k != "type"}:
         raise XstiltsError(f"{out / CONFIG_FILE}: field 'head': a {config['head']} head cannot be evaluated on "
                            f"task '{t.name}' ({t.type})")
     with console.status(f"loading {config['model']}"):
         enc = load_encoder(config["encoder_path"])
-        tm = task_model(enc.model, t.type, name=config["task"], **head_options(t))
+        tm = task_model(enc.model, t.head, name=config["task"], **head_options(t))
         selected = _load_best(tm, out / "train")
     if t.name != config["task"]:  # e.g. an XQuAD model scored on MLQA: the head answers to the new name
         tm.heads[t.name] = tm.heads.pop(config["task"])
@@ -246,23 +246,24 @@ def _evaluate_checkpoint(tm: TaskModel, tokenizer, t: TaskDef, out: Path, config
 
 
 def language_table(rows: Sequence[ResultRow], task: TaskDef, title: str) -> Table:
-    """Languages down (English, the training language, marked), metric keys across; the mean of
-    the non-English languages and the transfer gap (English minus that mean) at the bottom."""
+    """Languages down (the training language, English for XTREME-R, marked), metric keys across;
+    the mean of the other languages and the transfer gap (training language minus that mean)."""
+    en = task.train[0].lang if task.train else "en"
     metrics = list(dict.fromkeys(r.metric for r in rows))
     cell = {(r.language, r.metric): r.value for r in rows}
-    langs = sorted({r.language for r in rows}, key=lambda lang: (lang != "en", lang))
+    langs = sorted({r.language for r in rows}, key=lambda lang: (lang != en, lang))
     table = Table(title=title)
     table.add_column("language")
     for m in metrics:
         table.add_column(m, justify="right")
     for lang in langs:
-        table.add_row("en (train)" if lang == "en" else lang,
+        table.add_row(f"{en} (train)" if lang == en else lang,
                       *(f"{cell[lang, m]:.1f}" if (lang, m) in cell else "" for m in metrics))
-    others = [lang for lang in langs if lang != "en"]
+    others = [lang for lang in langs if lang != en]
     if others:
         means = {m: sum(cell[lang, m] for lang in others) / len(others) for m in metrics}
-        table.add_row(f"[bold]mean non-en ({len(others)})[/]", *(f"[bold]{means[m]:.1f}[/]" for m in metrics),
-                      end_section="en" not in langs)
-        if "en" in langs:
-            table.add_row("[bold]gap en − mean[/]", *(f"{cell['en', m] - means[m]:.1f}" for m in metrics))
+        table.add_row(f"[bold]mean non-{en} ({len(others)})[/]", *(f"[bold]{means[m]:.1f}[/]" for m in metrics),
+                      end_section=en not in langs)
+        if en in langs:
+            table.add_row(f"[bold]gap {en} − mean[/]", *(f"{cell[en, m] - means[m]:.1f}" for m in metrics))
     return table

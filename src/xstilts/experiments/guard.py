@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xstilts.data import catalog
-from xstilts.data.examples import example_texts
+from xstilts.data.examples import Candidate, example_texts
 from xstilts.data.readers import did_you_mean
 from xstilts.errors import XstiltsError
 from xstilts.experiments.spec import ProbeTarget, Spec, TaskTarget
@@ -28,10 +28,6 @@ MIN_CHARS = 20
 # A handful of short common sentences ("Where have you been?" is in MNLI and Tatoeba) is a
 # coincidence and only reported; this many shared texts, or any one this long, is leakage.
 FATAL_COUNT, FATAL_CHARS = 10, 100
-PROBE_LANGS = {"tatoeba": catalog.TATOEBA_LANGS, "flores": catalog.SIB200_LANGS, "lareqa": catalog.LAREQA_LANGS}
-PROBE_DEFAULT_LANGS = {"tatoeba": catalog.XTREME_R_TATOEBA, "flores": catalog.SIB200_LANGS,
-                       "lareqa": catalog.LAREQA_LANGS}
-FLORES_PIVOT = "eng_Latn"  # evaluation.alignment.flores scores every language against it
 
 
 # ---- which sources a task or probe reads -----------------------------------------------------
@@ -104,9 +100,19 @@ def mlm_tasks_for(languages: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def probe_task(target: ProbeTarget):
+    """The task a probe target names; KeyError with "did you mean" unless it is a probe."""
+    probes = [name for name, t in (task_registry() or {}).items() if "probe" in t.roles]
+    if target.probe not in probes:
+        raise KeyError(f"unknown probe '{target.probe}'{did_you_mean(target.probe, probes)}")
+    return task_registry()[target.probe]
+
+
 def probe_langs(target: ProbeTarget) -> tuple[str, ...]:
-    valid = PROBE_LANGS[target.probe]
-    langs = tuple(target.langs) if target.langs is not None else PROBE_DEFAULT_LANGS[target.probe]
+    """The languages a probe target scores: its own list, else the task's default group, else all."""
+    task = probe_task(target)
+    valid = task.languages
+    langs = tuple(target.langs) if target.langs is not None else (task.group("default") or valid)
     for lang in langs:
         if lang not in valid:
             raise KeyError(f"{target.probe} has no language '{lang}'{did_you_mean(lang, valid)}")
@@ -116,12 +122,13 @@ def probe_langs(target: ProbeTarget) -> tuple[str, ...]:
 def target_sources(target: ProbeTarget | TaskTarget) -> tuple[TextSource, ...]:
     """The text a target evaluates on: probe sentences, or a task's evaluation and dev sets."""
     if isinstance(target, ProbeTarget):
+        from xstilts.tasks.check import id_aligned
+
+        task = probe_task(target)
         langs = probe_langs(target)
-        if target.probe == "flores":
-            entry = catalog.get_dataset("sib200")
-            return tuple(TextSource("sib200", split, lang) for lang in dict.fromkeys((*langs, FLORES_PIVOT))
-                         for split in entry.splits)
-        return tuple(TextSource(target.probe, "test", lang) for lang in langs)
+        if id_aligned(task):  # the pivot's texts are read (and evaluated) too
+            langs = tuple(dict.fromkeys((*langs, task.pivot)))
+        return tuple(s for lang in langs for s in task.eval_sources(lang))
     registry = task_registry()
     if registry is None:
         raise KeyError(f"target task '{target.task}' cannot be resolved: the task catalog is not importable")
@@ -141,9 +148,13 @@ def _hashes(source: TextSource, data_root: Path | None) -> dict[bytes, str]:
     """Hash → one original text, over a source's examples; each source is read once per process."""
     from xstilts.tasks.data import read_source
 
-    if source.dataset == "lareqa":  # the candidate sentences and paragraphs are evaluated text too
-        questions, candidates = catalog.lareqa(source.lang, data_root)
+    fmt = catalog.get_dataset(source.dataset).format
+    if fmt == "lareqa-json":  # the candidate sentences and paragraphs are evaluated text too
+        questions, candidates = catalog.lareqa(source.lang, data_root, source.dataset)
         examples: list = [*questions, *candidates]
+    elif fmt == "bucc-tsv":  # every sentence of both sides is mined, not only the gold pairs'
+        src, tgt, _ = catalog.bucc(source.lang, source.split, data_root, source.dataset)
+        examples = [Candidate(i, text) for side in (src, tgt) for i, text in side.items()]
     else:
         examples = read_source(source, data_root)
     out: dict[bytes, str] = {}

@@ -88,7 +88,7 @@ def run_intermediate(
             examples = read_sources(t.train, root, hp.max_train_examples)
             data_hashes[t.name] = sources_hash(t.train, root, hp.max_train_examples)
             feats[t.name] = cached_train_features(t, enc.tokenizer, examples, data_hashes[t.name], hp.max_length)
-        heads[t.name] = HeadSpec(type=t.type, **head_options(t))
+        heads[t.name] = HeadSpec(type=t.head, **head_options(t))
         collate[t.name] = pad
     mlm_head, mlm_record = None, None
     if mlm_tasks:

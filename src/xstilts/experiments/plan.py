@@ -29,14 +29,12 @@ from rich.tree import Tree
 from xstilts.data import catalog
 from xstilts.experiments import guard
 from xstilts.experiments.hparams import HParams, HParamsError, check_layer, resolve
-from xstilts.experiments.spec import ProbeTarget, Spec, SpecError, TaskTarget, Train, load_spec, locate
+from xstilts.experiments.spec import (ProbeTarget, Spec, SpecError, TaskTarget, Train, load_spec, load_spec_tasks,
+                                      locate)
 from xstilts.provenance import package_version, stable_hash
 from xstilts.store import LEASE_SECONDS
 
 CODE_VERSIONS = {"intermediate": "2", "probe": "2", "finetune": "2"}
-# Rough sentences per language a probe encodes (FLORES via SIB-200: 1,004 sentences;
-# XQuAD-R: ~1,190 questions + ~1,200 candidate sentences). Tatoeba's are counted.
-_PROBE_SENTENCES = {"flores": 1004, "lareqa": 2400}
 # Used for the cost only, where neither the spec nor the target's recipe sets them.
 _FALLBACK_BATCH, _FALLBACK_LENGTH = 32, 128
 
@@ -112,20 +110,29 @@ def _train_cost(hp: HParams, speed: Throughput) -> Cost:
     return Cost(tokens=tokens, minutes=tokens / per_s / 60)
 
 
-def _tatoeba_pairs(lang: str, data_root: str | Path | None) -> int:
-    """Pairs in a Tatoeba test file (a few KB, so counted), 1,000 where it is not there yet."""
-    path = catalog.local_paths("tatoeba", catalog.dataset_files("tatoeba", "test", lang)[0], data_root)[0]
-    return sum(1 for _ in path.open("rb")) if path.is_file() else 1000
-
-
 def _probe_cost(probe: ProbeTarget, langs: Sequence[str], speed: Throughput, data_root: str | Path | None) -> Cost:
-    if probe.probe == "tatoeba":
-        n = sum(2 * min(_tatoeba_pairs(lang, data_root), probe.max_sentences or 10**9) for lang in langs)
-    elif probe.probe == "flores":
-        langs = [*dict.fromkeys((*langs, guard.FLORES_PIVOT))]
-        n = min(_PROBE_SENTENCES["flores"], probe.max_sentences or 10**9) * len(langs)
-    else:
-        n = _PROBE_SENTENCES["lareqa"] * len(langs)
+    """Sentences a probe encodes: each source's recorded (else quickly counted) examples, capped;
+    twice for pairs (both sides; BUCC: its first side's sentences, twice); 1,000 where uncounted."""
+    from xstilts.data import integrity
+    from xstilts.tasks.check import id_aligned
+
+    task = guard.probe_task(probe)
+    mining = "bucc_f1" in task.metrics
+    recorded = integrity.load_counts()
+    def count(s: guard.TextSource) -> int:
+        recorded_n = None if mining else recorded.get(integrity.count_key(s.dataset, s.split, s.lang))
+        if recorded_n is not None:
+            return recorded_n
+        entry, files = catalog.get_dataset(s.dataset), catalog.dataset_files(s.dataset, s.split, s.lang)
+        paths = catalog.local_paths(entry, files[0], data_root) if files and not files[0].hf else ()
+        usable = paths and all(p.is_file() for p in paths)
+        return catalog.readers.get_format(entry.format).count(paths) if usable else 1000
+
+    per_lang: dict[str, int] = {}
+    for s in guard.target_sources(probe):
+        per_lang[s.lang] = per_lang.get(s.lang, 0) + count(s)
+    sides = 1 if id_aligned(task) or task.type == "qa_retrieval" else 2
+    n = sum(min(c, probe.max_sentences or 10**9) * sides for c in per_lang.values())
     return Cost(encodings=n, minutes=n / speed.encode_sentences_per_s / 60)
 
 
@@ -145,10 +152,12 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
     from xstilts.tasks import get_task
 
     root = data_root or spec.data_root
+    load_spec_tasks(spec, root)
     nodes: dict[str, Node] = {}
     seeds = spec.seeds[:1] if smoke else spec.seeds
 
     def add(kind: str, label: str, config: dict, deps: tuple[str, ...], cost: Cost, **meta: Any) -> str:
+        config = {"study": spec.name, **config}  # a study's nodes and rows are its own, even where another's match
         key = node_key(kind, config, deps)
         nodes.setdefault(key, Node(key, kind, label, config, deps, cost, meta))
         return key
@@ -287,6 +296,8 @@ def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | 
     if model:
         spec = spec.model_copy(update={"model": model})
     from xstilts.paths import data_root as resolve_data_root
+
+    load_spec_tasks(spec, data_root or spec.data_root)  # the spec's own tasks, checked file by file
 
     if problems := _spec_problems(path, spec, resolve_data_root(data_root or spec.data_root)):
         raise SpecError(path, problems)

@@ -6,15 +6,16 @@ walked through the composed YAML node tree to the line the user has to edit.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, PositiveFloat, PositiveInt, Tag,
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, PositiveFloat, PositiveInt, PrivateAttr, Tag,
                       ValidationError, model_validator)
 
-from xstilts.errors import XstiltsError
+from xstilts.located import SpecError, compose, locate as _locate, problems
+from xstilts.tasks.user import TaskFile
+
+__all__ = ["SpecError", "Spec", "load_spec", "parse_spec", "locate", "load_spec_tasks"]
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")]
 ConditionKind = Literal["none", "english", "low-resource", "multi", "mlm", "translated"]
@@ -100,15 +101,16 @@ class Condition(_Strict):
 
 
 class ProbeTarget(_Strict):
-    """A retrieval probe scored on the encoder itself (no fine-tuning); see evaluation.alignment."""
+    """A probe scored on the encoder itself (no fine-tuning): a task of role "probe", built in
+    (tatoeba, flores, lareqa, bucc) or the spec's own; see evaluation.alignment."""
 
-    probe: Literal["tatoeba", "flores", "lareqa"]
+    probe: Annotated[str, Field(min_length=1)]
     langs: list[str] | None = None  # None: the probe's XTREME-R languages
     layers: str | list[int] = "middle"
     pooling: Literal["mean", "cls"] = "mean"
     prefix: str | None = None  # None: the encoder's default ("query: " for e5)
     scorer: Literal["cosine", "margin"] = "cosine"
-    max_sentences: PositiveInt | None = None  # the first N Tatoeba pairs / FLORES sentences / LAReQA questions
+    max_sentences: PositiveInt | None = None  # the first N pairs / sentences / questions per language
 
 
 class TaskTarget(_Strict):
@@ -145,11 +147,13 @@ class Spec(_Strict):
     intermediate_seeds: Literal["first", "per-seed"] = "first"
     data_root: Path | None = None  # relative paths are relative to the spec file
     store: str | None = None  # SQLAlchemy URL; None: the user's SQLite file
+    tasks: list[str | TaskFile] = []  # the study's own tasks: YAML files (relative to the spec) or inline entries
     conditions: Annotated[list[Condition], Field(min_length=1)]
     intermediate: Train = Train()
     targets: Annotated[list[Target], Field(min_length=1)]
     finetune: Train = Train()
     resources: Resources = Resources()
+    _path: Path | None = PrivateAttr(default=None)  # the spec file, which task paths are relative to
 
     @model_validator(mode="after")
     def _unique(self) -> Spec:
@@ -175,109 +179,26 @@ class Spec(_Strict):
 # ---- loading with located errors ------------------------------------------------------------
 
 
-class SpecError(XstiltsError):
-    """A spec that does not validate; `problems` are (line, field, message) triples."""
-
-    def __init__(self, path: str | Path, problems: list[tuple[int | None, str, str]]):
-        self.path, self.problems = str(path), problems
-        lines = [f"{self.path}{f':{line}' if line else ''}: {field + ': ' if field else ''}{msg}"
-                 for line, field, msg in problems]
-        super().__init__("\n".join(lines))
-
-
-def _check_duplicate_keys(node: yaml.Node, path: Path) -> None:
-    """PyYAML keeps the last of two equal keys silently; a spec with one is a mistake."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for k, v in node.value:
-            if k.value in seen:
-                raise SpecError(path, [(k.start_mark.line + 1, str(k.value), "key given twice")])
-            seen.add(k.value)
-            _check_duplicate_keys(v, path)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_duplicate_keys(item, path)
-
-
-def _line_of(root: yaml.Node | None, loc: tuple) -> int | None:
-    """Line (1-based) of the deepest YAML node the error location reaches."""
-    node, line = root, (root.start_mark.line + 1 if root is not None else None)
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            hit = next(((k, v) for k, v in node.value if k.value == part), None)
-            if hit is None:
-                continue  # a union tag, or a missing key: stay on the enclosing mapping
-            line, node = hit[0].start_mark.line + 1, hit[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    """The model class whose field set an error location points into."""
-    model: type[BaseModel] = Spec
-    for part in loc:
-        if part in _TAGS:
-            model = _TAGS[part]
-        elif isinstance(part, str):
-            field = model.model_fields.get(part)
-            found = _models_in(field.annotation) if field else []
-            if not found:
-                return None
-            model = found[0]
-    return model
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [m for arg in getattr(annotation, "__args__", ()) for m in _models_in(arg)]
-
-
-def _problem(root: yaml.Node | None, err: dict) -> tuple[int | None, str, str]:
-    loc = tuple(err["loc"])
-    field = ".".join(str(p) for p in loc if p not in _TAGS)
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        model = _model_at(loc[:-1])
-        known = list(model.model_fields) if model else []
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        msg = f"unknown key '{loc[-1]}'" + (f" (did you mean '{close[0]}'?)" if close else "") + \
-              (f"; allowed: {', '.join(known)}" if known else "")
-    elif err["type"] == "value_error":
-        msg = msg.removeprefix("Value error, ")
-    return _line_of(root, loc), field, msg
-
-
 def parse_spec(text: str, path: str | Path = "<spec>") -> Spec:
-    """Validate YAML text; every problem is reported with its line and field."""
+    """Validate YAML text; every problem is reported with its line and field. Relative paths
+    (data_root, task files) are made relative to the spec's folder."""
     path = Path(path)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise SpecError(path, [(mark.line + 1 if mark else None, "", f"not valid YAML: {e.problem or e}")]) from None
-    if root is not None:
-        _check_duplicate_keys(root, path)
+    root, data = compose(text, path)
     if not isinstance(data, dict):
         raise SpecError(path, [(1, "", "a spec is a YAML mapping (name:, model:, conditions:, targets: ...)")])
     try:
         spec = Spec.model_validate(data)
     except ValidationError as e:
-        problems = sorted((_problem(root, err) for err in e.errors()), key=lambda p: p[0] or 0)
-        raise SpecError(path, problems) from None
+        raise SpecError(path, problems(root, e, Spec, _TAGS)) from None
     if spec.data_root is not None and not spec.data_root.is_absolute() and path.parent != Path(""):
         spec = spec.model_copy(update={"data_root": (path.parent / spec.data_root).resolve()})
+    spec._path = path.resolve() if path.name != "<spec>" else None
     return spec
 
 
 def locate(path: str | Path, loc: tuple) -> int | None:
     """The line of a spec file that a validation location (e.g. ('conditions', 1, 'tasks', 0)) points at."""
-    return _line_of(yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader), loc)
+    return _locate(path, loc)
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -285,3 +206,28 @@ def load_spec(path: str | Path) -> Spec:
     if not path.is_file():
         raise SpecError(path, [(None, "", "no such spec file")])
     return parse_spec(path.read_text(encoding="utf-8"), path)
+
+
+def load_spec_tasks(spec: Spec, data_root: str | Path | None = None) -> list:
+    """Validate and register the tasks of a spec's `tasks:` section (task files relative to the
+    spec, or entries written inline); errors name the file, line and field. Idempotent."""
+    from xstilts.tasks.user import load_entries, load_task_file
+
+    if not spec.tasks:
+        return []
+    path = spec._path or Path("<spec>")
+    base = path.parent
+    tasks, inline = [], []
+    for i, item in enumerate(spec.tasks):
+        if isinstance(item, str):
+            file = base / item
+            if not file.is_file():
+                raise SpecError(path, [(_locate(path, ("tasks", i)) if spec._path else None, f"tasks.{i}",
+                                        f"{file}: no such task file")])
+            tasks += load_task_file(file)
+        else:
+            inline.append((item, base, ("tasks", i)))
+    if inline:
+        root = compose(path.read_text(encoding="utf-8"), path)[0] if spec._path else None
+        tasks += load_entries(inline, path, root, data_root)
+    return tasks

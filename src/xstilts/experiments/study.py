@@ -20,6 +20,7 @@ from xstilts.experiments.finetune import run_finetune
 from xstilts.experiments.hparams import HParams
 from xstilts.experiments.intermediate import SOURCE_FILE, is_complete, run_intermediate
 from xstilts.experiments.plan import Node, Plan, render_plan, validate
+from xstilts.experiments.spec import load_spec_tasks
 from xstilts.models.encoders import load_encoder, weights_hash
 from xstilts.paths import user_dir
 from xstilts.report.alignment import per_language_table
@@ -27,6 +28,7 @@ from xstilts.report.html import write_html
 from xstilts.report.study import ConditionInfo, build_report
 from xstilts.report.tables import print_report
 from xstilts.store import ResultRow, ResultsStore
+from xstilts.tasks import get_task
 from xstilts.console import make_console
 
 def _encoder_of(node: Node, deps: dict[str, dict]) -> str:
@@ -36,6 +38,15 @@ def _encoder_of(node: Node, deps: dict[str, dict]) -> str:
 def _provenance(node: Node, ctx: RunContext) -> dict[str, Any]:
     """What every row of a node carries to say where it came from (and what the report selects by)."""
     return {"study": ctx.spec.name if ctx.spec else None, "node": node.key}
+
+
+def _with_spec_tasks(runner):
+    """Runs a node runner after registering the spec's own tasks (a Ray worker is a fresh process)."""
+    def run(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
+        if ctx.spec is not None:
+            load_spec_tasks(ctx.spec, ctx.data_root)
+        return runner(node, deps, ctx)
+    return run
 
 
 def intermediate_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
@@ -59,20 +70,14 @@ def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
         layers=tuple(resolve_layers(c["layers"], enc.num_layers)),
         pooling=c["pooling"], prefix=enc.default_prefix if c["prefix"] is None else c["prefix"], scorer=c["scorer"],
     )
-    common: dict[str, Any] = dict(model_hash=weights_hash(enc), condition=c["condition"], data_root=ctx.data_root,
-                                  max_sentences=c["max_sentences"])
-    if c["probe"] == "tatoeba":
-        rows = alignment.tatoeba(enc, proto, langs=c["langs"], **common)
-    elif c["probe"] == "flores":
-        rows = alignment.flores(enc, proto, langs=c["langs"], **common)
-    else:
-        rows = alignment.lareqa(enc, proto, langs=c["langs"], **common)
+    rows = alignment.probe(enc, proto, get_task(c["probe"]), langs=c["langs"], model_hash=weights_hash(enc),
+                           condition=c["condition"], data_root=ctx.data_root, max_sentences=c["max_sentences"])
     for r in rows:  # rows name the study's model; the condition says what trained it
         r.model, r.intermediate, r.seed = c["model"], list(c["intermediate_tasks"]), c["intermediate_seed"]
         r.protocol.update(_provenance(node, ctx))
     ResultsStore(ctx.store_url).add(rows)
     make_console(width=160).print(per_language_table(
-        rows, f"{c['probe']} on {c['condition']}: {proto.pooling} pooling, prefix {proto.prefix!r}, {proto.scorer}",
+        [r for r in rows if r.metric == rows[0].metric] if rows else rows, f"{c['probe']} on {c['condition']}: {proto.pooling} pooling, prefix {proto.prefix!r}, {proto.scorer}",
         {"all": c["langs"]}))
     return {"rows": len(rows)}
 
@@ -88,18 +93,34 @@ def finetune_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
     return {"rows": len(rows)}
 
 
-register_runner("intermediate", intermediate_node, is_valid=lambda out: is_complete(Path(out["encoder"])))
-register_runner("probe", probe_node)
-register_runner("finetune", finetune_node)
+register_runner("intermediate", _with_spec_tasks(intermediate_node),
+                is_valid=lambda out: is_complete(Path(out["encoder"])))
+register_runner("probe", _with_spec_tasks(probe_node))
+register_runner("finetune", _with_spec_tasks(finetune_node))
 
 
 def study_rows(plan: Plan, store: ResultsStore) -> tuple[list[ResultRow], int]:
     """The rows the nodes of this plan wrote (selected by node key, so other studies and older
-    versions of this spec sharing the store never leak in), and how many nodes they came from."""
+    versions of this spec sharing the store never leak in), each task's reported keys only, and
+    how many nodes they came from."""
     tasks = sorted({n.config.get("task") or n.config.get("probe") for n in plan.nodes.values()
                     if n.kind in ("probe", "finetune")})
-    rows = [r for r in store.query(model=plan.spec.model, task=tasks) if r.protocol.get("node") in plan.nodes]
+    rows = [r for r in store.query(model=plan.spec.model, task=tasks)
+            if r.protocol.get("node") in plan.nodes and _reported(r)]
     return rows, len({r.protocol["node"] for r in rows})
+
+
+def _reported(row: ResultRow) -> bool:
+    """A task outside XTREME-R (a user's, BUCC) is reported by its main score alone (the report
+    takes one number per language); XTREME-R tasks combine their keys as XTREME-R declares."""
+    from xstilts.metrics import get_metric
+    from xstilts.metrics.xtreme_r import XTREME_R
+    from xstilts.tasks.registry import REGISTRY
+
+    task = REGISTRY.get(row.task)
+    if task is None or (row.layer is None and row.task in {t.name for t in XTREME_R.tasks}):
+        return True
+    return row.metric == get_metric(task.main_score).main
 
 
 def smoke_store_url() -> str:

@@ -1,4 +1,5 @@
-"""The task catalog: one frozen TaskDef per task, discovered from `tasks/families/`."""
+"""The task catalog: one frozen TaskDef per task, discovered from `tasks/families/`, plus a
+user's own tasks loaded from YAML (`tasks/user.py`)."""
 
 from xstilts.tasks.registry import all_tasks, get_task
 from xstilts.tasks.schema import TASK_TYPES, Recipe, Source, TaskDef

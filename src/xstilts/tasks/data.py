@@ -56,10 +56,37 @@ def _read_source(source: Source, data_root: str | None, _stamp: tuple) -> tuple:
     return tuple(examples)
 
 
+def _hf_refs(sources: Sequence[Source]) -> list[str]:
+    """The Hugging Face splits sources read (a hub split is identified by name, config, revision)."""
+    return [str(f.hf) for s in sources for f in catalog.dataset_files(s.dataset, s.split, s.lang) if f.hf]
+
+
 def sources_hash(sources: Sequence[Source], data_root: str | Path | None, limit: int | None = None) -> str:
     """sha256 of the files read, the filters applied and the example limit."""
     files = files_sha256([p for s in sources for p in source_paths(s, data_root)])
-    return stable_hash({"files": files, "sources": list(sources), "limit": limit})
+    hf = _hf_refs(sources)
+    return stable_hash({"files": files, "sources": list(sources), "limit": limit, **({"hf": hf} if hf else {})})
+
+
+def files_hash(sources: Sequence[Source], data_root: str | Path | None) -> str:
+    """sha256 of the files sources read (and of their Hugging Face splits): a probe row's data hash."""
+    files = files_sha256([p for s in sources for p in source_paths(s, data_root)])
+    hf = _hf_refs(sources)
+    return stable_hash({"files": files, "hf": hf}) if hf else files
+
+
+def _id_order(uid: str) -> tuple:
+    return (0, int(uid), "") if uid.isdigit() else (1, 0, uid)
+
+
+def id_texts(sources: Sequence[Source], data_root: str | Path | None) -> dict[str, str]:
+    """id -> text of the sources' examples (one language of an id-aligned bitext task)."""
+    return {ex.uid: ex.text_a for s in sources for ex in read_source(s, data_root)}
+
+
+def common_ids(texts: Sequence[dict[str, str]]) -> list[str]:
+    """The ids every language has, in numeric (else text) order."""
+    return sorted(set.intersection(*(set(t) for t in texts)), key=_id_order)
 
 
 def read_sources(sources: Sequence[Source], data_root: str | Path | None, limit: int | None = None) -> list:

@@ -30,6 +30,16 @@ def discover() -> list[TaskDef]:
 
 
 REGISTRY = build_registry(discover())
+BUILTIN = frozenset(REGISTRY)
+
+
+def register_user_tasks(tasks: Iterable[TaskDef]) -> None:
+    """Add a user's tasks (loaded from YAML, see tasks/user.py). A built-in name is refused; a
+    user task of the same name is replaced (a task file edited and loaded again)."""
+    for task in tasks:
+        if task.name in BUILTIN:
+            raise ValueError(f"task '{task.name}' is built in; give yours another name")
+        REGISTRY[task.name] = task
 
 
 def get_task(name: str) -> TaskDef:
@@ -38,5 +48,7 @@ def get_task(name: str) -> TaskDef:
     return REGISTRY[name]
 
 
-def all_tasks(role: str | None = None) -> tuple[TaskDef, ...]:
-    return tuple(t for t in REGISTRY.values() if role is None or role in t.roles)
+def all_tasks(role: str | None = None, *, builtin: bool | None = None) -> tuple[TaskDef, ...]:
+    """Tasks with ROLE (all by default); BUILTIN True/False keeps only built-in/user tasks."""
+    return tuple(t for t in REGISTRY.values() if (role is None or role in t.roles)
+                 and (builtin is None or (t.name in BUILTIN) == builtin))

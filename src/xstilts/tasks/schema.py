@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-TaskType = Literal["classification", "multiple_choice", "qa", "tagging", "retrieval"]
+TaskType = Literal["classification", "sentence-pair", "multiple_choice", "qa", "tagging", "bitext", "qa_retrieval"]
 TASK_TYPES: tuple[str, ...] = TaskType.__args__
-ROLES = ("target", "intermediate")
+ROLES = ("target", "intermediate", "probe")
+# The model head (and feature builder, decoder) each trainable type gets; bitext is only probed.
+HEADS = {"classification": "classification", "sentence-pair": "classification", "multiple_choice": "multiple_choice",
+         "qa": "qa", "tagging": "tagging", "qa_retrieval": "retrieval"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,12 @@ class TaskDef:
     `train_first` is English data trained on in a stage of its own before `train` (XCOPA:
     SIQA, then COPA, as XTREME's scripts/train_xcopa.sh). `translation_of` names the task
     whose text this task's training text translates (XNLI German ← XNLI English).
+
+    Probes (role "probe") are scored on the encoder itself. A bitext probe pairs each language
+    with `pivot`: its sources give aligned pairs (two files, two columns), or texts with ids
+    that are joined with the pivot language's texts (FLORES via SIB-200). Several `eval`
+    sources of one language are read as one (SIB-200's three splits). `lang_groups` name
+    language lists (the group "default" is what a probe without `langs` scores).
     """
 
     name: str
@@ -86,10 +95,31 @@ class TaskDef:
     notes: str = ""
     train_first: tuple[Source, ...] = ()
     translation_of: str | None = None
+    pivot: str | None = None
+    lang_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    origin: str = ""  # where the data comes from (a URL, a citation, a Hugging Face id)
+    licence: str = ""
+
+    @property
+    def head(self) -> str:
+        """The head a fine-tuned model of this task gets (by type)."""
+        if self.type not in HEADS:
+            raise ValueError(f"task '{self.name}' ({self.type}) is only probed, never fine-tuned")
+        return HEADS[self.type]
 
     @property
     def languages(self) -> tuple[str, ...]:
-        return tuple(s.lang for s in self.eval)
+        return tuple(dict.fromkeys(s.lang for s in self.eval))
+
+    def group(self, name: str) -> tuple[str, ...] | None:
+        return dict(self.lang_groups).get(name)
+
+    def eval_sources(self, lang: str) -> tuple[Source, ...]:
+        """Every evaluation source of one language (a probe may read several splits as one)."""
+        found = tuple(s for s in self.eval if s.lang == lang)
+        if not found:
+            raise KeyError(f"task '{self.name}' has no language '{lang}' (languages: {', '.join(self.languages)})")
+        return found
 
     def eval_source(self, lang: str) -> Source:
         for s in self.eval:

@@ -5,7 +5,7 @@ from xstilts.tasks.schema import Recipe, Source, TaskDef
 
 TASKS = (
     TaskDef(
-        name="xnli", type="classification",
+        name="xnli", type="sentence-pair",
         # MultiNLI train is not in the offline snapshot; its dev_matched set stands in (mnli/SOURCE.md).
         # With `xstilts data fetch mnli_train` a user can point a copy of this entry at Source("mnli_train", "train").
         train=(Source("mnli", "dev_matched", exclude_texts_of=("xnli", "test", "en")),),

@@ -24,7 +24,7 @@ def _short(tag: str) -> str:
 
 
 ENGLISH = (
-    TaskDef(name="anli", type="classification", roles=ROLE, recipe=CLS, version="1",
+    TaskDef(name="anli", type="sentence-pair", roles=ROLE, recipe=CLS, version="1",
             train=tuple(Source("anli", f"dev_r{r}") for r in (1, 2, 3)), dev=Source("anli", "test_r3"),
             eval=(Source("anli", "test_r1"),), labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy",
             notes="ANLI train is not available offline: dev R1-R3 train, test R1/R3 evaluate"),
@@ -41,7 +41,7 @@ ENGLISH = (
     TaskDef(name="sst2", type="classification", roles=ROLE, recipe=CLS, version="1",
             train=(Source("sst2", "train"),), dev=Source("sst2", "dev"), eval=(Source("sst2", "dev"),),
             labels=catalog.BINARY, metrics=("accuracy",), main_score="accuracy"),
-    TaskDef(name="mnli", type="classification", roles=ROLE, recipe=CLS, version="2",
+    TaskDef(name="mnli", type="sentence-pair", roles=ROLE, recipe=CLS, version="2",
             train=(Source("mnli", "dev_matched", exclude_texts_of=("xnli", "test", "en")),), dev=None,
             eval=(Source("mnli", "dev_matched"),),
             labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy",
@@ -55,7 +55,7 @@ ENGLISH = (
     TaskDef(name="hellaswag", type="multiple_choice", roles=ROLE, recipe=MC, version="1",
             train=(Source("hellaswag", "train"),), dev=Source("hellaswag", "val"), eval=(Source("hellaswag", "val"),),
             metrics=("accuracy",), main_score="accuracy", notes="files not offline: xstilts data fetch hellaswag"),
-    TaskDef(name="qqp", type="classification", roles=ROLE, recipe=CLS, version="1",
+    TaskDef(name="qqp", type="sentence-pair", roles=ROLE, recipe=CLS, version="1",
             train=(Source("qqp", "train"),), dev=Source("qqp", "dev"), eval=(Source("qqp", "dev"),),
             labels=catalog.BINARY, metrics=("accuracy",), main_score="accuracy",
             notes="files not offline: xstilts data fetch qqp"),
@@ -93,12 +93,12 @@ PARALLEL_AND_LOW_RESOURCE = (
     # XNLI dev as intermediate data: the 14 human translations of English XNLI dev (the XNLI
     # target evaluates on test, so training on dev does not touch its evaluated text)
     *_translations(_per_language(
-        "xnli", {lang: lang for lang in catalog.XNLI_LANGS}, "dev", None, "test", type="classification",
+        "xnli", {lang: lang for lang in catalog.XNLI_LANGS}, "dev", None, "test", type="sentence-pair",
         recipe=CLS, labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy"), "xnli:en"),
     # AmericasNLI: translations of Spanish XNLI; no train split, so test (larger) trains and dev evaluates
     *(replace(t, translation_of="xnli:es") for t in _per_language(
         "americasnli", {lang: lang for lang in catalog.AMERICAS_LANGS}, "test", None, "dev",
-        type="classification", recipe=CLS, labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy")),
+        type="sentence-pair", recipe=CLS, labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy")),
     *_per_language("masakhaner", {lang: lang for lang in catalog.MASAKHANER_LANGS}, "train", "dev", "test",
                    type="tagging", recipe=CLS, labels=catalog.get_dataset("masakhaner").labels,
                    metrics=("ner_f1",), main_score="ner_f1"),

@@ -6,7 +6,7 @@ from xstilts.tasks.schema import Recipe, Source, TaskDef
 
 TASKS = (
     TaskDef(
-        name="lareqa", type="retrieval", train=ENGLISH_QA, dev=None,
+        name="lareqa", type="qa_retrieval", roles=("target", "probe"), train=ENGLISH_QA, dev=None,
         eval=tuple(Source("lareqa", "test", lang) for lang in catalog.LAREQA_LANGS),
         metrics=("map_at_20",), main_score="map_at_20", version="1",
         # XTREME: lr 5e-5, 3 epochs, effective batch 16 (in-batch negatives), no warm-up or decay.
