@@ -10,7 +10,8 @@ from torch import nn
 
 from tests.tiny import tiny_encoder
 from xstilts.models.heads import task_model
-from xstilts.training import Collator, TrainConfig, train
+from xstilts.errors import XstiltsError
+from xstilts.training import Collator, TrainConfig, TrainingInterrupted, train
 from xstilts.training.collate import loss_terms, split_by_tokens
 
 
@@ -93,3 +94,24 @@ def test_compiled_run_matches_and_may_resume_uncompiled(tmp_path):
     result = train(model, tagging_data(), config=cfg, collate=Collator(pad_id=1), out_dir=tmp_path / "compiled",
                    resume=True)
     assert result.step == 4
+
+
+def test_resume_refuses_a_changed_packing_and_accepts_a_checkpoint_from_before_packing(tmp_path):
+    def config(**kw):
+        return TrainConfig(lr=1e-3, batch_size=16, max_steps=4, save_every=2, warmup_ratio=0.0, progress=False, **kw)
+
+    def model():
+        return no_dropout(task_model(tiny_encoder(), "tagging", num_labels=3))
+
+    with pytest.raises(TrainingInterrupted):
+        train(model(), tagging_data(), config=config(stop_after_steps=2), collate=Collator(pad_id=1), out_dir=tmp_path)
+    with pytest.raises(XstiltsError, match="packing"):
+        train(model(), tagging_data(), config=config(packing=True), collate=Collator(pad_id=1), out_dir=tmp_path,
+              resume=True)
+    meta_path = tmp_path / "last" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    for key in ("packing", "pack_length", "bucket", "token_budget", "compile"):
+        del meta["config"][key]  # as written before these options existed
+    meta_path.write_text(json.dumps(meta))
+    assert train(model(), tagging_data(), config=config(), collate=Collator(pad_id=1), out_dir=tmp_path,
+                 resume=True).step == 4

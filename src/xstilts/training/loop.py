@@ -40,6 +40,8 @@ from .sampling import BatchStream, TaskSampler, task_probabilities
 
 # may differ between a run and its resume (compile changes speed, not the recipe)
 RUN_ONLY = {"stop_after_steps", "progress", "device", "compile"}
+# what a checkpoint written before these options existed ran with (it resumes as it was)
+BEFORE_PACKING = {"packing": False, "pack_length": 512, "bucket": 64, "token_budget": None}
 Collate = Callable[[list[dict]], dict[str, torch.Tensor]]
 EvalFn = Callable[[nn.Module], tuple[float, dict]]
 
@@ -179,7 +181,8 @@ def train(
     checkpoint = resolve(out_dir / "last") if resume else None
     if checkpoint is not None:
         state, meta = load_checkpoint(checkpoint, model)
-        changed = {k for k in effective if k not in RUN_ONLY and meta["config"].get(k) != effective[k]}
+        saved = {**BEFORE_PACKING, **meta["config"]}
+        changed = {k for k in effective if k not in RUN_ONLY and saved.get(k) != effective[k]}
         if changed:
             raise XstiltsError(f"{checkpoint}: cannot resume, the config changed in {sorted(changed)}")
         optimizer.load_state_dict(state["optimizer"])
