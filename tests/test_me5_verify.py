@@ -126,3 +126,13 @@ def test_corrupt_checkpoint_names_the_file_and_the_training_folder(tmp_path):
     _corrupt_same_size(tmp_path / "train" / "best" / "model.safetensors", at=0.9)
     with pytest.raises(CorruptArtefactError, match=r"best/model\.safetensors is corrupt .*: delete .*/train to"):
         load_weights(other, tmp_path / "train" / "best")
+
+
+def test_checkpoint_without_checksums_still_fails_naming_the_file(tmp_path):
+    """Checkpoints written before checksums existed: an unreadable file is still named."""
+    save_checkpoint(tmp_path / "train" / "best", nn.Linear(8, 8), {}, {"step": 1})
+    (tmp_path / "train" / "best" / "checksums.json").unlink()
+    path = tmp_path / "train" / "best" / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:10])
+    with pytest.raises(CorruptArtefactError, match=r"model\.safetensors is corrupt \(.*\): delete .*/train to"):
+        load_weights(nn.Linear(8, 8), tmp_path / "train" / "best")

@@ -80,7 +80,7 @@ def user_errors():
     except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
         raise
     except Interrupted as e:
-        console.print(f"[bold yellow]interrupted:[/] {escape(str(e))}")
+        console.print(f"[bold yellow]interrupted:[/] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(code=130) from None
     except KeyboardInterrupt:
         console.print("[bold yellow]interrupted[/]")

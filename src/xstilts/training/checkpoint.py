@@ -17,12 +17,15 @@ from typing import Iterator
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 from torch import nn
 
+from xstilts.errors import CorruptArtefactError
 from xstilts.models import checksums
 
 MODEL_FILE, STATE_FILE, META_FILE = "model.safetensors", "state.pt", "meta.json"
+CHECKSUM_FILE = "checksums.json"  # sha256 and size of the files above, checked before loading
 
 
 @contextmanager
@@ -54,16 +57,30 @@ def resolve(final: Path) -> Path | None:
 
 
 def save_weights(model: nn.Module, directory: Path) -> None:
+    """Weights plus their checksum (CHECKSUM_FILE), which `load_weights` checks."""
     save_model(model, str(directory / MODEL_FILE), metadata={"format": "pt"})
+    _record(directory)
 
 
 def load_weights(model: nn.Module, directory: Path) -> None:
     """Loads the weights after checking the checkpoint's files against the checksums saved with
-    it; a corrupt one names the file and the training folder to delete (retraining rebuilds it)."""
-    meta = json.loads((Path(directory) / META_FILE).read_text()) if (Path(directory) / META_FILE).is_file() else {}
-    if "files" in meta:
-        checksums.verify(directory, meta["files"], rebuild=Path(directory).parent)
-    load_model(model, str(directory / MODEL_FILE), strict=True)
+    them; a corrupt one names the file and the training folder to delete (retraining rebuilds it)."""
+    directory = Path(directory)
+    if (directory / CHECKSUM_FILE).is_file():
+        try:
+            files = json.loads((directory / CHECKSUM_FILE).read_text())
+        except ValueError:
+            raise CorruptArtefactError(directory / CHECKSUM_FILE, "corrupt (not readable JSON)", directory.parent) from None
+        checksums.verify(directory, files, rebuild=directory.parent)
+    try:
+        load_model(model, str(directory / MODEL_FILE), strict=True)
+    except SafetensorError as e:  # a checkpoint written before checksums were
+        raise CorruptArtefactError(directory / MODEL_FILE, f"corrupt ({e})", directory.parent) from None
+
+
+def _record(directory: Path) -> None:
+    files = checksums.record(directory, skip=(META_FILE, CHECKSUM_FILE))
+    (directory / CHECKSUM_FILE).write_text(json.dumps(files, indent=1))
 
 
 def rng_state() -> dict:
@@ -92,7 +109,7 @@ def save_checkpoint(directory: Path, model: nn.Module, state: dict, meta: dict) 
     with atomic_dir(directory) as tmp:
         save_weights(model, tmp)
         torch.save({**state, "rng": rng_state()}, tmp / STATE_FILE)
-        meta = {**meta, "files": checksums.record(tmp, skip=(META_FILE,))}
+        _record(tmp)  # now with the state file too
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
 
 
