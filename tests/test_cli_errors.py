@@ -1,0 +1,100 @@
+"""Errors a user can act on, through the CLI as a user meets them: one line (plus a hint), exit
+status 2, no traceback unless --debug; `plan` creates nothing; Ctrl-C during `run` marks the node
+'interrupted', exits 130, and a rerun finishes the study."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.test_study import SPEC
+from xstilts.cli import app
+from xstilts.store import ResultsStore
+
+XSTILTS = str(Path(sys.executable).parent / "xstilts")
+
+
+@pytest.fixture
+def spec(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XSTILTS_HOME", str(tmp_path / "home"))
+    path = tmp_path / "study.yaml"
+    path.write_text(SPEC.format(model=tiny_model_dir, task="udpos"))
+    return path
+
+
+def _one_line(result, code=2):
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output and result.output.startswith("error: ")
+    return result.output
+
+
+@pytest.mark.parametrize("url, said", [
+    ("results.sqlite", "error: the store URL 'results.sqlite' is not a database URL; e.g. sqlite:////"),
+    ("mysqll://u@h/db", "names an unknown database type 'mysqll'"),
+])
+def test_bad_store_url_is_one_line(spec, data_root, url, said):
+    for command in ("run", "plan"):
+        out = _one_line(CliRunner().invoke(app, [command, str(spec), "--data-root", str(data_root), "--store", url]))
+        assert said in out and len(out.strip().splitlines()) == 1
+
+
+def test_missing_postgres_driver_says_what_to_install(spec, data_root):
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg"):
+        pytest.skip("psycopg is installed here")
+    out = _one_line(CliRunner().invoke(app, ["run", str(spec), "--data-root", str(data_root), "--store",
+                                             "postgresql://me:secret@db.example.org/x"]))
+    assert "needs the database driver 'psycopg', which is not installed: pip install 'psycopg[binary]'" in out
+    assert "secret" not in out
+
+
+def test_unusable_home_is_one_line(spec, data_root, tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("XSTILTS_HOME", str(tmp_path / "a-file" / "xstilts"))
+    out = _one_line(CliRunner().invoke(app, ["run", str(spec), "--data-root", str(data_root)]))
+    assert f"cannot create the folder {tmp_path / 'a-file' / 'xstilts'} for the results store (Not a directory); " \
+           "set XSTILTS_HOME to a writable folder" in out
+
+
+def test_debug_shows_the_traceback(spec, data_root):
+    result = CliRunner().invoke(app, ["--debug", "run", str(spec), "--data-root", str(data_root), "--store", "x"])
+    assert result.exit_code != 0 and type(result.exception).__name__ == "StoreError"
+
+
+def test_plan_on_a_missing_store_creates_nothing(spec, data_root, tmp_path):
+    store = tmp_path / "no" / "such" / "x.sqlite"
+    result = CliRunner().invoke(app, ["plan", str(spec), "--data-root", str(data_root), "--store", f"sqlite:///{store}"])
+    assert result.exit_code == 0, result.output
+    assert "0 done, 11 to run" in result.output and not (tmp_path / "no").exists()
+    assert not (tmp_path / "home").exists()
+
+
+def test_ctrl_c_during_run_marks_the_node_interrupted(spec, data_root, tmp_path):
+    env = {**os.environ, "COLUMNS": "300"}
+    cmd = [XSTILTS, "run", str(spec), "--data-root", str(data_root), "--store", f"sqlite:///{tmp_path / 'r.sqlite'}",
+           "--work-dir", str(tmp_path / "work"), "--html", str(tmp_path / "r.html")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        if line.startswith("intermediate nusax-eng"):  # the executor announces the node it starts
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stdout.read()
+    assert proc.wait(timeout=60) == 130, rest
+    assert "interrupted: stopped in intermediate nusax-eng (" in rest and "Traceback" not in rest
+    store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    assert [n.spec["label"] for n in store.nodes("interrupted")] == ["nusax-eng"]
+    shown = CliRunner().invoke(app, ["plan", str(spec), "--data-root", str(data_root), "--store",
+                                     f"sqlite:///{tmp_path / 'r.sqlite'}"])
+    assert "interrupted intermediate nusax-eng" in shown.output
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout
+    assert {n.status for n in store.nodes()} == {"done"}
+    assert [n.attempt for n in store.nodes() if n.spec["label"] == "nusax-eng"] == [2]
