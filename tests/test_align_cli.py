@@ -21,7 +21,7 @@ def test_align_tiny_model_stores_rows_with_protocol(tiny_model_dir, data_root, t
             "--layers", "all", "--data-root", str(data_root), "--store", store, "--json", str(tmp_path / "rows.json")]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "XTREME-36" in result.output and "stored in" in result.output
+    assert "mean xtreme (" in result.output and "stored in" in result.output
     rows = ResultsStore(store).query(task="tatoeba")
     # 2 languages x 3 layers (embeddings, 1, 2) x 2 directions
     assert len(rows) == 12 and {r.direction for r in rows} >= {"afr->eng", "eng->afr"}
@@ -37,9 +37,9 @@ def test_align_tiny_model_stores_rows_with_protocol(tiny_model_dir, data_root, t
 def test_align_rejects_unknown_names(tiny_model_dir, data_root):
     result = runner.invoke(app, ["align", "--model", str(tiny_model_dir), "--tatoeba-langs", "xxx",
                                  "--data-root", str(data_root), "--store", "sqlite://"])
-    assert result.exit_code == 2 and "unknown Tatoeba language" in result.output
-    result = runner.invoke(app, ["align", "--model", str(tiny_model_dir), "--tasks", "bucc", "--store", "sqlite://"])
-    assert result.exit_code == 2 and "unknown probe" in result.output
+    assert result.exit_code == 2 and "unknown tatoeba language(s) ['xxx']" in result.output
+    result = runner.invoke(app, ["align", "--model", str(tiny_model_dir), "--tasks", "bucc2", "--store", "sqlite://"])
+    assert result.exit_code == 2 and "unknown probe(s) ['bucc2']; did you mean 'bucc'" in result.output
 
 
 @pytest.mark.integration
@@ -58,9 +58,10 @@ def test_me5_small_tatoeba_accuracy_is_in_the_published_range(data_root, tmp_pat
 def test_lareqa_probe_scores_map_at_20_over_the_pooled_candidates(tiny_model_dir, data_root):
     from xstilts.evaluation import alignment
     from xstilts.models.encoders import load_encoder
+    from xstilts.tasks import get_task
 
     enc = load_encoder(str(tiny_model_dir))
     proto = alignment.Protocol(layers=(2,), pooling="mean", prefix="", scorer="cosine")
-    rows = alignment.lareqa(enc, proto, model_hash="h", langs=("de", "el"), data_root=data_root)
+    rows = alignment.probe(enc, proto, get_task("lareqa"), langs=("de", "el"), model_hash="h", data_root=data_root)
     assert {r.language for r in rows} == {"de", "el"} and all(r.metric == "map_at_20" for r in rows)
     assert all(0 <= r.value < 20 for r in rows)  # a random encoder ranks answers near chance

@@ -192,7 +192,7 @@ def build(tf: TaskFile, base: Path) -> tuple[catalog.DatasetEntry, TaskDef] | li
     origin = str(tf.source) if isinstance(tf.source, str) else f"Hugging Face {tf.source.hf}@{tf.source.revision}"
     entry = catalog.DatasetEntry(
         dataset, tf.roles, fmt, tuple(dict.fromkeys(f.lang for f in files)), tuple(files), tf.licence, tf.version,
-        tuple(tf.labels), notes=tf.notes,
+        tuple(tf.labels), notes=tf.notes, unlabelled=tuple(tf.files) if tf.type == "bitext" else (),
         fields=tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in tf.fields.items()))
     src = lambda split: tuple(Source(dataset, split, lang) for lang in tf.files.get(split, {}))  # noqa: E731
     dev = src("dev")
