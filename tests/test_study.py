@@ -75,3 +75,29 @@ def test_mlm_languages_map_to_text_sources():
     assert "masakhaner:hau" in hau and not any(t.startswith("sib200") for t in hau)
     with pytest.raises(KeyError, match="no intermediate task"):
         mlm_tasks_for(["xx"])
+
+
+def test_two_studies_with_the_same_condition_names_share_a_store_apart(tiny_model_dir, data_root, tmp_path,
+                                                                     monkeypatch):
+    from xstilts.experiments.plan import validate
+    from xstilts.experiments.study import study_rows
+
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(SPEC.format(model=tiny_model_dir, task="udpos"))
+    b.write_text(SPEC.format(model=tiny_model_dir, task="udpos").replace("name: tiny-study", "name: other")
+                 .replace("max_steps: 3, batch_size: 4, max_length: 32, max_train_examples: 16}\ntargets",
+                          "max_steps: 2, batch_size: 4, max_length: 32, max_train_examples: 16}\ntargets"))
+    for spec in (a, b):
+        assert _run(spec, data_root, tmp_path).exit_code == 0
+    store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    mine = {}
+    for spec, name in ((a, "tiny-study"), (b, "other")):
+        rows, nodes = study_rows(validate(spec, data_root=data_root, overlap=False), store)
+        assert rows and {r.protocol["study"] for r in rows} == {name}
+        assert nodes == 9  # its own 6 probe + 3 fine-tuning nodes, none of the other study's
+        mine[name] = {r.key() for r in rows}
+    assert not mine["tiny-study"] & mine["other"]
+    # the other study's udpos rows share model, conditions and task, yet never enter this report
+    assert len(store.query(task="udpos", condition="nusax-bug")) == 2 * len(
+        [r for r in store.query(task="udpos", condition="nusax-bug") if r.protocol["study"] == "other"])
