@@ -34,7 +34,7 @@ def test_available_files_exist(entry: DatasetEntry, data_root):
 
 def test_offline_absent_datasets_are_declared(data_root):
     absent = {e.name for e in ENTRIES if not e.available}
-    assert absent == {"mnli_train", "squad_v2_train", "hellaswag", "qqp", "pawsx", "bucc2018"}
+    assert absent == {"mnli_train", "squad_v2_train", "hellaswag", "qqp", "pawsx"}
     for name in absent:
         e = catalog.get_dataset(name)
         assert not any(p.exists() for f in e.files for p in catalog.local_paths(e, f, data_root))
