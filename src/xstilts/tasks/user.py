@@ -203,15 +203,6 @@ def build(tf: TaskFile, base: Path) -> tuple[catalog.DatasetEntry, TaskDef] | li
     return entry, task
 
 
-_FIELD_LOC = {"type": ("type",), "role": ("role",), "version": ("version",), "metrics": ("metrics",),
-              "main_score": ("main_score",), "labels": ("labels",), "pivot": ("pivot",)}
-
-
-def _loc(field: str) -> tuple:
-    """A validator field ('files.train.eng_Latn', 'labels') as a YAML location."""
-    return _FIELD_LOC.get(field, tuple(field.split(".")))
-
-
 def load_entries(items: list[tuple[Any, Path, tuple]], path: Path, root, data_root=None) -> list[TaskDef]:
     """Validate raw entries (data, base folder, location prefix) of one YAML file, check each task
     with the shared validator (reading its files), register them and return them."""
