@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from .data.cli import data_app
 from .errors import Interrupted, XstiltsError
+from .provenance import read_only_caches
 from .console import make_console
 
 app = typer.Typer(
@@ -315,7 +316,8 @@ def validate(spec: SpecPath, data_root: DataRoot = None, smoke: Smoke = False, m
     from .experiments.plan import validate as validate_spec
 
     with user_errors():
-        plan = validate_spec(spec, data_root=data_root, smoke=smoke, model=model)
+        with read_only_caches():  # validate creates nothing
+            plan = validate_spec(spec, data_root=data_root, smoke=smoke, model=model)
     kinds = {}
     for n in plan.nodes.values():
         kinds[n.kind] = kinds.get(n.kind, 0) + 1
@@ -335,7 +337,8 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
     from .store import ResultsStore
 
     with user_errors():
-        p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model)
+        with read_only_caches():  # plan creates nothing
+            p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model)
         url = store or p.spec.store or (smoke_store_url() if smoke else None)
         console.print(render_plan(p, ResultsStore(url, read_only=True)))  # plan creates nothing
 

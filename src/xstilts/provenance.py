@@ -8,6 +8,7 @@ Data and weights are identified by content (`files_sha256`, `tensor_state_hash`)
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hashlib
 import json
@@ -15,7 +16,7 @@ import os
 import sqlite3
 import subprocess
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
@@ -87,10 +88,29 @@ def package_version() -> str:
         return "unknown"
 
 
-def _hash_cache(sql: str, params: tuple) -> list[tuple]:
+_READ_ONLY = contextvars.ContextVar("xstilts_read_only_caches", default=False)
+
+
+@contextmanager
+def read_only_caches():
+    """Inside, the file-hash cache is only read, never created or written: `plan` and
+    `validate` hash data files but must leave nothing behind."""
+    token = _READ_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _READ_ONLY.reset(token)
+
+
+def _hash_cache(sql: str, params: tuple, *, write: bool = False) -> list[tuple]:
     """Run one statement on the file-hash cache; a broken cache reads as empty."""
     try:
         path = cache_dir() / "file_hashes.sqlite"
+        if _READ_ONLY.get():
+            if write or not path.is_file():
+                return []
+            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as con:
+                return con.execute(sql, params).fetchall()
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(path, timeout=30)) as con, con:
             con.execute(
@@ -120,7 +140,7 @@ def file_sha256(path: str | Path) -> str:
             h.update(chunk)
     digest = h.hexdigest()
     if time.time_ns() - st.st_mtime_ns > _RACY_NS:
-        _hash_cache("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?)", (*ident, digest))
+        _hash_cache("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?)", (*ident, digest), write=True)
     return digest
 
 
