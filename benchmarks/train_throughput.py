@@ -144,7 +144,7 @@ def run(arch, feats, order, *, collate, bf16, fused, compile, steps, seconds, wa
             ready()
         started = time.perf_counter()
         while (done < steps) if seconds is None else (time.perf_counter() - started < seconds):
-            batch = step(order[(warmup + done) % len(order)])
+            batch = step(order[done % len(order)])  # the same batches for every variant
             tokens, computed, done = tokens + real_tokens(batch), computed + computed_tokens(batch), done + 1
         elapsed = time.perf_counter() - started
     peak = torch.cuda.max_memory_allocated(device) if cuda else rss.peak
@@ -237,7 +237,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 1; 4 when compiled)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)
-    ap.add_argument("--pack-length", type=int, default=512)
+    ap.add_argument("--pack-length", type=int, default=128)
     ap.add_argument("--bucket", type=int, default=64)
     ap.add_argument("--max-examples", type=int, default=4000)
     ap.add_argument("--sample", type=Path, default=None, help="exported sample folder (export_sample.py)")

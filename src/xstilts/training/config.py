@@ -28,12 +28,15 @@ class TrainConfig(BaseModel):
     group_by_length: bool = True
     pad_to_multiple_of: PositiveInt | None = 8
     # no compute on padding: each batch's sequences packed into rows of at most pack_length
-    # tokens (block-diagonal attention), padded to a multiple of `bucket`. None: on for CUDA,
-    # off on CPU (measured there: benchmarks/train_throughput.py). Same loss and gradients.
+    # tokens (block-diagonal attention: a row costs its width squared, so rows stay short),
+    # padded to a multiple of `bucket`. Same loss and gradients. None: on for CUDA, off on CPU,
+    # where it measured no clear gain over length-grouped dynamic padding (README).
     packing: bool | None = None
-    pack_length: PositiveInt = 512
+    pack_length: PositiveInt = 128
     bucket: PositiveInt = 64
-    compile: bool = False  # torch.compile the encoder (pays after a few hundred steps; README)
+    # torch.compile the encoder: 2 min (tiny) to 10 min (me5-small) of compiling on CPU, where it
+    # never paid back (README); meant for long GPU runs, where packed rows give it few shapes
+    compile: bool = False
     # most tokens the encoder runs at once: a larger batch is split and its gradients
     # accumulated, each part's loss weighted by its share of the batch's loss terms, so the
     # recipe's batch and gradient stay as they are (retrieval batches are never split:

@@ -41,7 +41,8 @@ from .sampling import BatchStream, TaskSampler, task_probabilities
 # may differ between a run and its resume (compile changes speed, not the recipe)
 RUN_ONLY = {"stop_after_steps", "progress", "device", "compile"}
 # what a checkpoint written before these options existed ran with (it resumes as it was)
-BEFORE_PACKING = {"packing": False, "pack_length": 512, "bucket": 64, "token_budget": None}
+BEFORE_PACKING = {"packing": False, "token_budget": None,
+                  **{k: TrainConfig.model_fields[k].default for k in ("pack_length", "bucket")}}
 Collate = Callable[[list[dict]], dict[str, torch.Tensor]]
 EvalFn = Callable[[nn.Module], tuple[float, dict]]
 

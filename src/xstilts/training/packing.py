@@ -59,7 +59,7 @@ def pack_sequences(ids: torch.Tensor, mask: torch.Tensor, *, pad_id: int, row_le
     return {"input_ids": packed, "position_ids": positions, "seq_ids": seq_ids, "unpack_index": unpack.view(mask.shape)}
 
 
-def pack(batch: dict[str, torch.Tensor], *, pad_id: int, row_length: int = 512, multiple: int = 64) -> dict:
+def pack(batch: dict[str, torch.Tensor], *, pad_id: int, row_length: int = 128, multiple: int = 64) -> dict:
     """A padded batch (any task type: nested choices, q_/p_ pairs) → the same batch packed."""
     out = dict(batch)
     for prefix in PREFIXES:
@@ -81,7 +81,7 @@ class Packed:
 
     collate: Callable[[list[dict]], dict[str, torch.Tensor]]
     pad_id: int
-    row_length: int = 512
+    row_length: int = 128
     multiple: int = 64
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
