@@ -70,8 +70,8 @@ def comparison_grid(report: StudyReport) -> Grid:
                 ["condition", "kind", *report.target_tasks, "mean", *(f"Δ align {p}" for p in probes),
                  *(["Δ align"] if len(probes) > 1 else [])],
                 caption=f"{report.baseline}: absolute scores. Target cells: mean ± std over seeds. "
-                        f"{_test_note(report.gains)}. "
-                        "Δ align: retrieval score gain averaged over layers, languages and directions")
+                        + (f"{note}. " if (note := _test_note(report.gains)) else "")
+                        + "Δ align: retrieval score gain averaged over layers, languages and directions")
     names = list(report.conditions)
     for name in names:
         info, align = report.conditions[name], report.alignment.get(name)
