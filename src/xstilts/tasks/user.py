@@ -235,7 +235,7 @@ def load_entries(items: list[tuple[Any, Path, tuple]], path: Path, root, data_ro
         catalog.register_user(e)
     for t, prefix in tasks:
         for field, msg in check.problems(t, data_root, read=True):
-            report(prefix, _loc(field), msg)
+            report(prefix, tuple(field.split(".")), msg)  # "files.train.eng_Latn" -> its YAML node
     if found:
         raise SpecError(path, sorted(found, key=lambda p: p[0] or 0))
     register_user_tasks([t for t, _ in tasks])
