@@ -218,7 +218,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
 
 def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> list[tuple[int | None, str, str]]:
     """Everything a run would fail on that can be known before it starts, each at its line."""
-    from xstilts.tasks import get_task
+    from xstilts.tasks import check, get_task
     from xstilts.tasks.data import source_paths
 
     problems: list[tuple[int | None, str, str]] = []
@@ -253,6 +253,9 @@ def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> lis
                 continue
             if gone := missing_files(sources):
                 add(("conditions", i, "tasks", j), f"task '{name}': {gone}")
+            elif name in guard.task_registry():
+                for field, msg in check.problems(get_task(name), root):
+                    add(("conditions", i, "tasks", j), f"task '{name}': {field}: {msg}")
         if c.mlm:
             for j, lang in enumerate(c.mlm.languages):
                 try:
@@ -281,8 +284,13 @@ def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> lis
         if isinstance(t, TaskTarget):
             task = get_task(t.task)
             sources = (*task.train_first, *task.train, *sources)
+        where = ("targets", i, "probe" if isinstance(t, ProbeTarget) else "task")
         if gone := missing_files(sources):
-            add(("targets", i, "probe" if isinstance(t, ProbeTarget) else "task"), gone)
+            add(where, gone)
+            continue
+        name = t.probe if isinstance(t, ProbeTarget) else t.task
+        for field, msg in check.problems(get_task(name), root):  # the validator every task passes
+            add(where, f"task '{name}': {field}: {msg}")
     return problems
 
 
