@@ -44,7 +44,7 @@ fi
 "$PYTHON" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'cuda', torch.cuda.is_available())"
 
 if [ "$cpu" = 1 ]; then
-  args=(--device cpu --threads 1 --arch tiny --variants baseline,xstilts-padded,xstilts,xstilts+compile --steps 3
+  args=(--device cpu --threads 1 --arch tiny --variants baseline,xstilts-padded,xstilts,xstilts+compile --steps 10
         --concurrent 1,2,4,8 --concurrent-seconds 5 --peak 0.08e12)
   limit=1800
 else

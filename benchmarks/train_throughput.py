@@ -6,9 +6,9 @@ defaults, side by side in one process, on real English text (XNLI dev pairs + SS
         --sample benchmarks/sample --concurrent 1,2,4,8 --json out.json      # on a GPU (gpu_check.sh)
 
 baseline:  padding to max_length=128, random order, fp32, unfused AdamW (run_glue.py defaults)
-xstilts:   packed rows (no padding computed) + length-grouped batches + bf16 autocast and fused
+xstilts:   packed rows of 128 (no padding computed; random order) + bf16 autocast and fused
            AdamW on CUDA; "+compile" adds torch.compile (its warm-up time is the compile time);
-           "xstilts-padded" pads each batch to its longest (multiple of 8) instead of packing
+           "xstilts-padded" pads length-grouped batches to their longest (multiple of 8) instead
 
 All run the same step (forward, backward, clipping, AdamW, and a loss.item() as a training
 loop logs it) on the same randomly initialised model of the chosen shape. Throughput counts
@@ -165,9 +165,10 @@ def variant_kwargs(name: str, feats, pad_id: int, args, cuda: bool) -> dict:
         order = LengthGroupedSampler(lengths, args.batch_size, seed=args.seed, group_by_length=False).batches(0)
         return dict(collate=Collator(pad_id, fixed_length=args.max_length), order=spread(order, n),
                     bf16=False, fused=False, compile=False)
-    order = LengthGroupedSampler(lengths, args.batch_size, seed=args.seed).batches(0)
+    packed = name != "xstilts-padded"  # packing fills rows best from mixed lengths: random order
+    order = LengthGroupedSampler(lengths, args.batch_size, seed=args.seed, group_by_length=not packed).batches(0)
     collate = Collator(pad_id, pad_to_multiple_of=8)
-    if name != "xstilts-padded":
+    if packed:
         collate = Packed(collate, pad_id, args.pack_length, args.bucket)
     return dict(collate=collate, order=spread(order, n), bf16=cuda, fused=cuda, compile=name.endswith("+compile"))
 

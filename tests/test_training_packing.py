@@ -51,12 +51,13 @@ def tiny_encoder_head_init() -> torch.Tensor:
 
 
 def test_packing_ends_with_the_padded_runs_weights_and_is_recorded(tmp_path):
-    plain = run(tmp_path, "plain", packing=False)
-    packed = run(tmp_path, "packed", packing=True, pack_length=64, bucket=16)
+    plain = run(tmp_path, "plain", packing=False, group_by_length=False)
+    packed = run(tmp_path, "packed", packing=True, pack_length=64, bucket=16)  # random order by default
     assert_same_weights(plain, packed)
     assert not torch.equal(plain["heads.tagging.classifier.weight"], tiny_encoder_head_init())  # it trained
     meta = json.loads((tmp_path / "packed" / "last" / "meta.json").read_text())
     assert meta["config"]["packing"] is True and meta["config"]["pack_length"] == 64
+    assert meta["config"]["group_by_length"] is False
 
 
 @pytest.mark.parametrize("task", ["tagging", "classification"])

@@ -147,10 +147,11 @@ def train(
     if packing:
         pad_id = encoder_of(model).config.pad_token_id
         collates = {t: Packed(c, pad_id, config.pack_length, config.bucket) for t, c in collates.items()}
+    grouped = not packing if config.group_by_length is None else config.group_by_length
     streams = {
         t: BatchStream(LengthGroupedSampler(
             [feature_length(f) for f in feats], config.batch_size, seed=config.seed + i,
-            group_by_length=config.group_by_length,
+            group_by_length=grouped,
         ))
         for i, (t, feats) in enumerate(tasks.items())
     }
@@ -172,7 +173,8 @@ def train(
     optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr, fused=device.type == "cuda")
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
     effective = {
-        **config.model_dump(), "bf16": bf16, "packing": packing, "device": str(device), "total_steps": total_steps,
+        **config.model_dump(), "bf16": bf16, "packing": packing, "group_by_length": grouped, "device": str(device),
+        "total_steps": total_steps,
         "warmup_steps": warmup_steps, "task_probabilities": probabilities,
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
