@@ -160,7 +160,7 @@ def spread(batches: list[list[int]], n: int) -> list[list[int]]:
 
 def variant_kwargs(name: str, feats, pad_id: int, args, cuda: bool) -> dict:
     lengths = [feature_length(f) for f in feats]
-    n = 64  # distinct batches cycled through: warm-up and timing see the same length mix
+    n = args.steps if args.seconds is None else 64  # timed batches spread over the whole epoch
     if name == "baseline":
         order = LengthGroupedSampler(lengths, args.batch_size, seed=args.seed, group_by_length=False).batches(0)
         return dict(collate=Collator(pad_id, fixed_length=args.max_length), order=spread(order, n),
