@@ -38,10 +38,11 @@ def test_unknown_label_names_the_example():
 
 
 def test_copa_question_becomes_a_sentence():
+    # XTREME's third_party/run_xcopa.py: f"{premise} What was the {question}?"
     ex = ChoiceExample("c", "The man fell.", "cause", ("He slipped.", "He sang."), 0)
-    assert first_segment(ex) == "The man fell. What was the cause of this?"
+    assert first_segment(ex) == "The man fell. What was the cause?"
     effect = ChoiceExample("e", "The man fell.", "effect", ("a", "b"), 1)
-    assert first_segment(effect) == "The man fell. What happened as a result?"
+    assert first_segment(effect) == "The man fell. What was the effect?"
     csqa = ChoiceExample("q", "", "Where do cats sit?", ("mat", "war"), 0)
     assert first_segment(csqa) == "Where do cats sit?"
 

@@ -14,16 +14,16 @@ from xstilts.tasks import get_task
 CTX = "paris is the capital of france. the cat sat on the mat."
 
 
-def examples(task_type: str, lang: str) -> list:
-    if task_type == "classification":
+def examples(head: str, lang: str) -> list:
+    if head == "classification":
         return [TextExample(f"{lang}{i}", "the cat sat on the mat", "a dog barked", label)
                 for i, label in enumerate(["entailment", "neutral", "contradiction", "neutral"])]
-    if task_type == "multiple_choice":
+    if head == "multiple_choice":
         return [ChoiceExample(f"{lang}{i}", "the cat sat", "cause", ("the mat", "the dog"), i % 2) for i in range(4)]
-    if task_type == "qa":
+    if head == "qa":
         return [QAExample(f"{lang}0", "what is the capital of france", CTX, (("paris", 0),)),
                 QAExample(f"{lang}1", "who sat on the mat", CTX, (("the cat", 32),))]
-    if task_type == "tagging":
+    if head == "tagging":
         return [TaggingExample(f"{lang}{i}", ("the", "cat", "sat"), ("DET", "NOUN", "VERB")) for i in range(3)]
     return [RetrievalQAExample(f"q{i}", q, (f"{lang}:0:{i}",))
             for i, q in enumerate(["what is the capital of france", "who sat on the mat"])]
@@ -40,12 +40,12 @@ EXPECTED = {"xnli": {"accuracy"}, "xcopa": {"accuracy"}, "xquad": {"f1", "exact_
 def test_rows_per_language_and_metric(name, tmp_path):
     task = get_task(name)
     tok = tiny_tokenizer()
-    model = task_model(tiny_encoder(), task.type, name=task.name, **head_options(task))
+    model = task_model(tiny_encoder(), task.head, name=task.name, **head_options(task))
     if name == "wikiann":
         data = in_memory(task, {lang: [TaggingExample("s", ("paris", "is"), ("B-LOC", "O"))] for lang in ("en", "de")})
     else:
-        cands = CANDIDATES if task.type == "retrieval" else ()
-        data = in_memory(task, {lang: examples(task.type, lang) for lang in ("en", "de")}, cands)
+        cands = CANDIDATES if task.head == "retrieval" else ()
+        data = in_memory(task, {lang: examples(task.head, lang) for lang in ("en", "de")}, cands)
     run = RunInfo(model="tiny", model_hash="h", seed=1, protocol={"lr": 1e-3})
     rows = evaluate(model, tok, task, data, run, predictions_dir=tmp_path, cache_dir=tmp_path / "cache")
     assert {(r.language, r.metric) for r in rows} == {(lang, m) for lang in ("en", "de") for m in EXPECTED[name]}
