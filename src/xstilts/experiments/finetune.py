@@ -176,7 +176,7 @@ def run_finetune(
         train(tm, stage_feats, config=train_config(hp, seed, progress, **(train_options or {})),
               out_dir=out / f"train-{name}", resume=resume)
     console.print(f"[bold]{t.name}[/]: {len(examples):,} English examples → {len(feats):,} features; "
-                  f"{total} steps, {hp.describe()}, dev every {every} steps → {out}")
+                  f"{hp.describe()}{'' if hp.max_steps else f' = {total} steps'}, dev every {every} steps → {out}")
     result = train(tm, feats, config=cfg,
                    eval_fn=_dev_eval_fn(t, enc.tokenizer, root, hp.max_length, hp.max_dev_examples),
                    out_dir=out / "train", resume=resume)
