@@ -136,41 +136,33 @@ def _ordered(rows: Sequence[ResultRow], infos: Sequence[ConditionInfo]) -> dict[
     return {n: found[n] for kind in KINDS for n in [*given, *names] if n in found and found[n].kind == kind}
 
 
+def _comparisons(pairs: Sequence[tuple[str, str]], scores: Scores, tasks: Sequence[str]) -> list[Comparison]:
+    """Condition a minus condition b on every task both have scores for, Holm-corrected as one family."""
+    out = [comp for a, b in pairs for task in tasks
+           if (comp := compare(a, b, task, _by_seed(scores, a, task), _by_seed(scores, b, task))) is not None]
+    apply_holm(out)
+    return out
+
+
 def _pair_comparisons(conditions: dict[str, ConditionInfo], scores: Scores, tasks: Sequence[str]) -> list[Comparison]:
+    """Each non-English member of a parallel pair minus its English member."""
     groups: dict[str, list[ConditionInfo]] = defaultdict(list)
     for info in conditions.values():
         if info.pair is not None:
             groups[info.pair].append(info)
-    out = []
-    for members in groups.values():
-        for eng in (m for m in members if m.kind == "english"):
-            for other in (m for m in members if m.kind != "english"):
-                for task in tasks:
-                    comp = compare(other.name, eng.name, task, _by_seed(scores, other.name, task),
-                                   _by_seed(scores, eng.name, task))
-                    if comp is not None:
-                        out.append(comp)
-    apply_holm(out)
-    return out
+    pairs = [(other.name, eng.name) for members in groups.values()
+             for eng in members if eng.kind == "english" for other in members if other.kind != "english"]
+    return _comparisons(pairs, scores, tasks)
 
 
 def _translation_comparisons(conditions: dict[str, ConditionInfo], scores: Scores,
                              tasks: Sequence[str]) -> list[Comparison]:
     """Each translated condition minus every condition that trains exactly its source task."""
-    out = []
-    for info in conditions.values():
-        if info.kind != "translated" or info.translation_of is None:
-            continue
-        sources = [c for c in conditions.values()
-                   if c.kind not in ("translated", "none") and c.intermediate == (info.translation_of,)]
-        for source in sources:
-            for task in tasks:
-                comp = compare(info.name, source.name, task, _by_seed(scores, info.name, task),
-                               _by_seed(scores, source.name, task))
-                if comp is not None:
-                    out.append(comp)
-    apply_holm(out)
-    return out
+    pairs = [(info.name, source.name) for info in conditions.values()
+             if info.kind == "translated" and info.translation_of is not None
+             for source in conditions.values()
+             if source.kind not in ("translated", "none") and source.intermediate == (info.translation_of,)]
+    return _comparisons(pairs, scores, tasks)
 
 
 def _probe_settings(r: ResultRow) -> dict[str, object]:
