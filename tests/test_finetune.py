@@ -41,6 +41,9 @@ def test_finetune_end_to_end_and_resume(tiny_dir, data_root, tmp_path):
     config = json.loads((tmp_path / "a" / "finetune.json").read_text())
     assert config["train"]["max_steps"] == 6 and config["train_examples"] == 64 and config["result"]["step"] == 6
     assert (tmp_path / "a" / "predictions" / "xnli.sw.jsonl").is_file()
+    # done: the selected weights stay, the optimizer state goes
+    assert (tmp_path / "a" / "train" / "best" / "model.safetensors").is_file()
+    assert not list((tmp_path / "a" / "train").glob("*last*"))
 
     # killed after step 3 (last checkpoint at step 2), then resumed: the same final numbers
     with pytest.raises(TrainingInterrupted):
@@ -67,3 +70,4 @@ def test_xcopa_trains_siqa_then_copa_and_scores_every_language(tiny_dir, data_ro
     assert [r["step"] for r in first if "loss" in r] == [1, 2]  # SIQA's stage ran, 4 micro-batches a step
     assert all(r["task_batches"] == {"train": 4} for r in first if "loss" in r)
     assert config["train_sources"][0]["dataset"] == "copa" and config["result"]["step"] == 2
+    assert not list((tmp_path / "x" / "train-first-siqa").glob("*/model.safetensors"))  # its weights went on

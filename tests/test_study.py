@@ -49,6 +49,11 @@ def test_study_runs_end_to_end_and_a_rerun_repeats_nothing(tiny_model_dir, data_
     html = (tmp_path / "report.html").read_text()
     assert "nusax-bug" in html and "data:image/png;base64" in html
     before = {r.key(): r.value for r in store.query()}
+    work = tmp_path / "work"
+    assert len(list(work.glob("intermediate/*/encoder/model.safetensors"))) == 2  # later nodes load these
+    assert not list(work.glob("**/state.pt"))  # optimizer state is dropped once a node is done
+    assert not list(work.glob("finetune/**/*.safetensors"))  # phase-3 weights only with keep_finetuned
+    assert len(list(work.glob("finetune/*/predictions/*.jsonl"))) == 3 * 2
 
     again = _run(spec, data_root, tmp_path)
     assert again.exit_code == 0, again.output

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -102,7 +103,8 @@ def _load_best(model: TaskModel, train_dir: Path) -> str:
         if (train_dir / name / "meta.json").is_file():
             load_weights(model, train_dir / name)  # checks the files against their checksums first
             return name.strip(".").removesuffix(".old")
-    raise XstiltsError(f"{train_dir}: no checkpoint (best/ or last/) to evaluate")
+    raise XstiltsError(f"{train_dir}: no checkpoint (best/ or last/) to evaluate; a study keeps fine-tuned "
+                       "weights only with `checkpoints: {keep_finetuned: true}` in its spec")
 
 
 def _stage_features(t: TaskDef, sources, tokenizer, root: Path, hp: HParams) -> tuple[list, list[dict], str]:
@@ -123,7 +125,7 @@ def run_finetune(
     data_root: Path | None = None, store_url: str | None = None, resume: bool = False, condition: str = "none",
     intermediate: Sequence[str] = (), eval_langs: Sequence[str] | None = None,
     train_options: Mapping[str, Any] | None = None, progress: bool = True, console: Console | None = None,
-    model_name: str | None = None, provenance: Mapping[str, Any] | None = None,
+    model_name: str | None = None, provenance: Mapping[str, Any] | None = None, keep_weights: bool = True,
 ) -> list[ResultRow]:
     """Fine-tune MODEL on TASK's English training data, then evaluate zero-shot in every language.
 
@@ -135,7 +137,9 @@ def run_finetune(
     language (or EVAL_LANGS). RESUME continues a killed run from OUT_DIR/train/last. Rows go to
     the results store, each carrying HP and PROVENANCE (e.g. the study and node that made it);
     the effective config is saved in OUT_DIR/finetune.json, predictions in OUT_DIR/predictions/.
-    MODEL_NAME names the model in result rows when MODEL is a phase-2 checkpoint of it.
+    MODEL_NAME names the model in result rows when MODEL is a phase-2 checkpoint of it. Once
+    every language is stored the optimizer state is dropped (`drop_checkpoints`); KEEP_WEIGHTS
+    False drops the selected weights too (a study's default: its rows are what it needs).
     """
     console = console or make_console()
     t = get_task(task)
@@ -184,8 +188,29 @@ def run_finetune(
                         "last_loss": result.last_loss, "train_seconds": round(time.perf_counter() - started, 1)}
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
     selected = _load_best(tm, out / "train")
-    return _evaluate_checkpoint(tm, enc.tokenizer, t, out, config, selected, root=root, store_url=store_url,
+    rows = _evaluate_checkpoint(tm, enc.tokenizer, t, out, config, selected, root=root, store_url=store_url,
                                 eval_langs=eval_langs, max_eval_examples=hp.max_eval_examples, console=console)
+    drop_checkpoints(out, keep_weights=keep_weights)
+    return rows
+
+
+def drop_checkpoints(out: Path, *, keep_weights: bool) -> None:
+    """What a finished fine-tuning run no longer needs: earlier stages' checkpoints (their weights
+    went on into the last stage), the resumable `last/` with its optimizer state when `best/` holds
+    the selected weights, and with KEEP_WEIGHTS False every checkpoint. Logs, predictions and
+    finetune.json stay."""
+    def remove(train_dir: Path, names: Sequence[str]) -> None:
+        for name in names:
+            for path in (train_dir / name, train_dir / f".{name}.old"):
+                shutil.rmtree(path, ignore_errors=True)
+
+    for stage in out.glob("train-first-*"):
+        remove(stage, ("last", "best"))
+    train_dir = out / "train"
+    if not keep_weights:
+        remove(train_dir, ("last", "best"))
+    elif (train_dir / "best" / "meta.json").is_file():
+        remove(train_dir, ("last",))
 
 
 def run_evaluate(

@@ -138,6 +138,13 @@ class Resources(_Strict):
     num_cpus: PositiveFloat = 1.0
 
 
+class Checkpoints(_Strict):
+    """What a study keeps on disk once a node is done. Phase-2 encoders are always kept (later
+    nodes load them); optimizer state is always dropped; phase-3 weights only on request."""
+
+    keep_finetuned: bool = False
+
+
 class Spec(_Strict):
     name: Name
     model: Annotated[str, Field(min_length=1)] = "me5-small"
@@ -153,6 +160,7 @@ class Spec(_Strict):
     targets: Annotated[list[Target], Field(min_length=1)]
     finetune: Train = Train()
     resources: Resources = Resources()
+    checkpoints: Checkpoints = Checkpoints()
     _path: Path | None = PrivateAttr(default=None)  # the spec file, which task paths are relative to
 
     @model_validator(mode="after")

@@ -89,6 +89,7 @@ def finetune_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
         data_root=ctx.data_root, store_url=ctx.store_url, resume=True, condition=c["condition"],
         intermediate=c["intermediate_tasks"], eval_langs=c["langs"], model_name=c["model"],
         provenance=_provenance(node, ctx),
+        keep_weights=ctx.spec.checkpoints.keep_finetuned if ctx.spec else True,
     )
     return {"rows": len(rows)}
 
