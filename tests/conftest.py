@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,3 +29,23 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     tok.save_pretrained(d)
     tiny_encoder(len(tok)).save_pretrained(d)
     return d
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server named by $XSTILTS_TEST_POSTGRES (`.ci/postgres.sh`
+    installs and starts one and prints its URL; .ci/run sets it), dropped afterwards."""
+    base = os.environ.get("XSTILTS_TEST_POSTGRES")
+    if not base:
+        pytest.skip("no PostgreSQL server: export XSTILTS_TEST_POSTGRES=$(bash .ci/postgres.sh)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"xstilts_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as con:
+        con.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as con:
+        con.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -25,9 +25,10 @@ def row(**overrides) -> ResultRow:
     return ResultRow(**(fields | overrides))
 
 
-@pytest.fixture
-def store() -> ResultsStore:
-    return ResultsStore("sqlite://")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request) -> ResultsStore:
+    """Every store test runs on SQLite and on a real PostgreSQL server (a cluster's store)."""
+    return ResultsStore("sqlite://" if request.param == "sqlite" else request.getfixturevalue("postgres_url"))
 
 
 def test_key_hashes_the_protocol_only():
@@ -195,8 +196,6 @@ def test_store_made_before_leases_gets_their_columns(tmp_path):
 @pytest.mark.parametrize("url, said", [
     ("results.sqlite", "is not a database URL; e.g. sqlite:////abs/path/results.sqlite"),
     ("nosuchdb://x/y", "names an unknown database type 'nosuchdb'"),
-    ("postgresql://u:secret@localhost/db", "needs the database driver 'psycopg', which is not installed: "
-                                           "pip install 'psycopg[binary]'"),
     ("postgresql+psycopg2://u:secret@localhost/db", "needs the database driver 'psycopg2', which is not installed: "
                                                     "pip install psycopg2-binary"),
 ])
@@ -207,3 +206,31 @@ def test_bad_store_urls_say_what_to_do(url, said):
     with pytest.raises(StoreError) as e:
         ResultsStore(url)
     assert said in str(e.value) and "secret" not in str(e.value)
+
+
+def test_a_nodes_rows_are_written_with_its_done_state_only_under_its_lease(store):
+    lease, _ = store.claim("n1", "toy", {}, "me", seen=None, ttl=60)
+    assert store.mark_done("n1", {"rows": 2}, lease, rows=[row(seed=1), row(seed=2)])
+    assert store.node_status("n1") == "done" and {r.seed for r in store.query()} == {1, 2}
+    # a runner whose lease was taken over writes neither its outcome nor its rows
+    stale, _ = store.claim("n2", "toy", {}, "slow", seen=None, ttl=60)
+    time.sleep(0.05)
+    taken, _ = store.claim("n2", "toy", {}, "fast", seen=None, ttl=0.01)
+    assert not store.mark_done("n2", {}, stale, rows=[row(seed=3)])
+    assert {r.seed for r in store.query()} == {1, 2} and store.node("n2").owner == "fast"
+    assert store.mark_done("n2", {}, taken, rows=[row(seed=4)]) and {r.seed for r in store.query()} == {1, 2, 4}
+
+
+def test_a_dropped_database_connection_is_retried(postgres_url):
+    from sqlalchemy import create_engine, text
+
+    store = ResultsStore(postgres_url)
+    store.add(row(seed=1))
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as con:  # the server drops every other connection, the store's pooled one too
+        killed = con.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    admin.dispose()
+    assert killed >= 1
+    store.add(row(seed=2))  # the first try meets the dead connection; the retry opens a new one
+    assert {r.seed for r in store.query()} == {1, 2}

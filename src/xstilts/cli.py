@@ -349,9 +349,14 @@ def run(
     data_root: DataRoot = None,
     store: StoreUrl = None,
     work_dir: Annotated[Optional[Path], typer.Option(
-        help="Checkpoints and predictions (default: ~/.local/share/xstilts/studies/<name>).")] = None,
-    executor: Annotated[str, typer.Option(help="'local' (one process) or 'ray' (a Ray cluster: one node per "
-                                               "GPU; `pip install xstilts[ray]`).")] = "local",
+        help="Encoders, checkpoints and predictions (default: the spec's `storage:`/<name>, else "
+             "~/.local/share/xstilts/studies/<name>). On a Ray cluster: a path every node mounts.")] = None,
+    executor: Annotated[str, typer.Option(help="'local' (one process) or 'ray' (a Ray cluster; each node kind "
+                                               "holds what the spec's `resources:` says; `pip install "
+                                               "xstilts[ray]`).")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(
+        help="The Ray cluster to join, e.g. ray://head:10001 or head:6379 (default: $RAY_ADDRESS, a "
+             "cluster started on this machine with `ray start --head`, else a local one).")] = None,
     html: Annotated[Optional[Path], typer.Option(help="Where to write the HTML report.")] = None,
     smoke: Smoke = False,
     model: SpecModel = None,
@@ -373,7 +378,7 @@ def run(
 
     with user_errors():
         _, summary = run_study(spec, data_root=data_root, store_url=store, work_dir=work_dir, executor=executor,
-                               html=html, console=console, smoke=smoke, model=model)
+                               html=html, console=console, smoke=smoke, model=model, ray_address=ray_address)
     if summary.failed or summary.blocked:
         raise typer.Exit(code=1)
 

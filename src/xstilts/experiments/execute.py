@@ -52,11 +52,12 @@ POLL_SECONDS = 2.0  # how often a runner looks again at nodes other runners hold
 class RunContext:
     node_dir: Path  # this node's own folder for checkpoints and predictions: <work>/<kind>/<key[:16]>
     data_root: Path | None = None
-    store_url: str | None = None  # where runners add their result rows
+    store_url: str | None = None  # the study's store (runners return rows; the driver writes them)
     spec: Spec | None = None
 
 
-# (node, outputs of its dependencies by key, context) -> JSON-able outputs
+# (node, outputs of its dependencies by key, context) -> JSON-able outputs; a list of result rows
+# under "rows" is taken out by `run_node` and written by the driver with the node's done state
 Runner = Callable[[Node, dict[str, dict], RunContext], dict]
 
 
@@ -109,14 +110,18 @@ class Summary:
         return t
 
 
-def run_node(runner: Runner, node: Node, deps: dict[str, dict], ctx: RunContext) -> tuple[str, Any]:
-    """('done', outputs) or ('failed', traceback); never raises, so a Ray task returns it too."""
+def run_node(runner: Runner, node: Node, deps: dict[str, dict], ctx: RunContext) -> tuple[str, Any, list]:
+    """('done', outputs, rows) or ('failed', traceback, []); never raises, so a Ray task returns
+    it too. The rows go back to the driver, which alone writes the store."""
     try:
-        outputs = runner(node, deps, ctx)
+        outputs = dict(runner(node, deps, ctx))
+        rows = outputs.pop("rows", None)
+        if isinstance(rows, list):
+            outputs["rows"] = len(rows)
         canonical_json(outputs)  # outputs go to the store as JSON: fail here, not at mark_done
-        return "done", outputs
+        return "done", outputs, rows if isinstance(rows, list) else []
     except Exception:  # noqa: BLE001 - any runner error is recorded on its node
-        return "failed", traceback.format_exc()
+        return "failed", traceback.format_exc(), []
 
 
 class _Heartbeat:
@@ -274,9 +279,10 @@ class _Bookkeeping:
             os.replace(resume, folder)
         return folder
 
-    def finish(self, node: Node, status: str, result: Any) -> bool:
-        """Record the outcome under this run's lease; False when the lease was lost meanwhile
-        (another runner took the node over: its outcome stands, and the node is waited for)."""
+    def finish(self, node: Node, status: str, result: Any, rows: list | None = None) -> bool:
+        """Record the outcome (and a done node's ROWS, in the same transaction) under this run's
+        lease; False when the lease was lost meanwhile (another runner took the node over: its
+        outcome stands, and the node is waited for)."""
         lease, folder = self.running.pop(node.key)
         if not self.beat.release(node.key) or not self.store.renew(lease):
             return self._lost(node)
@@ -286,7 +292,7 @@ class _Bookkeeping:
                 shutil.rmtree(final, ignore_errors=True)  # a stale folder whose outputs were no longer valid
                 os.replace(folder, final)
             result = _moved(result, folder, final)
-            if not self.store.mark_done(node.key, result, lease):
+            if not self.store.mark_done(node.key, result, lease, rows=rows or ()):
                 return self._lost(node)
             self.outputs[node.key] = result
             self.summary.done.append(node.key)
@@ -376,30 +382,37 @@ class LocalExecutor:
 
 
 class RayExecutor:
-    """Runs each node as a Ray task once its dependencies are done; the store is written (and
-    leases held) by the driver only, so any store URL works. num_gpus None: 1 per node where
-    the cluster has GPUs."""
+    """Runs each node as a Ray task once its dependencies are done, with the resources its kind
+    asks for (spec `resources:`; NUM_GPUS / NUM_CPUS override every kind). The store is written,
+    and leases held, by the driver only, so any store URL works, SQLite on the driver's disk
+    included. Before anything runs, every node of the cluster must read and write WORK_DIR (and
+    read the data root): checkpoints and encoders pass between nodes through it. A task whose
+    worker dies is retried by Ray (its attempt folder resumed); a node fails after MAX_RETRIES."""
 
     def __init__(self, work_dir: str | Path, data_root: str | Path | None = None, console: Console | None = None,
-                 num_gpus: float | None = None, num_cpus: float = 1.0, lease_seconds: float | None = None,
-                 **init_kwargs: Any):
-        self.work_dir, self.data_root = Path(work_dir), Path(data_root) if data_root else None
+                 num_gpus: float | None = None, num_cpus: float | None = None, lease_seconds: float | None = None,
+                 address: str | None = None, max_retries: int = 3, **init_kwargs: Any):
+        self.work_dir, self.data_root = Path(work_dir).resolve(), Path(data_root).resolve() if data_root else None
         self.console = console or make_console()
-        self.num_gpus, self.num_cpus, self.init_kwargs = num_gpus, num_cpus, init_kwargs
+        self.num_gpus, self.num_cpus, self.max_retries = num_gpus, num_cpus, max_retries
+        self.address, self.init_kwargs = address, init_kwargs
         self.ttl = lease_seconds or LEASE_SECONDS
+
+    def _options(self, plan: Plan, kind: str, has_gpus: bool) -> dict[str, float]:
+        gpus, cpus = plan.spec.resources.of(kind) if plan.spec else (None, 1.0)
+        gpus = self.num_gpus if self.num_gpus is not None else gpus
+        return {"num_gpus": (1 if has_gpus else 0) if gpus is None else gpus,
+                "num_cpus": self.num_cpus if self.num_cpus is not None else cpus}
 
     def run(self, plan: Plan, store: Any) -> Summary:
         import ray
 
         if not ray.is_initialized():
-            ray.init(**self.init_kwargs)
-        res = plan.spec.resources if plan.spec else None
-        gpus = self.num_gpus if self.num_gpus is not None else (res.num_gpus if res else None)
-        if gpus is None:
-            gpus = 1 if ray.cluster_resources().get("GPU", 0) else 0
-        cpus = res.num_cpus if res else self.num_cpus
-        task = ray.remote(run_node).options(num_gpus=gpus, num_cpus=cpus)
+            ray.init(address=self.address, **self.init_kwargs)
         book = _Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl)
+        check_shared_storage(self.work_dir, book.ctx.data_root)
+        has_gpus = ray.cluster_resources().get("GPU", 0) > 0
+        task = ray.remote(max_retries=self.max_retries)(run_node)
         waiting, in_flight = list(book.todo), {}
         with book.beat:
             try:
@@ -411,9 +424,11 @@ class RayExecutor:
                             claimed = book.claim(node)
                             if claimed is not None:
                                 waiting.remove(node)
-                                in_flight[task.remote(get_runner(node.kind).run, node, *claimed)] = node
+                                opts = self._options(plan, node.kind, has_gpus)
+                                ref = task.options(**opts).remote(get_runner(node.kind).run, node, *claimed)
+                                in_flight[ref] = node
                                 self.console.print(f"submitted [bold]{node.kind}[/] {escape(node.label)} "
-                                                   f"[dim]{node.key[:10]}[/]")
+                                                   f"[dim]{node.key[:10]} {opts}[/]")
                             elif book.settled(node):
                                 waiting.remove(node)
                     if not in_flight:
@@ -424,12 +439,56 @@ class RayExecutor:
                     for ref in done:
                         node = in_flight.pop(ref)
                         try:
-                            status, result = ray.get(ref)
-                        except Exception as e:  # noqa: BLE001 - a worker that died fails its node only
-                            status, result = "failed", f"{type(e).__name__}: {e}"
-                        if not book.finish(node, status, result):
+                            outcome = ray.get(ref)
+                        except Exception as e:  # noqa: BLE001 - a worker that died past its retries fails its node only
+                            outcome = ("failed", f"{type(e).__name__}: {e}", [])
+                        if not book.finish(node, *outcome):
                             waiting.append(node)
             except KeyboardInterrupt:
                 raise book.interrupted() from None
         self.console.print(book.summary.table(plan))
         return book.summary
+
+
+def _storage_probe(folder: str, token: str, data_root: str | None) -> tuple[str, str | None]:
+    """Runs on one Ray node: (its host, None) when it reads the driver's token and writes its own
+    file beside it, else (its host, what went wrong)."""
+    host = socket.gethostname()
+    path = Path(folder) / token
+    try:
+        if path.read_text() != token:
+            return host, f"reads other content at {path}"
+        (Path(folder) / f"{token}.{host}.{os.getpid()}").write_text(token)
+    except OSError as e:
+        return host, f"cannot read and write {folder} ({e.strerror})"
+    if data_root and not Path(data_root).is_dir():
+        return host, f"has no data root {data_root}"
+    return host, None
+
+
+def check_shared_storage(work_dir: Path, data_root: Path | None, timeout: float = 120) -> None:
+    """Every live Ray node must read a token the driver wrote under WORK_DIR, write its own file
+    there that the driver reads back, and see DATA_ROOT; else the study stops before any node runs."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    folder, token = Path(work_dir) / ".storage-check", uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / token).write_text(token)
+    nodes = [n for n in ray.nodes() if n["Alive"]]
+    probe = ray.remote(num_cpus=0)(_storage_probe)
+    refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
+            .remote(str(folder), token, str(data_root) if data_root else None) for n in nodes]
+    try:
+        answers = ray.get(refs, timeout=timeout)
+        problems = [f"node {n['NodeManagerAddress']} ({host}) {why}"
+                    for n, (host, why) in zip(nodes, answers, strict=True) if why]
+        if not problems and len(list(folder.glob(f"{token}.*"))) < len(nodes):
+            problems = [f"the driver does not see the files {len(nodes)} nodes wrote under {folder}"]
+    finally:
+        for path in folder.glob(f"{token}*"):
+            path.unlink(missing_ok=True)
+    if problems:
+        raise XstiltsError(f"the storage root {work_dir} is not shared by every Ray node: {'; '.join(problems)}. "
+                           "Put --work-dir (spec `storage:`) and the data root on a filesystem every node mounts "
+                           "at the same path (NFS, Lustre, a cloud file store)")

@@ -122,7 +122,7 @@ def train_config(hp: HParams, seed: int, progress: bool, **extra: Any) -> TrainC
 
 def run_finetune(
     model: str, task: str, hp: HParams | None = None, *, seed: int = 0, out_dir: Path | None = None,
-    data_root: Path | None = None, store_url: str | None = None, resume: bool = False, condition: str = "none",
+    data_root: Path | None = None, store_url: str | None | bool = None, resume: bool = False, condition: str = "none",
     intermediate: Sequence[str] = (), eval_langs: Sequence[str] | None = None,
     train_options: Mapping[str, Any] | None = None, progress: bool = True, console: Console | None = None,
     model_name: str | None = None, provenance: Mapping[str, Any] | None = None, keep_weights: bool = True,
@@ -135,7 +135,7 @@ def run_finetune(
     then COPA), each stage with HP's length. The model is selected on English dev every
     `eval_every` steps (default: five times per run) and the best weights are evaluated on every
     language (or EVAL_LANGS). RESUME continues a killed run from OUT_DIR/train/last. Rows go to
-    the results store, each carrying HP and PROVENANCE (e.g. the study and node that made it);
+    the results store at STORE_URL (None: the user's; False: none, a study's driver stores them), each carrying HP and PROVENANCE (e.g. the study and node that made it);
     the effective config is saved in OUT_DIR/finetune.json, predictions in OUT_DIR/predictions/.
     MODEL_NAME names the model in result rows when MODEL is a phase-2 checkpoint of it. Once
     every language is stored the optimizer state is dropped (`drop_checkpoints`); KEEP_WEIGHTS
@@ -241,7 +241,7 @@ def run_evaluate(
 
 
 def _evaluate_checkpoint(tm: TaskModel, tokenizer, t: TaskDef, out: Path, config: dict, selected: str, *,
-                         root: Path, store_url: str | None, eval_langs, max_eval_examples,
+                         root: Path, store_url: str | None | bool, eval_langs, max_eval_examples,
                          console: Console) -> list[ResultRow]:
     tm.eval()
     run = RunInfo(
@@ -254,11 +254,12 @@ def _evaluate_checkpoint(tm: TaskModel, tokenizer, t: TaskDef, out: Path, config
                   **config.get("provenance", {})},
     )
     data: EvalData = load_eval_data(t, root, eval_langs, max_eval_examples)
-    store = ResultsStore(store_url)
+    store = None if store_url is False else ResultsStore(store_url or None)
     started = time.perf_counter()
     with console.status(f"evaluating {t.name}") as status:
         def stored(lang, rows):  # stored per language: a crash later loses nothing finished
-            store.add(rows)
+            if store is not None:
+                store.add(rows)
             status.update(f"evaluating {t.name}: {lang} done")
 
         rows = evaluate(tm, tokenizer, t, data, run, predictions_dir=out / "predictions",
@@ -266,7 +267,8 @@ def _evaluate_checkpoint(tm: TaskModel, tokenizer, t: TaskDef, out: Path, config
                         cache_dir=cache_dir() / "features", on_language=stored)
     console.print(language_table(rows, t, f"{t.name} zero-shot: {config['model']} ({selected} weights, "
                                            f"seed {config['seed']}, {time.perf_counter() - started:.0f} s)"))
-    console.print(f"{len(rows)} rows stored in {store.url}; predictions in {out / 'predictions'}")
+    console.print(f"{len(rows)} rows {f'stored in {store.url}' if store else 'made'}; predictions in "
+                  f"{out / 'predictions'}")
     return rows
 
 

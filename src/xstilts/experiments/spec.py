@@ -131,11 +131,29 @@ Target = Annotated[Annotated[ProbeTarget, Tag("probe-target")] | Annotated[TaskT
 _TAGS = {"probe-target": ProbeTarget, "task-target": TaskTarget}
 
 
+class NodeResources(_Strict):
+    """One node kind's share of a Ray cluster; a field left out takes the spec-wide value."""
+
+    num_gpus: Annotated[float, Field(ge=0)] | None = None
+    num_cpus: PositiveFloat | None = None
+
+
 class Resources(_Strict):
-    """What one node asks of a Ray cluster; num_gpus None: 1 where the cluster has GPUs, else 0."""
+    """What a node asks of a Ray cluster. The flat fields hold for every node; a section per node
+    kind overrides them: `probe: {num_gpus: 0.25}` lets Ray place four probes on one GPU (a
+    recipe batch uses a fraction of a large GPU). num_gpus None: 1 where the cluster has GPUs, else 0."""
 
     num_gpus: Annotated[float, Field(ge=0)] | None = None
     num_cpus: PositiveFloat = 1.0
+    intermediate: NodeResources = NodeResources()
+    finetune: NodeResources = NodeResources()
+    probe: NodeResources = NodeResources()
+
+    def of(self, kind: str) -> tuple[float | None, float]:
+        """(num_gpus, num_cpus) for a node of KIND."""
+        own = getattr(self, kind, None) or NodeResources()
+        return (self.num_gpus if own.num_gpus is None else own.num_gpus,
+                self.num_cpus if own.num_cpus is None else own.num_cpus)
 
 
 class Checkpoints(_Strict):
@@ -154,6 +172,9 @@ class Spec(_Strict):
     intermediate_seeds: Literal["first", "per-seed"] = "first"
     data_root: Path | None = None  # relative paths are relative to the spec file
     store: str | None = None  # SQLAlchemy URL; None: the user's SQLite file
+    # where encoders, checkpoints and predictions go (<storage>/<name>); on a cluster a path every
+    # node mounts. None: the user dir. Relative paths are relative to the spec file.
+    storage: Path | None = None
     tasks: list[str | TaskFile] = []  # the study's own tasks: YAML files (relative to the spec) or inline entries
     conditions: Annotated[list[Condition], Field(min_length=1)]
     intermediate: Train = Train()
@@ -198,8 +219,10 @@ def parse_spec(text: str, path: str | Path = "<spec>") -> Spec:
         spec = Spec.model_validate(data)
     except ValidationError as e:
         raise SpecError(path, problems(root, e, Spec, _TAGS)) from None
-    if spec.data_root is not None and not spec.data_root.is_absolute() and path.parent != Path(""):
-        spec = spec.model_copy(update={"data_root": (path.parent / spec.data_root).resolve()})
+    for name in ("data_root", "storage"):
+        value = getattr(spec, name)
+        if value is not None and not value.is_absolute() and path.parent != Path(""):
+            spec = spec.model_copy(update={name: (path.parent / value).resolve()})
     spec._path = path.resolve() if path.name != "<spec>" else None
     return spec
 

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.console import Console
 
 from xstilts.evaluation import alignment
@@ -66,6 +67,8 @@ def intermediate_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dic
 def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
     c = node.config
     enc = load_encoder(_encoder_of(node, deps))
+    if torch.cuda.is_available():  # the GPU (or share of one) this node holds
+        enc.model.to("cuda")
     proto = alignment.Protocol(
         layers=tuple(resolve_layers(c["layers"], enc.num_layers)),
         pooling=c["pooling"], prefix=enc.default_prefix if c["prefix"] is None else c["prefix"], scorer=c["scorer"],
@@ -75,23 +78,22 @@ def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
     for r in rows:  # rows name the study's model; the condition says what trained it
         r.model, r.intermediate, r.seed = c["model"], list(c["intermediate_tasks"]), c["intermediate_seed"]
         r.protocol.update(_provenance(node, ctx))
-    ResultsStore(ctx.store_url).add(rows)
     make_console(width=160).print(per_language_table(
         [r for r in rows if r.metric == rows[0].metric] if rows else rows, f"{c['probe']} on {c['condition']}: {proto.pooling} pooling, prefix {proto.prefix!r}, {proto.scorer}",
         {"all": c["langs"]}))
-    return {"rows": len(rows)}
+    return {"rows": rows}
 
 
 def finetune_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
     c = node.config
     rows = run_finetune(
         _encoder_of(node, deps), c["task"], HParams(**c["train"]), seed=c["seed"], out_dir=ctx.node_dir,
-        data_root=ctx.data_root, store_url=ctx.store_url, resume=True, condition=c["condition"],
+        data_root=ctx.data_root, store_url=False, resume=True, condition=c["condition"],
         intermediate=c["intermediate_tasks"], eval_langs=c["langs"], model_name=c["model"],
         provenance=_provenance(node, ctx),
         keep_weights=ctx.spec.checkpoints.keep_finetuned if ctx.spec else True,
     )
-    return {"rows": len(rows)}
+    return {"rows": rows}
 
 
 register_runner("intermediate", _with_spec_tasks(intermediate_node),
@@ -131,22 +133,25 @@ def smoke_store_url() -> str:
 
 def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str | None = None,
               work_dir: Path | None = None, executor: str = "local", html: Path | None = None,
-              console: Console | None = None, smoke: bool = False, model: str | None = None) -> tuple[Path, Summary]:
+              console: Console | None = None, smoke: bool = False, model: str | None = None,
+              ray_address: str | None = None) -> tuple[Path, Summary]:
     """Validate, plan, run every node not yet done, then report; returns the HTML report's path
     and the run's summary (failed and blocked nodes included). SMOKE runs every node on the
-    smoke budget into its own store and work folder; MODEL replaces the spec's model."""
+    smoke budget into its own store and work folder; MODEL replaces the spec's model. The work
+    folder is WORK_DIR, else the spec's `storage:`, else one under the user dir."""
     console = console or make_console()
     with console.status("validating the spec and checking train/evaluation overlap"):
         plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model)
     spec = plan.spec
     store = ResultsStore(store_url or spec.store or (smoke_store_url() if smoke else None))
     console.print(render_plan(plan, store))
-    work = Path(work_dir) if work_dir else user_dir() / "studies" / (spec.name + ("-smoke" if smoke else ""))
+    work = Path(work_dir or spec.storage or user_dir() / "studies") / (
+        "" if work_dir else spec.name + ("-smoke" if smoke else ""))
     root = data_root or spec.data_root
     if executor == "ray":
         from xstilts.experiments.execute import RayExecutor
 
-        summary = RayExecutor(work, root, console=console).run(plan, store)
+        summary = RayExecutor(work, root, console=console, address=ray_address).run(plan, store)
     else:
         summary = LocalExecutor(work, root, console=console).run(plan, store)
     path = report_study(plan, store, html or work / "report.html", console=console)

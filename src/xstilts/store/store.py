@@ -16,7 +16,8 @@ import functools
 import json
 import os
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, delete, event, inspect, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -39,7 +40,24 @@ LEASE_SECONDS = float(os.environ.get("XSTILTS_LEASE_SECONDS", 120))
 # pip package of each database driver a URL may name (the module is what the ImportError says)
 _DRIVERS = {"psycopg2": "psycopg2-binary", "psycopg": "'psycopg[binary]'", "pg8000": "pg8000",
             "asyncpg": "asyncpg", "pymysql": "pymysql", "MySQLdb": "mysqlclient"}
-_EXAMPLES = "e.g. sqlite:////abs/path/results.sqlite or postgresql://user:password@host/db"
+_EXAMPLES = "e.g. sqlite:////abs/path/results.sqlite or postgresql+psycopg://user:password@host/db"
+RETRIES = 5  # tries of a write that met a transient database error (a dropped connection, a lock)
+
+
+def _transient(e: SQLAlchemyError) -> bool:
+    """A lost connection or a locked/serialisation failure: worth trying again."""
+    return isinstance(e, OperationalError) or (isinstance(e, DBAPIError) and e.connection_invalidated)
+
+
+def _retrying(write: Callable[[], Any], tries: int = RETRIES) -> Any:
+    """WRITE again after a transient error (0.5 s, 1 s, 2 s, ... apart); each try is a whole transaction."""
+    for i in range(tries):
+        try:
+            return write()
+        except SQLAlchemyError as e:
+            if i == tries - 1 or not _transient(e):
+                raise
+            time.sleep(0.5 * 2 ** i)
 
 
 def default_url() -> str:
@@ -188,8 +206,11 @@ class ResultsStore:
             {**row.model_dump(), "key": key, "created_at": row.created_at.astimezone(UTC)}
             for key, row in by_key.items()
         ]
-        with Session(self.engine) as session, session.begin():
-            _upsert(session, ResultTable, records)
+        def write() -> None:
+            with Session(self.engine) as session, session.begin():
+                _upsert(session, ResultTable, records)
+
+        _retrying(write)
         return len(by_key)
 
     def query(self, **filters: Any) -> list[ResultRow]:
@@ -298,11 +319,18 @@ class ResultsStore:
     def renew(self, lease: Lease) -> bool:
         """Refresh the lease's heartbeat; False when it was taken over (or the node finished)."""
         stmt = update(NodeTable).where(*_held(lease)).values(heartbeat=utcnow())
-        with Session(self.engine) as session, session.begin():
-            return session.execute(stmt).rowcount == 1
 
-    def mark_done(self, key: str, outputs: dict[str, Any], lease: Lease | None = None) -> bool:
-        return self._finish(key, lease, status="done", outputs=outputs, error=None)
+        def write() -> bool:
+            with Session(self.engine) as session, session.begin():
+                return session.execute(stmt).rowcount == 1
+
+        return _retrying(write)
+
+    def mark_done(self, key: str, outputs: dict[str, Any], lease: Lease | None = None,
+                  rows: Iterable[ResultRow] = ()) -> bool:
+        """Mark KEY done and add the ROWS it produced, in one transaction: a node's rows are in
+        the store exactly when it is done (a runner that lost its lease writes neither)."""
+        return self._finish(key, lease, rows=rows, status="done", outputs=outputs, error=None)
 
     def mark_failed(self, key: str, error: str, lease: Lease | None = None) -> bool:
         return self._finish(key, lease, status="failed", error=error)
@@ -310,18 +338,33 @@ class ResultsStore:
     def mark_interrupted(self, key: str, lease: Lease | None = None) -> bool:
         return self._finish(key, lease, status="interrupted", error="interrupted by the user (Ctrl-C)")
 
-    def _finish(self, key: str, lease: Lease | None, **values: Any) -> bool:
-        """Write a node's outcome; with a LEASE only while that lease still holds it (False if
-        another runner took it over, so one runner never overwrites another's outcome)."""
+    def _finish(self, key: str, lease: Lease | None, rows: Iterable[ResultRow] = (), **values: Any) -> bool:
+        """Write a node's outcome (and its result ROWS); with a LEASE only while that lease still
+        holds it (False if another runner took it over, so one runner never overwrites another's
+        outcome). Retried on transient errors; a retry after a commit whose answer was lost finds
+        the outcome already written and says True."""
+        self._writable()
+        records = [{**r.model_dump(), "key": k, "created_at": r.created_at.astimezone(UTC)}
+                   for k, r in {r.key(): r for r in rows}.items()]
         # A single UPDATE (no read first) so concurrent SQLite writers never need a lock upgrade.
         where = _held(lease) if lease else (NodeTable.key == key,)
         stmt = update(NodeTable).where(*where).values(finished_at=utcnow(), **values)
-        with Session(self.engine) as session, session.begin():
-            if session.execute(stmt).rowcount == 1:
+
+        def write() -> bool:
+            with Session(self.engine) as session, session.begin():
+                if session.execute(stmt).rowcount != 1:
+                    return False
+                if records:
+                    _upsert(session, ResultTable, records)
                 return True
-        if self.node(key) is None:
+
+        if _retrying(write):
+            return True
+        now = self.node(key)
+        if now is None:
             raise KeyError(f"node {key} was never marked running")
-        return False
+        return (lease is not None and now.status == values["status"] and now.owner == lease.owner
+                and now.attempt == lease.attempt and now.finished_at is not None)
 
     def nodes(self, status: str | None = None) -> list[NodeRow]:
         return self._nodes(*(() if status is None else (NodeTable.status == status,)))
