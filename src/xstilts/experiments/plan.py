@@ -333,16 +333,35 @@ def _fmt_cost(cost: Cost) -> str:
     return ", ".join(parts)
 
 
-def render_plan(plan: Plan, store: Any | None = None) -> Group:
+def _fmt_disk(d: Any) -> str:
+    """What a node keeps on disk once done (its peak while running is in the summary's maximum)."""
+    from xstilts.experiments.disk import fmt_bytes
+
+    return f"  [blue]keeps {fmt_bytes(d.kept) if d.kept else 'preds' if d.what == 'predictions' else '0'}[/]"
+
+
+def render_plan(plan: Plan, store: Any | None = None, *, disk: bool = True) -> Group:
     """A tree: the base encoder and each intermediate checkpoint, with the probes and
-    fine-tuning runs that use it; each node with its store status, cost and short key."""
+    fine-tuning runs that use it; each node with its store status, cost, what it keeps on disk
+    (with DISK; experiments/disk.py) and short key. Below it: totals, and with DISK the bytes
+    the plan keeps and the largest peak of one running node."""
     status = {n.key: "abandoned" if n.status == "running" and not n.live(LEASE_SECONDS) else n.status
               for n in store.nodes()} if store is not None else {}
+    sizes, disk_lines = None, []
+    if disk and plan.spec is not None:
+        from xstilts.experiments.disk import DiskEstimateError, estimate
+
+        try:
+            sizes = estimate(plan)
+            disk_lines = [Text(sizes.summary(plan)), Text(sizes.provenance(), style="dim")]
+        except DiskEstimateError as e:
+            disk_lines = [Text(f"disk: unknown ({e})", style="dim")]
 
     def line(n: Node) -> str:
         hp = f"  [magenta]{n.meta['hparams'].describe()}[/]" if n.meta.get("hparams") else ""
+        keeps = _fmt_disk(sizes.nodes[n.key]) if sizes else ""
         return (f"{_STATUS.get(status.get(n.key), status.get(n.key))} [bold]{n.kind}[/] {n.label}  "
-                f"[cyan]{_fmt_cost(n.cost)}[/]{hp}  [dim]{n.key[:10]}[/]")
+                f"[cyan]{_fmt_cost(n.cost)}[/]{hp}{keeps}  [dim]{n.key[:10]}[/]")
 
     by_dep: dict[str | None, list[Node]] = {}
     for n in plan.nodes.values():
@@ -362,4 +381,4 @@ def render_plan(plan: Plan, store: Any | None = None) -> Group:
     left = sum(n.cost.minutes or 0.0 for n in pending)
     summary = Text.from_markup(f"{len(plan.nodes) - len(pending)} done, {len(pending)} to run, ~{left:.0f} min"
                                + (f" (+{unknown} of unknown length)" if unknown else ""))
-    return Group(tree, summary, *(Text(w, style="yellow") for w in plan.warnings))
+    return Group(tree, summary, *disk_lines, *(Text(w, style="yellow") for w in plan.warnings))
