@@ -126,6 +126,13 @@ def split_by_tokens(features: list[dict], budget: int | None, *, packed: bool) -
     return parts
 
 
+def shard(features: list[dict], rank: int, world: int) -> list[dict]:
+    """Process `rank`'s part of a global batch under data parallelism: every `world`-th feature,
+    so a length-sorted batch gives every process similar lengths (and may leave a process none).
+    A retrieval batch goes whole to every process: its in-batch negatives are the whole batch."""
+    return features if "q_input_ids" in features[0] else features[rank::world]
+
+
 def loss_terms(batch: dict[str, torch.Tensor]) -> int:
     """How many terms a head's mean loss averages: labelled tokens for per-token labels
     (tagging, MLM), examples otherwise. Weighting parts of a batch by it keeps its gradient."""

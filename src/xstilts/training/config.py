@@ -11,7 +11,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lr: PositiveFloat = 2e-5
-    batch_size: PositiveInt = 32
+    batch_size: PositiveInt = 32  # the global batch: under several processes each runs a shard of it
     grad_accum: PositiveInt = 1
     max_steps: PositiveInt | None = None  # exactly one of max_steps / epochs
     epochs: PositiveFloat | None = None  # multi-task: counted in batches of all tasks together
@@ -39,6 +39,9 @@ class TrainConfig(BaseModel):
     # torch.compile the encoder: 2 min (tiny) to 10 min (me5-small) of compiling on CPU, where it
     # never paid back (README); meant for long GPU runs, where packed rows give it few shapes
     compile: bool = False
+    # recompute each encoder layer's activations in the backward pass instead of keeping them:
+    # less memory for long sequences or large batches, about a third more compute, same gradients
+    gradient_checkpointing: bool = False
     # most tokens the encoder runs at once: a larger batch is split and its gradients
     # accumulated, each part's loss weighted by its share of the batch's loss terms, so the
     # recipe's batch and gradient stay as they are (retrieval batches are never split:

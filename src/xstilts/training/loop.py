@@ -4,12 +4,17 @@ and `predict` for evaluation code.
 Resume is exact: a checkpoint holds the weights, optimizer, scheduler, each task's sampler
 position, the task sampler and every RNG, so a killed run that is resumed ends with the same
 weights as one that never stopped.
+
+Under several processes (`accelerate launch`), `batch_size` stays the global batch: every
+process draws the same batches and tasks and runs its `shard` of each, with its loss weighted
+by its share of the batch's loss terms, so the averaged gradient is the one-process gradient.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +23,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list, gather_object
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
@@ -28,18 +34,20 @@ from .checkpoint import (
     load_checkpoint,
     load_weights,
     resolve,
+    rng_state,
     save_checkpoint,
     save_weights,
     seed_everything,
     set_rng_state,
 )
-from .collate import Collator, LengthGroupedSampler, feature_length, loss_terms, real_tokens, split_by_tokens
+from .collate import Collator, LengthGroupedSampler, feature_length, loss_terms, real_tokens, shard, split_by_tokens
 from .config import TrainConfig
 from .packing import Packed
 from .sampling import BatchStream, TaskSampler, task_probabilities
 
-# may differ between a run and its resume (compile changes speed, not the recipe)
-RUN_ONLY = {"stop_after_steps", "progress", "device", "compile"}
+# may differ between a run and its resume (these change speed, not the recipe: the global batch
+# stays `batch_size` whatever the number of processes)
+RUN_ONLY = {"stop_after_steps", "progress", "device", "compile", "gradient_checkpointing", "world_size"}
 # what a checkpoint written before these options existed ran with (it resumes as it was)
 BEFORE_PACKING = {"packing": False, "token_budget": None,
                   **{k: TrainConfig.model_fields[k].default for k in ("pack_length", "bucket")}}
@@ -89,6 +97,16 @@ def encoder_of(model: nn.Module) -> nn.Module:
     return getattr(model, "encoder", model)
 
 
+def checkpoint_activations(encoder: nn.Module) -> None:
+    """Activation (gradient) checkpointing, non-reentrant: the kind that works with frozen inputs
+    and with DDP's unused heads. transformers 5 renamed the switch; 4.x only has the old name."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(encoder, "activation_checkpointing_enable"):
+        encoder.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """No weight decay on biases and LayerNorm weights (the 1-D parameters), as BERT/transformers."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -123,7 +141,8 @@ def train(
     (one, or one per task) defaults to dynamic padding with the encoder's pad id.
     `eval_fn(model) -> (score, metrics)`, higher is better, runs every `eval_every` steps and
     at the end; the best weights go to out_dir/best/. out_dir/last/ is the resumable
-    checkpoint and out_dir/log.jsonl the per-step log.
+    checkpoint and out_dir/log.jsonl the per-step log. Under several processes every one calls
+    `train` alike; eval_fn, the log and the checkpoints are the main process's.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -134,9 +153,16 @@ def train(
 
     # --- device and precision --------------------------------------------------------
     bf16 = torch.cuda.is_available() if config.bf16 is None else config.bf16
-    accelerator = Accelerator(mixed_precision="bf16" if bf16 else "no")
-    device = accelerator.device
-    seed_everything(config.seed)
+    accelerator = Accelerator(
+        mixed_precision="bf16" if bf16 else "no",
+        # several processes without a GPU: accelerate only sets up gloo on the CPU when told to
+        cpu=int(os.environ.get("WORLD_SIZE", 1)) > 1 and not torch.cuda.is_available(),
+        # a multi-task micro-step uses one head: DDP must not wait for the others' gradients
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+    device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes
+    main = accelerator.is_main_process
+    seed_everything(config.seed + rank)  # dropout and masking differ between processes
 
     # --- data: one resumable batch stream per task, a seeded task sampler ---------------
     packing = device.type == "cuda" if config.packing is None else config.packing
@@ -167,6 +193,8 @@ def train(
     # --- model and optimizer ---------------------------------------------------------
     if config.freeze_embeddings:
         encoder_of(model).get_input_embeddings().weight.requires_grad_(False)
+    if config.gradient_checkpointing:
+        checkpoint_activations(encoder_of(model))
     model.to(device)
     if config.compile:
         encoder_of(model).compile()  # in place: state dict keys stay as they are
@@ -174,7 +202,7 @@ def train(
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
     effective = {
         **config.model_dump(), "bf16": bf16, "packing": packing, "group_by_length": grouped, "device": str(device),
-        "total_steps": total_steps,
+        "world_size": world, "total_steps": total_steps,
         "warmup_steps": warmup_steps, "task_probabilities": probabilities,
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
@@ -193,56 +221,93 @@ def train(
         for t, s in streams.items():
             s.load_state_dict(state["streams"][t])
         task_sampler.load_state_dict(state["task_sampler"])
-        set_rng_state(state["rng"])
+        rngs = state.get("rng_ranks", [state["rng"]])  # another world size resumes with the main process's
+        set_rng_state(rngs[rank] if len(rngs) == world else rngs[0])
         step, best_score, best_metrics = meta["step"], meta["best_score"], meta["best_metrics"]
     log_path = out_dir / "log.jsonl"
-    _truncate_log(log_path, step)
+    if main:
+        _truncate_log(log_path, step)
 
     def save_last() -> None:
-        if accelerator.is_main_process:
+        """Written by the main process, with every process's RNG state; the others wait for it."""
+        rngs = gather_object([rng_state()])
+        if main:
             state = {
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "streams": {t: s.state_dict() for t, s in streams.items()}, "task_sampler": task_sampler.state_dict(),
+                "rng_ranks": rngs,
             }
             meta = {"step": step, "epoch": epoch(), "best_score": best_score, "best_metrics": best_metrics,
                     "config": effective}
             save_checkpoint(out_dir / "last", accelerator.unwrap_model(model), state, meta)
+        accelerator.wait_for_everyone()
+
+    def global_counts(terms: int, parts: int) -> tuple[int, int]:
+        """Loss terms of the whole global batch, and the most parts any process runs of it."""
+        if world == 1:
+            return terms, parts
+        counts = accelerator.gather(torch.tensor([[terms, parts]], device=device)).tolist()
+        return sum(t for t, _ in counts), max(p for _, p in counts)
+
+    def evaluate(unwrapped: nn.Module) -> tuple[float, dict]:
+        """eval_fn on the main process only (it may write caches); every process gets its result."""
+        result = [None]
+        if main:
+            unwrapped.eval()
+            with torch.inference_mode():
+                result = [eval_fn(unwrapped)]
+            unwrapped.train()
+        return broadcast_object_list(result)[0]
 
     def epoch() -> float:
         return round(sum(s.progress() * len(s.sampler) for s in streams.values()) / batches_per_epoch, 4)
 
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    # the scheduler stays unprepared: accelerate would step it once per process per step, as if
+    # each process's batches made steps of their own (here every process runs every step)
+    model, optimizer = accelerator.prepare(model, optimizer)
     model.train()
     progress = Progress(
         TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]:.4f} lr {task.fields[lr]:.2e} {task.fields[tps]:,.0f} tok/s"),
-        TimeRemainingColumn(), disable=not (config.progress and accelerator.is_main_process),
+        TimeRemainingColumn(), disable=not (config.progress and main),
     )
     bar = progress.add_task("train", total=total_steps, completed=step, loss=float("nan"), lr=0.0, tps=0.0)
     loss_value = None
 
     # --- the loop --------------------------------------------------------------------
-    with progress, log_path.open("a") as log:
+    with progress, (log_path.open("a") if main else open(os.devnull, "w")) as log:
         while step < total_steps:
             started, tokens = time.perf_counter(), 0
-            task_losses: dict[str, list[torch.Tensor]] = {}
+            picked, batch_losses = [], []
             for _ in range(config.grad_accum):
                 task = task_sampler.pick() if multi else "train"
                 feats = [tasks[task][i] for i in streams[task].next()]
-                parts = [collates[task](f) for f in split_by_tokens(feats, config.token_budget, packed=packing)]
+                mine = shard(feats, rank, world)
+                split = split_by_tokens(mine, config.token_budget, packed=packing) if mine else []
+                parts = [collates[task](f) for f in split]
                 terms = [loss_terms(b) for b in parts]
+                total, passes = global_counts(sum(terms), len(parts))
+                # a part's share of the global batch's loss; DDP averages over processes, hence `world`
+                shares = [n / total if total else 1 / (world * len(parts)) for n in terms]
+                # DDP pairs the backward passes of all processes: one with fewer parts repeats one unweighted
+                filler = parts[-1] if parts else collates[task](feats[:1])
+                runs = [*zip(parts, shares), *[(filler, 0.0)] * (passes - len(parts))]
                 weight = config.task_loss_weights.get(task, 1.0)
+                tokens += sum(real_tokens(b) for b in parts)
                 batch_loss = 0.0
-                for batch, n in zip(parts, terms):
-                    share = n / sum(terms) if sum(terms) else 1 / len(parts)
-                    tokens += real_tokens(batch)
+                for batch, share in runs:
                     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                     loss = (model(task=task, **batch) if multi else model(**batch))["loss"]
-                    accelerator.backward(loss * weight * share / config.grad_accum)
+                    accelerator.backward(loss * weight * share * world / config.grad_accum)
                     batch_loss = batch_loss + loss.detach().float() * share
-                task_losses.setdefault(task, []).append(batch_loss)
-            losses = torch.stack([l for ls in task_losses.values() for l in ls])
-            loss_value = losses.mean().item()
+                picked.append(task)
+                batch_losses.append(batch_loss)
+            # each process holds its share of every global batch's loss: their sum is the batch's loss
+            *losses, tokens = accelerator.reduce(
+                torch.stack([*batch_losses, torch.tensor(float(tokens), device=device)]), "sum").tolist()
+            tokens = int(tokens)
+            loss_value = sum(losses) / len(losses)
+            task_losses = {t: [l for l, u in zip(losses, picked) if u == t] for t in dict.fromkeys(picked)}
             grad_norm = None
             if config.max_grad_norm:
                 grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm))
@@ -262,30 +327,29 @@ def train(
             lr = scheduler.get_last_lr()[0]
             record = {"step": step, "epoch": epoch(), "loss": loss_value, "lr": lr, "grad_norm": grad_norm,
                       "tokens": tokens, "tokens_per_s": tokens / elapsed,
-                      "task_loss": {t: torch.stack(ls).mean().item() for t, ls in task_losses.items()},
+                      "task_loss": {t: sum(ls) / len(ls) for t, ls in task_losses.items()},
                       "task_batches": {t: len(ls) for t, ls in task_losses.items()}}
             log.write(json.dumps(record) + "\n")
             progress.update(bar, completed=step, loss=loss_value, lr=lr, tps=tokens / elapsed)
 
             if eval_fn is not None and (step == total_steps or (config.eval_every and step % config.eval_every == 0)):
                 unwrapped = accelerator.unwrap_model(model)
-                unwrapped.eval()
-                with torch.inference_mode():
-                    score, metrics = eval_fn(unwrapped)
-                unwrapped.train()
+                score, metrics = evaluate(unwrapped)
                 log.write(json.dumps({"step": step, "eval": metrics, "score": score}) + "\n")
                 if best_score is None or score > best_score:
                     best_score, best_metrics = float(score), dict(metrics)
-                    if accelerator.is_main_process:
+                    if main:
                         with atomic_dir(out_dir / "best") as tmp:
                             save_weights(unwrapped, tmp)
                             (tmp / "meta.json").write_text(json.dumps({"step": step, "score": best_score, "metrics": metrics}, default=str))
+                    accelerator.wait_for_everyone()
             if step == total_steps or (config.save_every and step % config.save_every == 0):
                 log.flush()
                 save_last()
             if config.stop_after_steps == step and step < total_steps:
                 raise TrainingInterrupted(f"stop_after_steps={step}")
 
+    accelerator.wait_for_everyone()  # the main process has closed the log
     if eval_fn is not None and config.load_best and resolve(out_dir / "best") is not None:
         load_weights(accelerator.unwrap_model(model), out_dir / "best")
     return TrainResult(step=step, best_score=best_score, best_metrics=best_metrics, last_loss=loss_value,
