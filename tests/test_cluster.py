@@ -40,7 +40,8 @@ def local_rows(tiny_model_dir, data_root, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("local")
     spec = tmp / "study.yaml"
-    spec.write_text(SPEC.format(model=tiny_model_dir, task="udpos"))
+    spec.write_text(SPEC.format(model=tiny_model_dir, task="udpos")  # two probes share a node's CPU
+                    + "resources: {num_cpus: 1, probe: {num_cpus: 0.5}}\n")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -322,3 +322,21 @@ def test_a_full_disk_stops_the_run_with_one_line(tmp_path):
     with pytest.raises(DiskFullError, match=r"^the disk is full: toy A could not write .*MB free there\); free"):
         LocalExecutor(tmp_path, console=QUIET).run(plan, store)
     assert [n.status for n in store.nodes()] == ["failed"]  # B never started
+
+
+def test_ray_resources_follow_the_spec_per_node_kind():
+    from xstilts.experiments.spec import parse_spec
+
+    spec = parse_spec("name: s\nconditions: [{name: none, kind: none}]\ntargets: [{task: xnli}]\n"
+                      "resources: {num_cpus: 2, intermediate: {num_gpus: 1}, finetune: {num_gpus: 0.5},"
+                      " probe: {num_gpus: 0.25, num_cpus: 1}}\n")
+    plan = Plan({}, spec)
+    ex = RayExecutor("w")
+    assert ex._options(plan, "intermediate", True) == {"num_gpus": 1, "num_cpus": 2}
+    assert ex._options(plan, "finetune", True) == {"num_gpus": 0.5, "num_cpus": 2}
+    assert ex._options(plan, "probe", True) == {"num_gpus": 0.25, "num_cpus": 1}
+    bare = parse_spec("name: s\nconditions: [{name: none, kind: none}]\ntargets: [{task: xnli}]\n")
+    plan = Plan({}, bare)
+    assert ex._options(plan, "probe", True) == {"num_gpus": 1, "num_cpus": 1.0}  # a GPU each where there are GPUs
+    assert ex._options(plan, "probe", False) == {"num_gpus": 0, "num_cpus": 1.0}
+    assert RayExecutor("w", num_gpus=0.5)._options(plan, "finetune", True)["num_gpus"] == 0.5

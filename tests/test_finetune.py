@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.tiny import hparams, tiny_encoder, tiny_tokenizer
-from xstilts.experiments.finetune import run_evaluate, run_finetune
+from xstilts.experiments.finetune import drop_checkpoints, run_evaluate, run_finetune
 from xstilts.store import ResultsStore
 from xstilts.training import TrainingInterrupted
 
@@ -71,3 +71,27 @@ def test_xcopa_trains_siqa_then_copa_and_scores_every_language(tiny_dir, data_ro
     assert all(r["task_batches"] == {"train": 4} for r in first if "loss" in r)
     assert config["train_sources"][0]["dataset"] == "copa" and config["result"]["step"] == 2
     assert not list((tmp_path / "x" / "train-first-siqa").glob("*/model.safetensors"))  # its weights went on
+
+
+@pytest.mark.parametrize("has_dev", [True, False])
+def test_a_finished_run_keeps_its_selected_weights_and_no_optimizer_state(tmp_path, has_dev):
+    import torch
+
+    from xstilts.training.checkpoint import is_resumable, load_weights, save_checkpoint, save_weights
+
+    model = torch.nn.Linear(3, 2)
+    train_dir = tmp_path / "run" / "train"
+    save_checkpoint(train_dir / "last", model, {"optimizer": {"big": torch.zeros(100)}}, {"step": 4})
+    save_checkpoint(tmp_path / "run" / "train-first-siqa" / "last", model, {}, {"step": 2})
+    if has_dev:
+        (train_dir / "best").mkdir()
+        save_weights(model, train_dir / "best")
+        (train_dir / "best" / "meta.json").write_text("{}")
+    drop_checkpoints(tmp_path / "run", keep_weights=True)
+    assert not (tmp_path / "run" / "train-first-siqa" / "last").exists()
+    kept = train_dir / ("best" if has_dev else "last")
+    assert not list(tmp_path.glob("**/state.pt")) and (kept / "model.safetensors").is_file()
+    assert (train_dir / "last").exists() != has_dev and not is_resumable(kept)
+    load_weights(torch.nn.Linear(3, 2), kept)  # its checksums were written anew: still loads
+    drop_checkpoints(tmp_path / "run", keep_weights=False)
+    assert not list(tmp_path.glob("**/*.safetensors"))

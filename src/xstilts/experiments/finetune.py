@@ -35,7 +35,7 @@ from xstilts.store import ResultRow, ResultsStore
 from xstilts.tasks import TaskDef, get_task
 from xstilts.tasks.data import read_source, read_sources, sources_hash
 from xstilts.training import TrainConfig, train
-from xstilts.training.checkpoint import load_weights
+from xstilts.training.checkpoint import drop_optimizer_state, is_resumable, load_weights
 from xstilts.console import make_console
 
 CONFIG_FILE = "finetune.json"
@@ -175,10 +175,15 @@ def run_finetune(
     torch.manual_seed(seed)  # the new head's initialisation is part of what the seed fixes
     tm = task_model(enc.model, t.head, name=t.name, **head_options(t))
     for name, (stage_examples, stage_feats, _) in stages:  # no model selection here, as XTREME's first run
+        stage = out / f"train-{name}"
+        if resume and (stage / "last" / "meta.json").is_file() and not is_resumable(stage / "last"):
+            load_weights(tm, stage / "last")  # finished before the kill: its weights go on
+            continue
         console.print(f"[bold]{t.name}[/] stage {name}: {len(stage_examples):,} examples → {len(stage_feats):,} "
                       f"features; {hp.describe()}")
         train(tm, stage_feats, config=train_config(hp, seed, progress, **(train_options or {})),
-              out_dir=out / f"train-{name}", resume=resume)
+              out_dir=stage, resume=resume)
+        drop_optimizer_state(stage / "last")  # while the next stage runs only its weights are needed
     console.print(f"[bold]{t.name}[/]: {len(examples):,} English examples → {len(feats):,} features; "
                   f"{hp.describe()}{'' if hp.max_steps else f' = {total} steps'}, dev every {every} steps → {out}")
     result = train(tm, feats, config=cfg,
@@ -196,9 +201,9 @@ def run_finetune(
 
 def drop_checkpoints(out: Path, *, keep_weights: bool) -> None:
     """What a finished fine-tuning run no longer needs: earlier stages' checkpoints (their weights
-    went on into the last stage), the resumable `last/` with its optimizer state when `best/` holds
-    the selected weights, and with KEEP_WEIGHTS False every checkpoint. Logs, predictions and
-    finetune.json stay."""
+    went on into the last stage) and the optimizer state; with KEEP_WEIGHTS False every
+    checkpoint. The selected weights stay (`best/`, or `last/` for a task with no dev set), as do
+    logs, predictions and finetune.json."""
     def remove(train_dir: Path, names: Sequence[str]) -> None:
         for name in names:
             for path in (train_dir / name, train_dir / f".{name}.old"):
@@ -211,6 +216,8 @@ def drop_checkpoints(out: Path, *, keep_weights: bool) -> None:
         remove(train_dir, ("last", "best"))
     elif (train_dir / "best" / "meta.json").is_file():
         remove(train_dir, ("last",))
+    else:
+        drop_optimizer_state(train_dir / "last")
 
 
 def run_evaluate(

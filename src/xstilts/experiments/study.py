@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from xstilts.errors import XstiltsError
 from xstilts.evaluation import alignment
 from xstilts.evaluation.encode import resolve_layers
 from xstilts.experiments.execute import LocalExecutor, RunContext, Summary, register_runner
@@ -140,6 +141,8 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
     smoke budget into its own store and work folder; MODEL replaces the spec's model. The work
     folder is WORK_DIR, else the spec's `storage:`, else one under the user dir."""
     console = console or make_console()
+    if executor not in ("local", "ray"):
+        raise XstiltsError(f"--executor: '{executor}' is not an executor; use 'local' or 'ray'")
     with console.status("validating the spec and checking train/evaluation overlap"):
         plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model)
     spec = plan.spec

@@ -118,3 +118,16 @@ def load_checkpoint(directory: Path, model: nn.Module) -> tuple[dict, dict]:
     load_weights(model, directory)
     state = torch.load(directory / STATE_FILE, map_location="cpu", weights_only=False)  # our own file
     return state, json.loads((directory / META_FILE).read_text())
+
+
+def drop_optimizer_state(directory: Path) -> None:
+    """Keeps a finished run's `last/` weights and drops its optimizer state (two more copies of
+    the weights): the checksums are written anew, and the loop no longer resumes from it."""
+    directory = Path(directory)
+    if (directory / STATE_FILE).exists():
+        (directory / STATE_FILE).unlink()
+        _record(directory)
+
+
+def is_resumable(directory: Path) -> bool:
+    return (Path(directory) / STATE_FILE).is_file()
