@@ -11,13 +11,14 @@ What the runners keep (intermediate.py, finetune.drop_checkpoints):
   JSON); the resumable `last/` (weights + AdamW state) is dropped at the end.
 - finetune: predictions, logs and finetune.json (small, not counted); its weights only with
   `checkpoints: {keep_finetuned: true}` in a study's spec: `best/` where the task has an
-  English dev set, else `last/`, optimizer state included (that is what drop_checkpoints keeps).
+  English dev set, else `last/` with its optimizer state dropped (drop_checkpoints).
 - probe: nothing.
 
 Peak while a training node runs: `last/` = weights (encoder + heads) + AdamW's two fp32
 moments per trainable parameter, held twice while a new `last/` is written beside the old one
 (training.checkpoint.atomic_dir), plus `best/` (fine-tuning with a dev set), plus each earlier
-stage's `last/` (train_first; dropped only when the run ends). The encoder a node starts from
+stage's weights (train_first: its optimizer state is dropped when the stage ends, its weights
+when the run ends). The encoder a node starts from
 (the base model's files, a phase-2 encoder counted by its own node) is not counted again.
 """
 
@@ -74,7 +75,7 @@ class ModelSize:
 class NodeDisk:
     kept: int  # bytes the node leaves behind (small predictions and logs not counted)
     peak: int  # the most its own directory holds while it runs
-    what: str  # what it keeps, in words: "encoder", "weights", "weights + optimizer state", "predictions", ""
+    what: str  # what it keeps, in words: "encoder", "weights", "predictions", ""
 
 
 @dataclass(frozen=True)
@@ -100,9 +101,7 @@ class PlanDisk:
             each = f" × {fmt_bytes(enc[0])}" if len(set(enc)) == 1 else ""
             parts.append(f"{len(enc)} encoder{'s' * (len(enc) != 1)}{each}")
         if self.keep_finetuned and ft:
-            stuck = sum(self.nodes[k].what == "weights + optimizer state" for k in plan.nodes)
-            note = f" ({stuck} of them without a dev set keep last/, optimizer state included)" if stuck else ""
-            parts.append(f"{len(ft)} fine-tuned models {fmt_bytes(sum(ft))}{note}")
+            parts.append(f"{len(ft)} fine-tuned models {fmt_bytes(sum(ft))}")
         kept = " + ".join(parts) + f" = {fmt_bytes(self.kept)} kept" if parts else "nothing kept"
         policy = ("phase-3 weights kept (checkpoints.keep_finetuned: true)" if self.keep_finetuned
                   else "phase-3 weights not kept (checkpoints.keep_finetuned: false)")
@@ -291,13 +290,11 @@ def node_disk(node: Node, size: ModelSize, keep_finetuned: bool) -> NodeDisk:
         t = get_task(node.config["task"])
         last, weights = _training(size, (_head_spec(t.name),), bool(node.config["train"].get("freeze_embeddings")))
         best = weights + SMALL_FILES if t.dev is not None else 0
-        stages = len(t.train_first) * last  # earlier stages' last/, dropped when the run ends
+        stages = len(t.train_first) * (weights + SMALL_FILES)  # earlier stages' weights, dropped at the end
         peak = stages + max(2 * last + best, last + 2 * best)
         if not keep_finetuned:
             return NodeDisk(0, peak, "predictions")
-        if best:
-            return NodeDisk(best, peak, "weights")
-        return NodeDisk(last, peak, "weights + optimizer state")  # no dev set: drop_checkpoints keeps last/
+        return NodeDisk(weights + SMALL_FILES, peak, "weights")  # best/, or last/ without optimizer state
     return NodeDisk(0, 0, "")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate import PartialState
 from rich.console import Console
 from rich.table import Table
 
@@ -117,7 +119,8 @@ def train_config(hp: HParams, seed: int, progress: bool, **extra: Any) -> TrainC
     """The loop's config from resolved hyper-parameters (the only place the two meet)."""
     return TrainConfig(lr=hp.lr, batch_size=hp.batch_size, grad_accum=hp.grad_accum, max_steps=hp.max_steps,
                        epochs=hp.epochs, warmup_ratio=hp.warmup_ratio, weight_decay=hp.weight_decay, seed=seed,
-                       freeze_embeddings=hp.freeze_embeddings, progress=progress, **extra)
+                       freeze_embeddings=hp.freeze_embeddings, gradient_checkpointing=hp.gradient_checkpointing,
+                       progress=progress, **extra)
 
 
 def run_finetune(
@@ -170,7 +173,8 @@ def run_finetune(
         "max_dev_examples": hp.max_dev_examples, "provenance": dict(provenance or {}),
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
+    if os.environ.get("RANK", "0") == "0":  # the first process of a data-parallel launch (before one exists)
+        (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
 
     torch.manual_seed(seed)  # the new head's initialisation is part of what the seed fixes
     tm = task_model(enc.model, t.head, name=t.name, **head_options(t))
@@ -189,6 +193,8 @@ def run_finetune(
     result = train(tm, feats, config=cfg,
                    eval_fn=_dev_eval_fn(t, enc.tokenizer, root, hp.max_length, hp.max_dev_examples),
                    out_dir=out / "train", resume=resume)
+    if not PartialState().is_main_process:  # data parallel: the first process evaluates, stores and cleans up
+        return []
     config["result"] = {"step": result.step, "best_score": result.best_score, "best_metrics": result.best_metrics,
                         "last_loss": result.last_loss, "train_seconds": round(time.perf_counter() - started, 1)}
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))

@@ -39,10 +39,17 @@ class HParams(BaseModel):
     weight_decay: float
     max_length: PositiveInt
     freeze_embeddings: bool = False
+    # recompute activations in the backward pass: less memory, the same weights (a run-only setting)
+    gradient_checkpointing: bool = False
     max_train_examples: PositiveInt | None = None
     eval_every: PositiveInt | None = None  # None: five model-selection passes per run
     max_dev_examples: PositiveInt | None = None  # None: all of English dev
     max_eval_examples: PositiveInt | None = None  # None: every example of every language
+
+    def node_config(self) -> dict:
+        """What a plan node's key hashes: every field, but a run-only setting only when it is on
+        (so adding one kept the keys of every earlier node)."""
+        return self.model_dump(exclude=set() if self.gradient_checkpointing else {"gradient_checkpointing"})
 
     def describe(self) -> str:
         """One line for `xstilts plan`: the length, rate, batch and caps that were resolved."""
@@ -52,6 +59,8 @@ class HParams(BaseModel):
                  f"warmup {self.warmup_ratio:g}"]
         if self.freeze_embeddings:
             parts.append("frozen emb")
+        if self.gradient_checkpointing:
+            parts.append("grad ckpt")
         for name in ("max_train_examples", "max_dev_examples", "max_eval_examples", "eval_every"):
             if getattr(self, name) is not None:
                 parts.append(f"{name.removeprefix('max_')} {getattr(self, name)}")

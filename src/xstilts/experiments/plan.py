@@ -178,7 +178,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
             mlm = {**c.mlm.model_dump(mode="json"), "max_examples": cap, "tasks": guard.mlm_tasks_for(c.mlm.languages)}
         sources = [s for t in [*c.tasks, *(mlm["tasks"] if mlm else [])] for s in guard.train_sources(t)]
         for seed in seeds if per_seed else seeds[:1]:
-            config = {"model": spec.model, "seed": seed, "train": hp.model_dump(), "data": data_id(sources, root),
+            config = {"model": spec.model, "seed": seed, "train": hp.node_config(), "data": data_id(sources, root),
                       "condition": {**c.model_dump(include={"kind", "tasks", "sampling", "translation_of"},
                                                    mode="json"), "mlm": mlm},
                       "smoke": smoke}
@@ -208,7 +208,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
         for c in spec.conditions:
             for seed in seeds:
                 dep = () if c.kind == "none" else (trained[c.name, seed if per_seed else seeds[0]],)
-                config = {"task": t.task, "langs": t.langs, "train": hp.model_dump(), "seed": seed,
+                config = {"task": t.task, "langs": t.langs, "train": hp.node_config(), "seed": seed,
                           "model": spec.model, "condition": c.name, "intermediate_tasks": c.tasks, "data": data,
                           "smoke": smoke}
                 add("finetune", f"{t.task} after {c.name} (seed {seed})", config, dep,

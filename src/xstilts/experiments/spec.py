@@ -39,6 +39,7 @@ class Train(_Strict):
     warmup_ratio: Annotated[float, Field(ge=0, lt=1)] | None = None
     weight_decay: Annotated[float, Field(ge=0)] | None = None
     freeze_embeddings: bool | None = None
+    gradient_checkpointing: bool | None = None  # less activation memory for more compute; same weights
     max_train_examples: PositiveInt | None = None
     # fine-tuning only: model selection and evaluation budget
     eval_every: PositiveInt | None = None  # dev evaluations (and checkpoints) every N steps

@@ -31,6 +31,7 @@ from transformers import get_linear_schedule_with_warmup
 from ..errors import XstiltsError
 from .checkpoint import (
     atomic_dir,
+    is_resumable,
     load_checkpoint,
     load_weights,
     resolve,
@@ -210,6 +211,9 @@ def train(
     # --- resume ----------------------------------------------------------------------
     step, best_score, best_metrics = 0, None, {}
     checkpoint = resolve(out_dir / "last") if resume else None
+    if checkpoint is not None and not is_resumable(checkpoint):
+        raise XstiltsError(f"{checkpoint}: this run finished and its optimizer state was dropped; nothing to "
+                           f"resume (delete {out_dir} to train it again)")
     if checkpoint is not None:
         state, meta = load_checkpoint(checkpoint, model)
         saved = {**BEFORE_PACKING, **meta["config"]}
