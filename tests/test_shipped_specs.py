@@ -8,6 +8,7 @@ loop, zero-shot evaluation, probes, store and report.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import get_args
 
@@ -76,3 +77,10 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     assert nodes and all(n.status == "done" for n in nodes)
     assert len(nodes) == len(summary.done)
     assert report.is_file()
+    # the checkpoint policy: no optimizer state left; phase-3 weights only where the spec keeps them
+    work, loaded = tmp_path / "work", load_spec(spec)
+    assert not list(work.glob("**/state.pt"))
+    assert bool(list(work.glob("finetune/*/train/*/model.safetensors"))) == loaded.checkpoints.keep_finetuned
+    ran = [json.loads(p.read_text())["train"] for p in work.glob("finetune/*/finetune.json")]
+    wanted = any(isinstance(t, TaskTarget) and t.train.gradient_checkpointing for t in loaded.targets)
+    assert any(r["gradient_checkpointing"] for r in ran) == wanted

@@ -212,8 +212,7 @@ def train(
     step, best_score, best_metrics = 0, None, {}
     checkpoint = resolve(out_dir / "last") if resume else None
     if checkpoint is not None and not is_resumable(checkpoint):
-        raise XstiltsError(f"{checkpoint}: this run finished and its optimizer state was dropped; nothing to "
-                           f"resume (delete {out_dir} to train it again)")
+        checkpoint = None  # a finished run's weights without optimizer state: asked again, it trains afresh
     if checkpoint is not None:
         state, meta = load_checkpoint(checkpoint, model)
         saved = {**BEFORE_PACKING, **meta["config"]}
