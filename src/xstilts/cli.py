@@ -187,6 +187,8 @@ def finetune(
     freeze_embeddings: Annotated[Optional[bool], typer.Option(
         "--freeze-embeddings/--no-freeze-embeddings",
         help="Freeze the word embeddings (recorded): halves a CPU step for XLM-R-sized vocabularies.")] = None,
+    gradient_checkpointing: Annotated[Optional[bool], typer.Option(
+        help="Recompute activations in the backward pass: less memory, more compute, the same weights.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option(help="Run directory (default: ~/.local/share/xstilts/runs/...).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue a killed run from its last checkpoint.")] = False,
     data_root: DataRoot = None,
@@ -199,6 +201,7 @@ def finetune(
     values are printed, saved in the run's finetune.json and recorded in every row.
 
     Example: xstilts finetune --model me5-small --task udpos --seed 1 --max-steps 300 --freeze-embeddings
+    Several GPUs (data parallel, batch sizes stay global): torchrun --nproc_per_node 4 "$(which xstilts)" finetune ...
     """
     from .experiments.finetune import run_finetune
     from .experiments.hparams import resolve
@@ -210,7 +213,7 @@ def finetune(
         hp = resolve(get_task(task).recipe, Train(
             max_steps=max_steps, epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
             warmup_ratio=warmup_ratio, max_length=max_length, freeze_embeddings=freeze_embeddings,
-            max_train_examples=max_train_examples, eval_every=eval_every, max_dev_examples=max_dev_examples,
+            gradient_checkpointing=gradient_checkpointing, max_train_examples=max_train_examples, eval_every=eval_every, max_dev_examples=max_dev_examples,
             max_eval_examples=max_eval_examples))
         run_finetune(model, task, hp, seed=seed, out_dir=out_dir, data_root=data_root, store_url=store,
                      resume=resume, console=console, eval_langs=eval_langs.split(",") if eval_langs else None)
