@@ -48,11 +48,11 @@ def test_bad_store_url_is_one_line(spec, data_root, url, said):
 def test_missing_postgres_driver_says_what_to_install(spec, data_root):
     import importlib.util
 
-    if importlib.util.find_spec("psycopg"):
-        pytest.skip("psycopg is installed here")
+    if importlib.util.find_spec("psycopg2"):
+        pytest.skip("psycopg2 is installed here")
     out = _one_line(CliRunner().invoke(app, ["run", str(spec), "--data-root", str(data_root), "--store",
-                                             "postgresql://me:secret@db.example.org/x"]))
-    assert "needs the database driver 'psycopg', which is not installed: pip install 'psycopg[binary]'" in out
+                                             "postgresql+psycopg2://me:secret@db.example.org/x"]))
+    assert "needs the database driver 'psycopg2', which is not installed: pip install psycopg2-binary" in out
     assert "secret" not in out
 
 

@@ -387,6 +387,35 @@ def run(
 
 
 @app.command()
+def recommend(
+    spec: SpecPath,
+    task: Annotated[str, typer.Option("--task", "-t", help="A fine-tuned target of the study, e.g. xnli.")],
+    langs: Annotated[Optional[str], typer.Option(help="Comma list of target languages (default: the task's "
+                                                      "non-English languages the study evaluated).")] = None,
+    data_root: DataRoot = None,
+    store: StoreUrl = None,
+    smoke: Smoke = False,
+    model: SpecModel = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also save the ranking and its check as JSON.")] = None,
+) -> None:
+    """Rank a finished study's intermediate tasks for a target task from signals that need no
+    fine-tuning: the alignment change on the target languages' parallel text (the study's probes),
+    LogME and H-score of the task's English features on each phase-2 encoder, and language and
+    script proximity. Then check the ranking against the study's actual gains (Spearman, NDCG@3,
+    regret@1/3 per language; a least-squares blend left out one language at a time) and print the
+    cost of the signals beside the cost of the fine-tuning grid they would replace.
+
+    Example: xstilts recommend experiments/lowres-vs-english.yaml --task xnli
+    """
+    from .experiments.recommend import run_recommend
+
+    with user_errors():
+        with read_only_caches():
+            run_recommend(spec, task, langs.split(",") if langs else None, data_root=data_root, store_url=store,
+                          smoke=smoke, model=model, json_out=json_out, console=console)
+
+
+@app.command()
 def report(
     spec: SpecPath,
     data_root: DataRoot = None,
