@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.test_execute import interruptible
 from tests.test_study import SPEC
 from xstilts.cli import app
 from xstilts.store import ResultsStore
@@ -81,7 +82,8 @@ def test_ctrl_c_during_run_marks_the_node_interrupted(spec, data_root, tmp_path)
     env = {**os.environ, "COLUMNS": "300"}
     cmd = [XSTILTS, "run", str(spec), "--data-root", str(data_root), "--store", f"sqlite:///{tmp_path / 'r.sqlite'}",
            "--work-dir", str(tmp_path / "work"), "--html", str(tmp_path / "r.html")]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=interruptible)
     for line in proc.stdout:
         if line.startswith("intermediate nusax-eng"):  # the executor announces the node it starts
             proc.send_signal(signal.SIGINT)

@@ -266,6 +266,12 @@ def test_a_runner_that_lost_its_lease_does_not_overwrite_the_new_holder(tmp_path
     assert store.node(key["B"]).outputs == {"value": "theirsB"}
 
 
+def interruptible() -> None:
+    """In the child: SIGINT back to its default, so Python turns it into KeyboardInterrupt even
+    when the tests run as a background job (which starts with SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_marks_the_node_interrupted_and_a_rerun_runs_it(tmp_path):
     script = tmp_path / "study.py"
     script.write_text(TOY_PLAN + textwrap.dedent('''
@@ -292,7 +298,8 @@ def test_ctrl_c_marks_the_node_interrupted_and_a_rerun_runs_it(tmp_path):
             print(e)
             sys.exit(130)
     '''))
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     deadline = time.monotonic() + 60
     while not (tmp_path / "B-started").exists():
         assert proc.poll() is None and time.monotonic() < deadline
