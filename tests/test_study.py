@@ -106,3 +106,16 @@ def test_two_studies_with_the_same_condition_names_share_a_store_apart(tiny_mode
     # the other study's udpos rows share model, conditions and task, yet never enter this report
     assert len(store.query(task="udpos", condition="nusax-bug")) == 2 * len(
         [r for r in store.query(task="udpos", condition="nusax-bug") if r.protocol["study"] == "other"])
+
+
+def test_the_spec_storage_root_holds_the_work(tiny_model_dir, data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("XSTILTS_HOME", str(tmp_path / "home"))
+    spec = tmp_path / "specs" / "study.yaml"
+    spec.parent.mkdir()
+    spec.write_text(f"name: stored\nmodel: {tiny_model_dir}\nstorage: ../shared-disk\n"
+                    "conditions: [{name: none, kind: none}]\n"
+                    "targets: [{probe: tatoeba, langs: [jav], layers: last, max_sentences: 20}]\n")
+    result = CliRunner().invoke(app, ["run", str(spec), "--data-root", str(data_root)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "shared-disk" / "stored" / "report.html").is_file()  # <storage>/<name>, relative to the spec
+    assert not (tmp_path / "home" / "studies").exists()
