@@ -27,7 +27,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -235,6 +235,21 @@ class _Bookkeeping:
     def ready(self, node: Node) -> bool:
         return all(d in self.outputs for d in node.deps)
 
+    def claim_ready(self, pending: list[Node]) -> Iterator[tuple[Node, dict[str, dict], RunContext]]:
+        """Claims, in order, the pending nodes whose dependencies are done, yielding each one this
+        runner now holds (taken out of PENDING); drops from PENDING the blocked nodes and those
+        another runner settled. Both executors start nodes from here."""
+        for node in list(pending):
+            if self.blocked(node):
+                pending.remove(node)
+            elif self.ready(node):
+                claimed = self.claim(node)
+                if claimed is not None:
+                    pending.remove(node)
+                    yield node, *claimed
+                elif self.settled(node):
+                    pending.remove(node)
+
     def claim(self, node: Node) -> tuple[dict[str, dict], RunContext] | None:
         """(deps, context) when this runner now holds NODE; None when another live runner holds
         it (it is waited for) or finished it since this run started (its outcome is taken)."""
@@ -352,33 +367,19 @@ class LocalExecutor:
         with book.beat:
             try:
                 while pending:
-                    started = self._next(book, pending)
+                    started = next(book.claim_ready(pending), None)
                     if started is None:
                         if pending:
                             book.wait()
                         continue
                     node, deps, ctx = started
                     self.console.print(f"[bold]{node.kind}[/] {escape(node.label)} [dim]{node.key[:10]}[/]")
-                    if book.finish(node, *run_node(get_runner(node.kind).run, node, deps, ctx)):
-                        pending.remove(node)
+                    if not book.finish(node, *run_node(get_runner(node.kind).run, node, deps, ctx)):
+                        pending.append(node)  # another runner took it over: wait for its outcome
             except KeyboardInterrupt:
                 raise book.interrupted() from None
         self.console.print(book.summary.table(plan))
         return book.summary
-
-    @staticmethod
-    def _next(book: _Bookkeeping, pending: list[Node]) -> tuple[Node, dict, RunContext] | None:
-        """The first pending node this runner could claim; settles the ones others finished."""
-        for node in list(pending):
-            if book.blocked(node):
-                pending.remove(node)
-            elif book.ready(node):
-                claimed = book.claim(node)
-                if claimed is not None:
-                    return node, *claimed
-                if book.settled(node):
-                    pending.remove(node)
-        return None
 
 
 class RayExecutor:
@@ -417,20 +418,11 @@ class RayExecutor:
         with book.beat:
             try:
                 while waiting or in_flight:
-                    for node in list(waiting):
-                        if book.blocked(node):
-                            waiting.remove(node)
-                        elif book.ready(node):
-                            claimed = book.claim(node)
-                            if claimed is not None:
-                                waiting.remove(node)
-                                opts = self._options(plan, node.kind, has_gpus)
-                                ref = task.options(**opts).remote(get_runner(node.kind).run, node, *claimed)
-                                in_flight[ref] = node
-                                self.console.print(f"submitted [bold]{node.kind}[/] {escape(node.label)} "
-                                                   f"[dim]{node.key[:10]} {opts}[/]")
-                            elif book.settled(node):
-                                waiting.remove(node)
+                    for node, deps, ctx in book.claim_ready(waiting):
+                        opts = self._options(plan, node.kind, has_gpus)
+                        in_flight[task.options(**opts).remote(get_runner(node.kind).run, node, deps, ctx)] = node
+                        self.console.print(f"submitted [bold]{node.kind}[/] {escape(node.label)} "
+                                           f"[dim]{node.key[:10]} {opts}[/]")
                     if not in_flight:
                         if waiting:
                             book.wait()
