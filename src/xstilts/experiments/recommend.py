@@ -56,10 +56,7 @@ class Recommendation:
 
 
 def _iso3(lang: str) -> str:
-    try:
-        return catalog.LANGUAGE_TAGS.get(lang, lang).split("_")[0]
-    except AttributeError:
-        return lang
+    return catalog.LANGUAGE_TAGS.get(lang, lang).split("_")[0]
 
 
 def _script(lang: str) -> str | None:
