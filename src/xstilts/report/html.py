@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from xstilts.report import plots
+from xstilts.report.answer import headline
 from xstilts.report.stats import NO_CLAIM
 from xstilts.report.study import StudyReport
 from xstilts.report.tables import (
@@ -37,6 +39,7 @@ caption { caption-side: bottom; text-align: left; color: #555; font-size: 0.85em
 .warn { background: #fff6d6; border-left: 4px solid #e0b000; padding: 0.5em 1em; }
 img { max-width: 100%; margin: 0.5em 0; display: block; }
 p.note { color: #555; font-size: 0.9em; }
+p.answer { font-size: 1.1em; background: #eef4fb; border-left: 4px solid #1a5fa8; padding: 0.6em 1em; }
 """
 
 
@@ -66,15 +69,18 @@ def _img(png: bytes | None, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
 
 
-def render_html(report: StudyReport, title: str = "xstilts study report") -> str:
-    """The whole report as one HTML string."""
+def render_html(report: StudyReport, title: str = "xstilts study report", recommendations: Sequence[Grid] = ()) -> str:
+    """The whole report as one HTML string; RECOMMENDATIONS: `xstilts recommend`'s grids, if it ran."""
     seeds = sorted({a.seed for a in report.aggregates if a.seed is not None})
     summary = (f"{len(report.conditions)} conditions ({', '.join(report.conditions)}); "
                f"target tasks: {', '.join(report.target_tasks) or '—'}; "
                f"alignment probes: {', '.join(report.probe_tasks) or '—'}; "
                f"seeds: {', '.join(map(str, seeds)) or '—'}. Scores and gains are in points (0–100). "
                f"{report.benchmark.describe()}.")
-    parts = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(summary)}</p>",
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    if answer := headline(report):
+        parts.append(f'<p class="answer"><b>Answer:</b> {html.escape(answer)}</p>')
+    parts += [f"<p>{html.escape(summary)}</p>",
              f"<p class='note'>generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>"]
     if any(not c.tested for c in report.comparisons):
         parts.append(f'<p class="warn"><b>{html.escape(NO_CLAIM)}.</b></p>')
@@ -96,13 +102,17 @@ def render_html(report: StudyReport, title: str = "xstilts study report") -> str
         parts += ["<h2>Alignment and transfer</h2>", grid_html(alignment_grid(report)),
                   _img(plots.alignment_scatter(report), "alignment gain vs transfer gain"),
                   _img(plots.layer_curves(report), "retrieval score by layer")]
+    if recommendations:
+        parts += ["<h2>Which intermediate task would cheap signals have picked?</h2>",
+                  *(grid_html(g) for g in recommendations)]
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>")
 
 
-def write_html(report: StudyReport, path: str | Path, title: str = "xstilts study report") -> Path:
+def write_html(report: StudyReport, path: str | Path, title: str = "xstilts study report",
+               recommendations: Sequence[Grid] = ()) -> Path:
     """Write the report to `path` (parents created) and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(report, title), encoding="utf-8")
+    path.write_text(render_html(report, title, recommendations), encoding="utf-8")
     return path

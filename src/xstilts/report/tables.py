@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.table import Table
 
+from xstilts.report.answer import headline
 from xstilts.report.stats import MIN_SEEDS, NO_CLAIM, Comparison, fmt_ci, fmt_p
 from xstilts.report.study import StudyReport
 from xstilts.console import make_console
@@ -187,6 +188,8 @@ def print_report(report: StudyReport, console: Console | None = None) -> None:
     """The terminal view: the comparison and its tests, the pairs, translated vs source, the statistics'
     limits, the XTREME-R retrieval choice, and warnings."""
     console = console or make_console()
+    if answer := headline(report):
+        console.print(f"[bold]Answer:[/] {answer}")
     console.print(to_rich(comparison_grid(report)))
     if report.gains:
         console.print(to_rich(significance_grid(report)))
