@@ -23,6 +23,7 @@ intermediate: {{max_steps: 8, batch_size: 4, max_length: 32, max_train_examples:
 targets:
   - {{probe: flores, langs: [bug_Latn, ban_Latn], layers: [1, 2], max_sentences: 30}}
   - {{task: udpos, langs: [en, yo, te, ta]}}
+  - {{task: xnli, langs: [en, sw, ur]}}
 finetune: {{max_steps: 8, batch_size: 4, max_length: 32, max_train_examples: 32, max_eval_examples: 30, lr: 0.005}}
 """
 
@@ -40,21 +41,48 @@ def test_recommend_ranks_the_conditions_and_checks_itself(tiny_model_dir, data_r
     assert ran.exit_code == 0, ran.output
 
     out = tmp_path / "rec.json"
-    result = runner.invoke(app, ["recommend", str(spec), "--task", "udpos", *common, "--json", str(out)],
-                           env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["recommend", str(spec), "--task", "udpos", "--task", "xnli", *common,
+                                 "--work-dir", str(tmp_path / "w"), "--json", str(out)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     rec = json.loads(out.read_text())
     assert rec["candidates"] == ["nusax-eng", "nusax-bug", "nusax-jav"]
-    assert set(rec["gains"]) == {"yo", "te", "ta"}  # the target's non-English languages
+    # targets are task:language, each task's non-English languages
+    assert set(rec["gains"]) == {"udpos:yo", "udpos:te", "udpos:ta", "xnli:sw", "xnli:ur"}
     for signal in ("alignment", "logme", "hscore", "proximity", "combined"):
-        assert all(math.isfinite(v) for lang in rec["signals"][signal].values() for v in lang.values())
-    # a tagging target's LogME is over labelled tokens; proximity: Buginese is not Yoruba but shares its script
-    assert rec["signals"]["proximity"]["yo"] == {"nusax-eng": 0.5, "nusax-bug": 0.5, "nusax-jav": 0.5}
-    for name in ("alignment", "logme", "combined", "fitted (leave-one-out)"):
-        v = rec["validation"][name]
-        assert -1 <= v["spearman"] <= 1 and 0 <= v["ndcg@3"] <= 1 and v["regret@1"] >= v["regret@3"] == 0
-        assert v["languages"] == 3
-    assert rec["grid_seconds"] > 0 and rec["signal_seconds"] > 0
-    assert "Does the ranking predict the study's gains?" in result.output and "cost: signals" in result.output
-    bad = runner.invoke(app, ["recommend", str(spec), "--task", "xnli", *common])
-    assert bad.exit_code == 2 and "'xnli' is not a fine-tuned target" in bad.output
+        assert all(math.isfinite(v) for target in rec["signals"][signal].values() for v in target.values())
+    # LogME is per task (a tagging task's over labelled tokens), the same for each of its languages
+    assert rec["signals"]["logme"]["udpos:yo"] == rec["signals"]["logme"]["udpos:te"]
+    assert rec["signals"]["logme"]["udpos:yo"] != rec["signals"]["logme"]["xnli:sw"]
+    # proximity: Buginese is not Yoruba but shares its script
+    assert rec["signals"]["proximity"]["udpos:yo"] == {"nusax-eng": 0.5, "nusax-bug": 0.5, "nusax-jav": 0.5}
+    assert set(rec["validation"]) == {"alignment", "logme", "hscore", "proximity", "combined",
+                                      "fitted (leave one target out)", "fitted (leave one task out)"}
+    for name, v in rec["validation"].items():
+        assert 0 <= v["ndcg@3"] <= 1 and v["regret@1"] >= v["regret@3"] == 0 and v["targets"] == 5
+        # rho is n/a only where a signal is constant across candidates on every target (proximity here:
+        # no candidate trains in a target language, all share its script)
+        assert -1 <= v["spearman"] <= 1 or name in ("proximity", "fitted (leave one task out)")
+    assert rec["grid_seconds"] > 0 and rec["signal_seconds"] > 0 and rec["phase2_seconds"] > 0
+    assert rec["grid_nodes"] == 8  # 4 conditions x 2 tasks x 1 seed
+    assert "Does the ranking predict the study's gains?" in result.output and "cost: phase 2" in result.output
+    saved = tmp_path / "w" / "recommend-udpos+xnli.json"
+    assert json.loads(saved.read_text()) == rec
+
+    # the report shows it, and --publish writes the study's record
+    pub = tmp_path / "pub"
+    reported = runner.invoke(app, ["report", str(spec), *common, "--work-dir", str(tmp_path / "w"),
+                                   "--publish", str(pub)])
+    assert reported.exit_code == 0, reported.output
+    page = (tmp_path / "w" / "report.html").read_text(encoding="utf-8")
+    assert "Which intermediate task would cheap signals have picked?" in page and "leave one task out" in page
+    assert sorted(p.name for p in pub.iterdir()) == ["environment.json", "nodes.json", "recommend-udpos+xnli.json",
+                                                     "report.html", "rows.json", "spec.effective.yaml", "spec.yaml"]
+    rows = json.loads((pub / "rows.json").read_text())
+    nodes = json.loads((pub / "nodes.json").read_text())
+    assert {r["protocol"]["node"] for r in rows} <= {n["key"] for n in nodes}
+    assert all(n["status"] == "done" and n["seconds"] > 0 for n in nodes)
+    env = json.loads((pub / "environment.json").read_text())
+    assert env["packages"]["torch"] and env["cores"] >= 1 and env["rows_from"]["model_hash"]
+
+    bad = runner.invoke(app, ["recommend", str(spec), "--task", "tydiqa", *common])
+    assert bad.exit_code == 2 and "'tydiqa' is not a fine-tuned target" in bad.output

@@ -84,12 +84,14 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     ran = [json.loads(p.read_text())["train"] for p in work.glob("finetune/*/finetune.json")]
     wanted = any(isinstance(t, TaskTarget) and t.train.gradient_checkpointing for t in loaded.targets)
     assert any(r["gradient_checkpointing"] for r in ran) == wanted
-    # `xstilts recommend` ranks the finished study's conditions for its first labelled target
+    # `xstilts recommend` ranks the finished study's conditions for its labelled targets
     from xstilts.experiments.recommend import run_recommend
     from xstilts.tasks import get_task
 
-    target = next(t.task for t in loaded.targets if isinstance(t, TaskTarget)
-                  and get_task(t.task).head in ("classification", "tagging"))
-    rec = run_recommend(spec, target, None, data_root=data_root, store_url=store, smoke=True, model=str(xlmr_tiny))
+    targets = [t.task for t in loaded.targets if isinstance(t, TaskTarget)
+               and get_task(t.task).head in ("classification", "tagging")]
+    rec = run_recommend(spec, targets, None, data_root=data_root, store_url=store, smoke=True, model=str(xlmr_tiny),
+                        work_dir=work)
+    assert (work / f"recommend-{'+'.join(targets)}.json").is_file()
     assert rec.candidates == [c.name for c in loaded.conditions if c.kind != "none"]
     assert set(rec.signals) == {"alignment", "logme", "hscore", "proximity", "combined"} and rec.grid_seconds > 0

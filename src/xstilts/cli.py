@@ -346,14 +346,18 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
         console.print(render_plan(p, ResultsStore(url, read_only=True)))  # plan creates nothing
 
 
+WorkDir = Annotated[Optional[Path], typer.Option(
+    help="The study's folder: encoders, checkpoints, predictions, the report (default: the spec's "
+         "`storage:`/<name>, else ~/.local/share/xstilts/studies/<name>). On a Ray cluster: a path every "
+         "node mounts.")]
+
+
 @app.command()
 def run(
     spec: SpecPath,
     data_root: DataRoot = None,
     store: StoreUrl = None,
-    work_dir: Annotated[Optional[Path], typer.Option(
-        help="Encoders, checkpoints and predictions (default: the spec's `storage:`/<name>, else "
-             "~/.local/share/xstilts/studies/<name>). On a Ray cluster: a path every node mounts.")] = None,
+    work_dir: WorkDir = None,
     executor: Annotated[str, typer.Option(help="'local' (one process) or 'ray' (a Ray cluster; each node kind "
                                                "holds what the spec's `resources:` says; `pip install "
                                                "xstilts[ray]`).")] = "local",
@@ -389,30 +393,34 @@ def run(
 @app.command()
 def recommend(
     spec: SpecPath,
-    task: Annotated[str, typer.Option("--task", "-t", help="A fine-tuned target of the study, e.g. xnli.")],
-    langs: Annotated[Optional[str], typer.Option(help="Comma list of target languages (default: the task's "
+    task: Annotated[list[str], typer.Option("--task", "-t", help="A fine-tuned target of the study, e.g. xnli; "
+                                                                 "repeat for several (their targets are pooled).")],
+    langs: Annotated[Optional[str], typer.Option(help="Comma list of target languages (default: each task's "
                                                       "non-English languages the study evaluated).")] = None,
     data_root: DataRoot = None,
     store: StoreUrl = None,
+    work_dir: WorkDir = None,
     smoke: Smoke = False,
     model: SpecModel = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also save the ranking and its check as JSON.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also save the ranking and its check here.")] = None,
 ) -> None:
-    """Rank a finished study's intermediate tasks for a target task from signals that need no
+    """Rank a finished study's intermediate tasks for target tasks from signals that need no
     fine-tuning: the alignment change on the target languages' parallel text (the study's probes),
-    LogME and H-score of the task's English features on each phase-2 encoder, and language and
-    script proximity. Then check the ranking against the study's actual gains (Spearman, NDCG@3,
-    regret@1/3 per language; a least-squares blend left out one language at a time) and print the
-    cost of the signals beside the cost of the fine-tuning grid they would replace.
+    LogME and H-score of each task's English features on each phase-2 encoder, and language and
+    script proximity. Then check the ranking against the study's actual gains per target
+    (task:language): Spearman, NDCG@3, regret@1/3, and a least-squares blend of the signals scored
+    on held-out targets and held-out tasks; and print the cost of the signals beside the cost of
+    the fine-tuning grid they would replace. The result is saved in the study's folder, and
+    `xstilts report` adds it to the HTML report.
 
-    Example: xstilts recommend experiments/lowres-vs-english.yaml --task xnli
+    Example: xstilts recommend experiments/lowres-vs-english.yaml --task xnli --task udpos
     """
     from .experiments.recommend import run_recommend
 
     with user_errors():
         with read_only_caches():
             run_recommend(spec, task, langs.split(",") if langs else None, data_root=data_root, store_url=store,
-                          smoke=smoke, model=model, json_out=json_out, console=console)
+                          smoke=smoke, model=model, work_dir=work_dir, json_out=json_out, console=console)
 
 
 @app.command()
@@ -420,23 +428,36 @@ def report(
     spec: SpecPath,
     data_root: DataRoot = None,
     store: StoreUrl = None,
-    html: Annotated[Optional[Path], typer.Option(help="Where to write the HTML report.")] = None,
+    work_dir: WorkDir = None,
+    html: Annotated[Optional[Path], typer.Option(help="Where to write the HTML report (default: "
+                                                      "report.html in the study's folder).")] = None,
+    publish: Annotated[Optional[Path], typer.Option(
+        help="Also write the study's record to this folder, small enough to commit: rows.json, the spec "
+             "as written and resolved, nodes.json (each node's settings, state and seconds), "
+             "environment.json (versions, git hash, CPU), report.html and saved recommendations.")] = None,
     smoke: Smoke = False,
     model: SpecModel = None,
 ) -> None:
-    """Report a study from the rows its nodes stored (nothing runs): XTREME-R aggregation,
-    gains over the no-intermediate baseline with significance over seeds, English vs low-resource,
-    translated vs source, alignment gain vs transfer gain; terminal tables and an HTML report."""
+    """Report a study from the rows its nodes stored (nothing runs): the answer in one sentence,
+    XTREME-R aggregation, gains over the no-intermediate baseline with significance over seeds,
+    English vs low-resource, translated vs source, alignment gain vs transfer gain, and any saved
+    `xstilts recommend` check; terminal tables and an HTML report.
+
+    Example: xstilts report experiments/lowres-vs-english.yaml --publish results/lowres-vs-english
+    """
     from .experiments.plan import validate as validate_spec
-    from .experiments.study import report_study, smoke_store_url
-    from .paths import user_dir
+    from .experiments.publish import publish as publish_study
+    from .experiments.study import report_study, smoke_store_url, study_dir, study_rows
     from .store import ResultsStore
 
     with user_errors():
         p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model)
-        name = p.spec.name + ("-smoke" if smoke else "")
-        report_study(p, ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None), read_only=True),
-                     html or user_dir() / "studies" / name / "report.html", console=console)
+        results = ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None), read_only=True)
+        folder = study_dir(p.spec, work_dir, smoke)
+        path = report_study(p, results, html or folder / "report.html", folder=folder, console=console)
+        if publish is not None:
+            written = publish_study(p, results, study_rows(p, results)[0], path, folder, publish)
+            console.print(f"published {len(written)} files to {publish}: {', '.join(w.name for w in written)}")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -1,4 +1,4 @@
-"""`xstilts recommend`: rank a study's intermediate tasks for a target task and its languages
+"""`xstilts recommend`: rank a study's intermediate tasks for target tasks and their languages
 from signals that need no phase-3 training, then check the ranking against the study's gains.
 
 Signals, per candidate condition c (every condition but the baseline) and target language l:
@@ -10,11 +10,11 @@ Signals, per candidate condition c (every condition but the baseline) and target
   encoder; the same for every l;
 - proximity: 1 when c trains in l, 0.5 in l's script, else 0 (from ISO 639-3 + script tags);
 - combined: the mean of the signals' z-scores across candidates (no fitting).
-Validation, per (target task, language): Spearman's rho between a signal and the actual gain
-(c minus baseline, mean over seeds), NDCG@k and regret@k; then averaged over languages, and a
-leave-one-out check of a least-squares blend of the signals fitted on every other (task,
-language) and scored on the held-out one. Costs: the seconds the signals took (phase-2 and
-probe nodes, LogME encoding) beside the seconds of the fine-tuning grid they would replace.
+Validation, per target (task:language): Spearman's rho between a signal and the actual gain
+(c minus baseline, mean over seeds), NDCG@k and regret@k, then averaged over targets; and a
+least-squares blend of the signals scored on targets it was not fitted on (leave one target out;
+leave one task out). Costs: phase 2 (which both need), the signals' own seconds (probe nodes,
+feature encoding) and the seconds of the fine-tuning grid they would replace.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import math
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,7 @@ from xstilts.experiments.plan import Plan
 from xstilts.metrics.ranking import ndcg_at_k, regret_at_k, top_k
 from xstilts.metrics.transferability import hscore, logme
 from xstilts.report.stats import spearman
+from xstilts.report.tables import Grid
 from xstilts.report.xtreme import language_scores
 from xstilts.store import ResultsStore
 
@@ -46,12 +47,14 @@ MAX_TOKENS = 4000  # tagging: labelled tokens kept for LogME / H-score
 
 @dataclass
 class Recommendation:
-    task: str
+    tasks: list[str]
     candidates: list[str]
-    signals: dict[str, dict[str, dict[str, float]]]  # signal -> language -> candidate -> value
-    gains: dict[str, dict[str, float]]  # language -> candidate -> actual gain (empty: not run)
-    signal_seconds: float
-    grid_seconds: float
+    signals: dict[str, dict[str, dict[str, float]]]  # signal -> 'task:language' -> candidate -> value
+    gains: dict[str, dict[str, float]]  # 'task:language' -> candidate -> actual gain (empty: not run)
+    phase2_seconds: float  # what the signals and the grid both need
+    signal_seconds: float  # probes and feature encoding: the signals' own cost
+    grid_seconds: float  # the fine-tuning runs of TASKS: what the signals would replace
+    grid_nodes: int
     validation: dict[str, dict[str, float]] = field(default_factory=dict)  # signal -> metric -> mean
 
 
@@ -143,50 +146,75 @@ def _z(values: dict[str, float]) -> dict[str, float]:
     return {c: (v - mu) / sd if math.isfinite(v) else 0.0 for c, v in values.items()}
 
 
+def _score(predicted: dict[str, list[float]], gains: dict[str, dict[str, float]],
+           candidates: Sequence[str], k: int) -> dict[str, float]:
+    """Spearman, NDCG@k and regret@1/k per target (task:language), then their means."""
+    rhos, ndcgs, r1, rk = [], [], [], []
+    for target, pred in predicted.items():
+        actual = [gains[target][c] for c in candidates]
+        rho = spearman(pred, actual)
+        if rho is not None:
+            rhos.append(rho[0])
+        ndcgs.append(ndcg_at_k(pred, actual, k))
+        r1.append(regret_at_k(pred, actual, 1))
+        rk.append(regret_at_k(pred, actual, k))
+    mean = lambda v: round(statistics.mean(v), 3) if v else math.nan  # noqa: E731
+    return {"spearman": mean(rhos), f"ndcg@{k}": mean(ndcgs), "regret@1": mean(r1), f"regret@{k}": mean(rk),
+            "targets": len(predicted)}
+
+
 def validate_ranking(signals: dict[str, dict[str, dict[str, float]]], gains: dict[str, dict[str, float]],
                      candidates: Sequence[str], k: int = 3) -> dict[str, dict[str, float]]:
-    """Per signal: mean Spearman rho, NDCG@k, regret@1 and regret@k over the languages with gains;
-    'fitted (leave-one-out)': a least-squares blend of the signals fitted on the other languages."""
-    langs = [lang for lang in gains if all(c in gains[lang] for c in candidates)]
-    out: dict[str, dict[str, float]] = {}
-
-    def score(predicted_by_lang: dict[str, list[float]]) -> dict[str, float]:
-        rhos, ndcgs, r1, rk = [], [], [], []
-        for lang, pred in predicted_by_lang.items():
-            actual = [gains[lang][c] for c in candidates]
-            rho = spearman(pred, actual)
-            if rho is not None:
-                rhos.append(rho[0])
-            ndcgs.append(ndcg_at_k(pred, actual, k))
-            r1.append(regret_at_k(pred, actual, 1))
-            rk.append(regret_at_k(pred, actual, k))
-        mean = lambda v: round(statistics.mean(v), 3) if v else math.nan  # noqa: E731
-        return {"spearman": mean(rhos), f"ndcg@{k}": mean(ndcgs), "regret@1": mean(r1), f"regret@{k}": mean(rk),
-                "languages": len(predicted_by_lang)}
-
-    for name, by_lang in signals.items():
-        out[name] = score({lang: [by_lang[lang][c] if math.isfinite(by_lang[lang][c]) else 0.0
-                                  for c in candidates] for lang in langs})
+    """Per signal: mean Spearman rho, NDCG@k, regret@1 and regret@k over the targets (task:language)
+    with gains. Then a least-squares blend of the signals, scored on targets it was not fitted on:
+    leaving one target out, and (with several tasks) leaving one task out."""
+    targets = [t for t in gains if all(c in gains[t] for c in candidates)]
+    out = {name: _score({t: [v if math.isfinite(v := by_target[t][c]) else 0.0 for c in candidates]
+                         for t in targets}, gains, candidates, k)
+           for name, by_target in signals.items()}
     base = [s for s in signals if s != "combined"]
-    if len(langs) >= 2:
-        def design(lang: str) -> np.ndarray:
-            z = [_z(signals[s][lang]) for s in base]
-            return np.array([[1.0] + [zs[c] for zs in z] for c in candidates])
 
+    def design(target: str) -> np.ndarray:
+        z = [_z(signals[s][target]) for s in base]
+        return np.array([[1.0] + [zs[c] for zs in z] for c in candidates])
+
+    def held_out(group: Callable[[str], str]) -> dict[str, list[float]] | None:
         held = {}
-        for lang in langs:
-            train = [other for other in langs if other != lang]
-            x = np.vstack([design(o) for o in train])
-            y = np.concatenate([[gains[o][c] for c in candidates] for o in train])
+        for target in targets:
+            train = [t for t in targets if group(t) != group(target)]
+            if not train:
+                return None
+            x = np.vstack([design(t) for t in train])
+            y = np.concatenate([[gains[t][c] for c in candidates] for t in train])
             w, *_ = np.linalg.lstsq(x, y, rcond=None)
-            held[lang] = list(design(lang) @ w)
-        out["fitted (leave-one-out)"] = score(held)
+            held[target] = list(design(target) @ w)
+        return held
+
+    for label, group in (("fitted (leave one target out)", lambda t: t),
+                         ("fitted (leave one task out)", lambda t: t.split(":", 1)[0])):
+        if (held := held_out(group)) is not None:
+            out[label] = _score(held, gains, candidates, k)
     return out
 
 
-def recommend(plan: Plan, store: ResultsStore, task: str, langs: Sequence[str] | None, *,
+def _gains(scores, task: str, candidates: Sequence[str], baseline: str) -> dict[str, dict[str, float]]:
+    """language -> candidate -> mean over seeds of (candidate minus baseline) on TASK."""
+    gains: dict[str, dict[str, float]] = defaultdict(dict)
+    langs = {lang for (_c, _s, t), v in scores.items() if t == task for lang in v}
+    for c in candidates:
+        seeds = [s for (cond, s, t) in scores if cond == c and t == task]
+        for lang in langs:
+            diffs = [scores[(c, s, task)][lang] - scores[(baseline, s, task)][lang] for s in seeds
+                     if lang in scores.get((c, s, task), {}) and lang in scores.get((baseline, s, task), {})]
+            if diffs:
+                gains[lang][c] = statistics.mean(diffs)
+    return gains
+
+
+def recommend(plan: Plan, store: ResultsStore, tasks: Sequence[str], langs: Sequence[str] | None, *,
               encoders: dict[str, str], data_root: Path | None, console=None) -> Recommendation:
-    """The ranking and its validation for TASK; ENCODERS maps each candidate to its phase-2 encoder."""
+    """The ranking and its validation for TASKS; ENCODERS maps each candidate to its phase-2 encoder.
+    Targets are 'task:language' (each task's non-English languages, or those of LANGS it has)."""
     from xstilts.experiments.study import study_rows
 
     conditions = {c.name: c for c in plan.spec.conditions}
@@ -196,77 +224,130 @@ def recommend(plan: Plan, store: ResultsStore, task: str, langs: Sequence[str] |
                            "condition of kind 'none'")
     candidates = [c for c in conditions if c != baseline]
     rows, _ = study_rows(plan, store)
-    task_rows = [r for r in rows if r.task == task and r.layer is None]
-    scores = language_scores(task_rows)
-    gains: dict[str, dict[str, float]] = defaultdict(dict)
-    for c in candidates:
-        seeds = [s for (cond, s, t) in scores if cond == c and t == task]
-        for lang in {lang for (cond, s, t), v in scores.items() if t == task for lang in v}:
-            diffs = [scores[(c, s, task)][lang] - scores[(baseline, s, task)][lang] for s in seeds
-                     if lang in scores.get((c, s, task), {}) and lang in scores.get((baseline, s, task), {})]
-            if diffs:
-                gains[lang][c] = statistics.mean(diffs)
-    langs = list(langs) if langs else sorted(lang for lang in gains if lang != "en") or ["en"]
-
-    started = time.perf_counter()
-    transfer = {"logme": {}, "hscore": {}}
-    for c in candidates:
-        x, y = task_features(encoders[c], task, data_root)
-        transfer["logme"][c], transfer["hscore"][c] = logme(x, y), hscore(x, y)
-        if console is not None:
-            console.print(f"[dim]{c}: LogME {transfer['logme'][c]:.4f}, H-score {transfer['hscore'][c]:.3f} "
-                          f"({len(y)} {'tokens' if len(y) > MAX_FEATURE_EXAMPLES else 'examples'})[/]")
-    feature_seconds = time.perf_counter() - started
-
     train_langs = _condition_langs(plan)
-    signals: dict[str, dict[str, dict[str, float]]] = {
-        "alignment": _alignment_signal(rows, candidates, baseline, langs),
-        "logme": {lang: dict(transfer["logme"]) for lang in langs},
-        "hscore": {lang: dict(transfer["hscore"]) for lang in langs},
-        "proximity": {lang: {c: proximity(train_langs[c], lang) for c in candidates} for lang in langs},
-    }
-    signals["combined"] = {lang: {c: statistics.mean(_z(signals[s][lang])[c] for s in SIGNALS)
-                                  for c in candidates} for lang in langs}
+    signals: dict[str, dict[str, dict[str, float]]] = {s: {} for s in SIGNALS}
+    gains: dict[str, dict[str, float]] = {}
+    feature_seconds = 0.0
+    for task in tasks:
+        by_lang = _gains(language_scores([r for r in rows if r.task == task and r.layer is None]), task,
+                         candidates, baseline)
+        task_langs = ([lang for lang in langs if lang in by_lang] if langs
+                      else sorted(lang for lang in by_lang if lang != "en")) or ["en"]
+        started = time.perf_counter()
+        logme_, hscore_ = {}, {}
+        for c in candidates:
+            x, y = task_features(encoders[c], task, data_root)
+            logme_[c], hscore_[c] = logme(x, y), hscore(x, y)
+            if console is not None:
+                console.print(f"[dim]{task} on {c}: LogME {logme_[c]:.4f}, H-score {hscore_[c]:.3f} "
+                              f"({len(y)} {'tokens' if len(y) > MAX_FEATURE_EXAMPLES else 'examples'})[/]")
+        feature_seconds += time.perf_counter() - started
+        alignment = _alignment_signal(rows, candidates, baseline, task_langs)
+        for lang in task_langs:
+            target = f"{task}:{lang}"
+            signals["alignment"][target] = alignment[lang]
+            signals["logme"][target], signals["hscore"][target] = dict(logme_), dict(hscore_)
+            signals["proximity"][target] = {c: proximity(train_langs[c], lang) for c in candidates}
+            if lang in by_lang:
+                gains[target] = dict(by_lang[lang])
+    signals["combined"] = {t: {c: statistics.mean(_z(signals[s][t])[c] for s in SIGNALS) for c in candidates}
+                           for t in signals["alignment"]}
     nodes = {n.key: n for n in store.nodes()}
-    seconds = {kind: sum((nodes[k].finished_at - nodes[k].started_at).total_seconds()
-                         for k, n in plan.nodes.items()
-                         if n.kind == kind and k in nodes and nodes[k].finished_at and nodes[k].started_at
-                         and (kind != "finetune" or n.config.get("task") == task))
-               for kind in ("intermediate", "probe", "finetune")}
-    rec = Recommendation(task, candidates, signals, {lang: dict(g) for lang, g in gains.items() if lang in langs},
-                         signal_seconds=seconds["intermediate"] + seconds["probe"] + feature_seconds,
-                         grid_seconds=seconds["finetune"])
+    seconds: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    for key, n in plan.nodes.items():
+        stored = nodes.get(key)
+        if stored is None or not (stored.finished_at and stored.started_at):
+            continue
+        if n.kind != "finetune" or n.config.get("task") in tasks:
+            seconds[n.kind] += (stored.finished_at - stored.started_at).total_seconds()
+            counts[n.kind] += 1
+    rec = Recommendation(list(tasks), candidates, signals, gains,
+                         phase2_seconds=seconds["intermediate"], signal_seconds=seconds["probe"] + feature_seconds,
+                         grid_seconds=seconds["finetune"], grid_nodes=counts["finetune"])
     if rec.gains:
         rec.validation = validate_ranking(signals, rec.gains, candidates)
     return rec
 
 
-def ranking(rec: Recommendation, lang: str | None = None) -> list[tuple[str, dict[str, float]]]:
-    """Candidates by the combined signal, averaged over the target languages (or LANG)."""
-    langs = [lang] if lang else list(rec.signals["combined"])
-    mean = {c: {s: statistics.mean(rec.signals[s][lg][c] for lg in langs) for s in rec.signals}
+def ranking(rec: Recommendation) -> list[tuple[str, dict[str, float]]]:
+    """Candidates by the combined signal, averaged over the targets."""
+    targets = list(rec.signals["combined"])
+    mean = {c: {s: statistics.mean(rec.signals[s][t][c] for t in targets) for s in rec.signals}
             for c in rec.candidates}
     order = top_k([mean[c]["combined"] for c in rec.candidates], len(rec.candidates))
     return [(rec.candidates[i], mean[rec.candidates[i]]) for i in order]
 
 
-def run_recommend(spec_path: Path, task: str, langs: Sequence[str] | None, *, data_root: Path | None = None,
-                  store_url: str | None = None, smoke: bool = False, model: str | None = None,
-                  json_out: Path | None = None, console=None) -> Recommendation:
-    """Load a finished study, rank its conditions for TASK, validate, print (and save as JSON)."""
+def recommendation_grids(rec: Recommendation) -> list[Grid]:
+    """The ranking, its check against the study's gains and the costs, as grids for the terminal and
+    the HTML report."""
+    tasks = ", ".join(rec.tasks)
+    rank = Grid(f"{tasks}: intermediate tasks ranked by signals measured without fine-tuning",
+                ["rank", "condition", "combined (z)", *SIGNALS, "actual gain"], signed=False,
+                caption=f"means over {len(rec.signals['combined'])} targets ({', '.join(rec.signals['combined'])}); "
+                        "combined: the mean of the signals' z-scores across candidates; actual gain: the "
+                        "study's mean gain over the baseline on the same targets, in points")
+    for i, (c, values) in enumerate(ranking(rec), 1):
+        actual = [g[c] for g in rec.gains.values() if c in g]
+        rank.rows.append([str(i), c, f"{values['combined']:+.2f}", *(f"{values[s]:.3f}" for s in SIGNALS),
+                          f"{statistics.mean(actual):+.2f}" if actual else "not run"])
+    grids = [rank]
+    if rec.validation:
+        metrics = [m for m in next(iter(rec.validation.values())) if m != "targets"]
+        check = Grid("Does the ranking predict the study's gains? (per target, then the mean)",
+                     ["signal", *metrics, "targets"], signed=False,
+                     caption="spearman: rank correlation with the actual gains (1 = same order); ndcg@3: 1 when "
+                             "the top 3 are the 3 best; regret@k: points lost by taking the best of the top k "
+                             "instead of the best candidate; 'fitted' blends the signals by least squares on the "
+                             "other targets (or the other tasks) and scores the held-out ones; n/a: a signal or "
+                             "the gains are constant across candidates (no order to correlate)")
+        for name, v in rec.validation.items():
+            check.rows.append([name, *(f"{v[m]:.3f}" if math.isfinite(v[m]) else "n/a" for m in metrics),
+                               str(v["targets"])])
+        grids.append(check)
+    return grids
+
+
+def cost_line(rec: Recommendation) -> str:
+    return (f"cost: phase 2 {rec.phase2_seconds / 60:.1f} min (both need it); then the signals "
+            f"{rec.signal_seconds / 60:.1f} min (probes, feature encoding) vs the fine-tuning grid they replace "
+            f"{rec.grid_seconds / 60:.1f} min ({rec.grid_nodes} runs of {', '.join(rec.tasks)})")
+
+
+def saved_path(folder: Path, tasks: Sequence[str]) -> Path:
+    return Path(folder) / f"recommend-{'+'.join(tasks)}.json"
+
+
+def load_saved(folder: Path) -> list[Recommendation]:
+    """The recommendations `xstilts recommend` saved in a study's folder, for its report."""
     import json
 
-    from rich.table import Table
+    return [Recommendation(**json.loads(p.read_text(encoding="utf-8")))
+            for p in sorted(Path(folder).glob("recommend-*.json"))]
+
+
+def run_recommend(spec_path: Path, tasks: Sequence[str], langs: Sequence[str] | None, *,
+                  data_root: Path | None = None, store_url: str | None = None, smoke: bool = False,
+                  model: str | None = None, work_dir: Path | None = None, json_out: Path | None = None,
+                  console=None) -> Recommendation:
+    """Load a finished study, rank its conditions for TASKS, validate, print, and save as JSON in the
+    study's folder (where `xstilts report` picks it up) and at JSON_OUT."""
+    import json
 
     from xstilts.console import make_console
     from xstilts.experiments.plan import validate
-    from xstilts.experiments.study import smoke_store_url
+    from xstilts.experiments.study import smoke_store_url, study_dir
+    from xstilts.report.tables import to_rich
 
     console = console or make_console()
     plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model)
     store = ResultsStore(store_url or plan.spec.store or (smoke_store_url() if smoke else None), read_only=True)
-    if task not in {n.config.get("task") for n in plan.nodes.values()}:
-        raise XstiltsError(f"{spec_path}: '{task}' is not a fine-tuned target of study '{plan.spec.name}'")
+    targets = {n.config.get("task") for n in plan.nodes.values() if n.kind == "finetune"}
+    for task in tasks:
+        if task not in targets:
+            raise XstiltsError(f"{spec_path}: '{task}' is not a fine-tuned target of study '{plan.spec.name}' "
+                               f"(its targets: {', '.join(sorted(targets))})")
     done = {n.key: n for n in store.nodes("done")}
     encoders: dict[str, str] = {}
     for key, node in plan.nodes.items():
@@ -276,34 +357,17 @@ def run_recommend(spec_path: Path, task: str, langs: Sequence[str] | None, *, da
     if missing:
         raise XstiltsError(f"{spec_path}: the phase-2 encoders of {missing} are not done yet: run "
                            f"`xstilts run {spec_path}` first")
-    rec = recommend(plan, store, task, langs, encoders=encoders, data_root=data_root or plan.spec.data_root,
+    rec = recommend(plan, store, tasks, langs, encoders=encoders, data_root=data_root or plan.spec.data_root,
                     console=console)
-
-    table = Table(title=f"{task}: intermediate tasks ranked by signals measured without fine-tuning "
-                        f"(mean over {', '.join(rec.signals['combined'])})")
-    for col in ("rank", "condition", "combined (z)", *SIGNALS, "actual gain"):
-        table.add_column(col, justify="left" if col == "condition" else "right")
-    for i, (c, values) in enumerate(ranking(rec), 1):
-        actual = [g[c] for g in rec.gains.values() if c in g]
-        table.add_row(str(i), c, f"{values['combined']:+.2f}", *(f"{values[s]:.3f}" for s in SIGNALS),
-                      f"{statistics.mean(actual):+.2f}" if actual else "not run")
-    console.print(table)
-    if rec.validation:
-        check = Table(title="Does the ranking predict the study's gains? (per language, then the mean)")
-        metrics = [m for m in next(iter(rec.validation.values())) if m != "languages"]
-        for col in ("signal", *metrics, "languages"):
-            check.add_column(col, justify="left" if col == "signal" else "right")
-        for name, v in rec.validation.items():
-            check.add_row(name, *(f"{v[m]:.3f}" if math.isfinite(v[m]) else "n/a" for m in metrics),
-                          str(v["languages"]))
-        console.print(check)
-        console.print("spearman: rank correlation with the actual gains (1 = same order); ndcg@3: 1 when the "
-                      "top 3 are the 3 best; regret@k: points lost by taking the best of the top k instead of "
-                      "the best candidate; 'fitted' blends the signals by least squares on the other languages; "
-                      "n/a: a signal or the gains are constant across candidates (no order to correlate)")
-    console.print(f"cost: signals {rec.signal_seconds / 60:.1f} min (phase-2 training, probes, feature "
-                  f"encoding) vs the {task} fine-tuning grid {rec.grid_seconds / 60:.1f} min")
-    if json_out:
-        Path(json_out).write_text(json.dumps(rec.__dict__, indent=2, default=str))
-        console.print(f"saved to {json_out}")
+    for grid in recommendation_grids(rec):
+        console.print(to_rich(grid))
+    console.print(cost_line(rec))
+    text = json.dumps(asdict(rec), indent=1)
+    folder = study_dir(plan.spec, work_dir, smoke)
+    for path in (saved_path(folder, tasks), json_out):
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text, encoding="utf-8")
+    console.print(f"saved to {saved_path(folder, tasks)}" + (f" and {json_out}" if json_out else "")
+                  + f"; `xstilts report {spec_path}` adds it to the HTML report")
     return rec

@@ -132,6 +132,13 @@ def smoke_store_url() -> str:
     return f"sqlite:///{user_dir() / 'smoke' / 'results.sqlite'}"  # the store makes the folder when it writes
 
 
+def study_dir(spec, work_dir: Path | None = None, smoke: bool = False) -> Path:
+    """The study's folder: WORK_DIR itself, else <spec storage:>/<name>, else one under the user dir."""
+    if work_dir:
+        return Path(work_dir)
+    return Path(spec.storage or user_dir() / "studies") / (spec.name + ("-smoke" if smoke else ""))
+
+
 def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str | None = None,
               work_dir: Path | None = None, executor: str = "local", html: Path | None = None,
               console: Console | None = None, smoke: bool = False, model: str | None = None,
@@ -148,8 +155,7 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
     spec = plan.spec
     store = ResultsStore(store_url or spec.store or (smoke_store_url() if smoke else None))
     console.print(render_plan(plan, store))
-    work = Path(work_dir or spec.storage or user_dir() / "studies") / (
-        "" if work_dir else spec.name + ("-smoke" if smoke else ""))
+    work = study_dir(spec, work_dir, smoke)
     root = data_root or spec.data_root
     if executor == "ray":
         from xstilts.experiments.execute import RayExecutor
@@ -157,20 +163,24 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
         summary = RayExecutor(work, root, console=console, address=ray_address).run(plan, store)
     else:
         summary = LocalExecutor(work, root, console=console).run(plan, store)
-    path = report_study(plan, store, html or work / "report.html", console=console)
+    path = report_study(plan, store, html or work / "report.html", folder=work, console=console)
     if summary.failed or summary.blocked:
         console.print(f"[red]{len(summary.failed)} node(s) failed, {len(summary.blocked)} blocked[/] "
                       "(the table above names them; `xstilts plan` shows their state)")
     return path, summary
 
 
-def report_study(plan: Plan, store: ResultsStore, html: Path, *, console: Console) -> Path:
+def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, console: Console) -> Path:
+    """Print the study's report and write its HTML, with the recommendations saved in FOLDER."""
+    from xstilts.experiments.recommend import load_saved, recommendation_grids
+
     conditions = [ConditionInfo(c.name, c.kind, tuple(c.tasks), c.pair, translation_of=c.translation_of)
                   for c in plan.spec.conditions]
     rows, nodes = study_rows(plan, store)
     report = build_report(rows, conditions)
     print_report(report, console)
-    path = write_html(report, html, title=f"xstilts study: {plan.spec.name}")
+    extra = [grid for rec in load_saved(folder) for grid in recommendation_grids(rec)]
+    path = write_html(report, html, title=f"xstilts study: {plan.spec.name}", recommendations=extra)
     probe_or_ft = sum(n.kind != "intermediate" for n in plan.nodes.values())
     console.print(f"report from {len(rows):,} rows of {nodes} of this plan's {probe_or_ft} probe and fine-tuning "
                   f"nodes in {store.url}\nHTML report: {path}")

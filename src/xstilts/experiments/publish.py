@@ -1,0 +1,96 @@
+"""`xstilts report SPEC --publish DIR`: everything a reader needs to check or redo a finished study,
+in one folder small enough to commit: its result rows, the spec as written and as resolved, every
+node's effective settings, state and time, the environment, the HTML report and any saved
+recommendations. Re-importing `rows.json` into a store (`ResultsStore.import_json`) gives the
+same report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import yaml
+
+from xstilts.experiments.plan import Plan
+from xstilts.provenance import git_hash, package_version
+from xstilts.store import ResultRow, ResultsStore
+
+PACKAGES = ("torch", "transformers", "tokenizers", "accelerate", "safetensors", "datasets", "numpy", "scipy",
+            "faiss-cpu", "seqeval", "sqlalchemy", "pydantic")
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(rows: list[ResultRow]) -> dict:
+    """This machine and package set, and the code and model versions the rows were produced with."""
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    import torch
+
+    return {
+        "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "xstilts": package_version(), "git": git_hash(),
+        "python": platform.python_version(), "platform": platform.platform(),
+        "cpu": _cpu(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "packages": {p: v for p in PACKAGES if (v := installed(p)) is not None},
+        "rows_from": {"git": sorted({r.git_hash for r in rows}),
+                      "xstilts": sorted({r.package_version for r in rows}),
+                      "model_hash": sorted({r.model_hash for r in rows})},
+    }
+
+
+def _nodes(plan: Plan, store: ResultsStore) -> list[dict]:
+    stored = {n.key: n for n in store.nodes()}
+    out = []
+    for key, node in plan.nodes.items():
+        s = stored.get(key)
+        seconds = ((s.finished_at - s.started_at).total_seconds()
+                   if s is not None and s.finished_at and s.started_at else None)
+        out.append({"key": key, "kind": node.kind, "label": node.label, "meta": node.meta, "config": node.config,
+                    "deps": list(node.deps), "status": s.status if s else "pending",
+                    "attempt": s.attempt if s else 0, "seconds": seconds,
+                    "outputs": {k: v for k, v in (s.outputs or {}).items() if k != "rows"} if s else None})
+    return out
+
+
+def publish(plan: Plan, store: ResultsStore, rows: list[ResultRow], html: Path, folder: Path, out: Path) -> list[Path]:
+    """Write the study's published record to OUT; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    spec = plan.spec
+    files = {
+        "rows.json": json.dumps([{"key": r.key(), **r.model_dump(mode="json")} for r in rows], indent=0,
+                                ensure_ascii=False),
+        "spec.effective.yaml": yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True),
+        "nodes.json": json.dumps(_nodes(plan, store), indent=1, default=str),
+        "environment.json": json.dumps(environment(rows), indent=1),
+    }
+    written = []
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+        written.append(out / name)
+    copies = [(spec._path, out / "spec.yaml"), (html, out / "report.html"),
+              *((p, out / p.name) for p in sorted(Path(folder).glob("recommend-*.json")))]
+    for src, dst in copies:
+        if src is not None and Path(src).is_file():
+            shutil.copyfile(src, dst)
+            written.append(dst)
+    return written
