@@ -3,6 +3,7 @@ fine-tuning, checked against the study's own gains."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 
@@ -76,8 +77,8 @@ def test_recommend_ranks_the_conditions_and_checks_itself(tiny_model_dir, data_r
     page = (tmp_path / "w" / "report.html").read_text(encoding="utf-8")
     assert "Which intermediate task would cheap signals have picked?" in page and "leave one task out" in page
     assert sorted(p.name for p in pub.iterdir()) == ["environment.json", "nodes.json", "recommend-udpos+xnli.json",
-                                                     "report.html", "rows.json", "spec.effective.yaml", "spec.yaml"]
-    rows = json.loads((pub / "rows.json").read_text())
+                                                     "report.html", "rows.json.gz", "spec.effective.yaml", "spec.yaml"]
+    rows = json.loads(gzip.decompress((pub / "rows.json.gz").read_bytes()))
     nodes = json.loads((pub / "nodes.json").read_text())
     assert {r["protocol"]["node"] for r in rows} <= {n["key"] for n in nodes}
     assert all(n["status"] == "done" and n["seconds"] > 0 for n in nodes)

@@ -69,10 +69,11 @@ def test_filters_equality_in_and_null(store):
     assert len(store.query()) == 5
 
 
-def test_json_export_roundtrip(store, tmp_path):
+@pytest.mark.parametrize("name", ["results.json", "results.json.gz"])
+def test_json_export_roundtrip(store, tmp_path, name):
     rows = [row(language=lang, value=v) for lang, v in (("de-en", 0.25), ("ja-en", 1 / 3))]
     store.add(rows)
-    path = tmp_path / "results.json"
+    path = tmp_path / name
     assert store.export_json(path, task="tatoeba") == 2
     other = ResultsStore("sqlite://")
     assert other.import_json(path) == 2

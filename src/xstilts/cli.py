@@ -432,7 +432,7 @@ def report(
     html: Annotated[Optional[Path], typer.Option(help="Where to write the HTML report (default: "
                                                       "report.html in the study's folder).")] = None,
     publish: Annotated[Optional[Path], typer.Option(
-        help="Also write the study's record to this folder, small enough to commit: rows.json, the spec "
+        help="Also write the study's record to this folder, small enough to commit: rows.json.gz, the spec "
              "as written and resolved, nodes.json (each node's settings, state and seconds), "
              "environment.json (versions, git hash, CPU), report.html and saved recommendations.")] = None,
     smoke: Smoke = False,

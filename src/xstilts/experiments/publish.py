@@ -1,7 +1,7 @@
 """`xstilts report SPEC --publish DIR`: everything a reader needs to check or redo a finished study,
 in one folder small enough to commit: its result rows, the spec as written and as resolved, every
 node's effective settings, state and time, the environment, the HTML report and any saved
-recommendations. Re-importing `rows.json` into a store (`ResultsStore.import_json`) gives the
+recommendations. Re-importing `rows.json.gz` into a store (`ResultsStore.import_json`) gives the
 same report.
 """
 
@@ -20,6 +20,7 @@ import yaml
 from xstilts.experiments.plan import Plan
 from xstilts.provenance import git_hash, package_version
 from xstilts.store import ResultRow, ResultsStore
+from xstilts.store.store import write_json
 
 PACKAGES = ("torch", "transformers", "tokenizers", "accelerate", "safetensors", "datasets", "numpy", "scipy",
             "faiss-cpu", "seqeval", "sqlalchemy", "pydantic")
@@ -77,13 +78,12 @@ def publish(plan: Plan, store: ResultsStore, rows: list[ResultRow], html: Path, 
     out.mkdir(parents=True, exist_ok=True)
     spec = plan.spec
     files = {
-        "rows.json": json.dumps([{"key": r.key(), **r.model_dump(mode="json")} for r in rows], indent=0,
-                                ensure_ascii=False),
         "spec.effective.yaml": yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True),
         "nodes.json": json.dumps(_nodes(plan, store), indent=1, default=str),
         "environment.json": json.dumps(environment(rows), indent=1),
     }
-    written = []
+    write_json(out / "rows.json.gz", [{"key": r.key(), **r.model_dump(mode="json")} for r in rows])
+    written = [out / "rows.json.gz"]
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8")
         written.append(out / name)

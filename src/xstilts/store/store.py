@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import gzip
 import json
 import os
 import threading
@@ -58,6 +59,18 @@ def _retrying(write: Callable[[], Any], tries: int = RETRIES) -> Any:
             if i == tries - 1 or not _transient(e):
                 raise
             time.sleep(0.5 * 2 ** i)
+
+
+def _open(path: str | Path, mode: str):
+    """A JSON file of rows, gzipped when its name ends in .gz (a study's rows are megabytes of text)."""
+    path = Path(path)
+    return gzip.open(path, mode, encoding="utf-8") if path.suffix == ".gz" else path.open(mode[0], encoding="utf-8")
+
+
+def write_json(path: str | Path, records: list[dict[str, Any]]) -> None:
+    """Rows as `import_json` reads them back."""
+    with _open(path, "wt") as f:
+        json.dump(records, f, indent=None if Path(path).suffix == ".gz" else 1, ensure_ascii=False)
 
 
 def default_url() -> str:
@@ -233,14 +246,15 @@ class ResultsStore:
         return [{"key": row.key(), **row.model_dump(mode="json")} for row in self.query(**filters)]
 
     def export_json(self, path: str | Path, **filters: Any) -> int:
-        """Write matching rows to a JSON file; returns how many."""
+        """Write matching rows to a JSON file (gzipped when it ends in .gz); returns how many."""
         records = self.to_records(**filters)
-        Path(path).write_text(json.dumps(records, indent=1, ensure_ascii=False), encoding="utf-8")
+        write_json(path, records)
         return len(records)
 
     def import_json(self, path: str | Path) -> int:
         """Upsert the rows of a file written by `export_json` (keys are recomputed, not trusted)."""
-        records = json.loads(Path(path).read_text(encoding="utf-8"))
+        with _open(path, "rt") as f:
+            records = json.load(f)
         return self.add(ResultRow.model_validate({k: v for k, v in r.items() if k != "key"}) for r in records)
 
     @staticmethod
