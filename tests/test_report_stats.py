@@ -3,26 +3,25 @@ import math
 import numpy as np
 import pytest
 from scipy import stats as sps
+from statsmodels.stats.power import TTestPower
+from statsmodels.stats.weightstats import ttost_paired
 
 from xstilts.report.stats import (
     Spread,
     compare,
+    decide,
     fmt_ci,
     fmt_p,
-    hierarchical_bootstrap,
     holm,
     paired_ttest,
-    seed_flip_test,
+    power,
     spearman,
     stars,
+    t_interval,
+    units_needed,
+    welch_interval,
 )
-
-
-def scipy_flip_p(a, b):
-    """scipy's exact paired permutation test (swaps within pairs = flips the sign of a seed's difference)."""
-    res = sps.permutation_test((a, b), lambda x, y: np.mean(x - y), permutation_type="samples",
-                               n_resamples=np.inf, vectorized=False)
-    return res.pvalue
+from xstilts.report.study import _units
 
 
 def test_spread_mean_and_sample_std():
@@ -46,54 +45,14 @@ def test_paired_ttest_matches_scipy_and_known_value():
         paired_ttest([1.0, 2.0], [1.0])
 
 
-def test_seed_flip_test_exact_by_hand():
-    # differences 1, 2, 4: of the 8 sign patterns only +++ and --- reach |sum| 7
-    assert seed_flip_test([1.0, 2.0, 4.0]) == pytest.approx(2 / 8)
-    # differences 1, -1, 2: sums 2, 0, 4, -2, 2, -4, 0, -2 -> 6 of 8 reach |sum| >= 2
-    assert seed_flip_test([1.0, -1.0, 2.0]) == pytest.approx(6 / 8)
-    assert seed_flip_test([3.0, 3.0, 3.0]) == pytest.approx(2 / 8)  # equal differences: never 0
-    assert seed_flip_test([0.0, 0.0, 0.0]) == 1.0
-    assert seed_flip_test([]) is None
-
-
-def test_seed_flip_test_matches_scipy_permutation_test():
-    rng = np.random.default_rng(3)
-    for n in (3, 4, 6, 9):
-        a = rng.normal(70, 2, n)
-        b = a - rng.normal(0.5, 1, n)
-        assert seed_flip_test(a - b) == pytest.approx(scipy_flip_p(a, b)), n
-
-
-def test_seed_flip_test_monte_carlo_is_never_zero_and_seeded():
-    diffs = [1.0] * 20  # exact p would be 2 / 2**20
-    p = seed_flip_test(diffs, exact_up_to=16, n_resamples=999)
-    k = round(p * 1000) - 1
-    assert p == pytest.approx((k + 1) / 1000) and k >= 0 and p >= 1 / 1000
-    assert seed_flip_test(diffs, exact_up_to=16, n_resamples=999) == p  # same seed, same p
-    rng = np.random.default_rng(5)
-    d = rng.normal(0.4, 1, 12)
-    exact = seed_flip_test(d)
-    approx = seed_flip_test(d, exact_up_to=8, n_resamples=20_000)
-    assert approx == pytest.approx(exact, abs=0.015) and approx != exact
-
-
-def test_hierarchical_bootstrap_by_hand():
-    # one seed, languages 0 and 2: a replicate is the mean of two draws, 0 / 1 / 2 with p 1/4, 1/2, 1/4
-    assert hierarchical_bootstrap([[0.0, 2.0]]) == (0.0, 2.0)
-    # two seeds whose languages agree (1 and 3): seed draws give 1 / 2 / 3 with p 1/4, 1/2, 1/4
-    assert hierarchical_bootstrap([[1.0, 1.0, 1.0], [3.0, 3.0]]) == (1.0, 3.0)
-    assert hierarchical_bootstrap([[2.5], [2.5], [2.5]]) == pytest.approx((2.5, 2.5))
-    with pytest.raises(ValueError, match="at least one language"):
-        hierarchical_bootstrap([[1.0], []])
-
-
-def test_hierarchical_bootstrap_is_deterministic_and_brackets_the_mean():
-    groups = [[0.5, 1.5, 2.0], [1.0, 3.0, 2.5], [-0.5, 1.0, 0.0], [2.0, 2.0, 1.0]]
-    lo, hi = hierarchical_bootstrap(groups)
-    assert (lo, hi) == hierarchical_bootstrap(groups)
-    assert lo < np.mean([np.mean(g) for g in groups]) < hi
-    lo90, hi90 = hierarchical_bootstrap(groups, confidence=0.90)
-    assert lo <= lo90 < hi90 <= hi
+def test_t_interval_by_hand_and_welch_matches_scipy():
+    lo, hi = t_interval([1.0, 2.0, 4.0])  # mean 7/3, sd 1.5275, t(2) 4.3027
+    half = 4.302653 * 1.527525 / math.sqrt(3)
+    assert (lo, hi) == pytest.approx((7 / 3 - half, 7 / 3 + half), abs=1e-4)
+    assert t_interval([2.0]) is None and t_interval([3.0, 3.0, 3.0]) == (3.0, 3.0)
+    a, b = [70.0, 72.0, 75.0, 71.0], [68.0, 69.0, 66.0]
+    res = sps.ttest_ind(a, b, equal_var=False)
+    assert welch_interval(a, b) == pytest.approx(tuple(res.confidence_interval(0.95)))
 
 
 def test_holm_known_values():
@@ -102,34 +61,96 @@ def test_holm_known_values():
     assert holm([]) == []
 
 
-def test_compare_pairs_by_seed_and_uses_shared_languages():
+def test_compare_pairs_by_unit_and_uses_shared_languages():
     base = {1: {"en": 80.0, "de": 70.0}, 2: {"en": 82.0, "de": 72.0}, 3: {"en": 90.0, "de": 90.0},
             4: {"en": 60.0, "de": 60.0}}
     cond = {1: {"en": 81.0, "de": 71.0}, 2: {"en": 84.0, "de": 74.0, "sw": 10.0}, 3: {"en": 94.0, "de": 90.0},
             9: {"en": 0.0}}
     c = compare("x", "none", "xnli", cond, base)
-    assert c.seeds == (1, 2, 3) and c.tested
+    assert c.units == (1, 2, 3) and c.tested and c.paired
     assert c.a_scores == (76.0, 79.0, 92.0) and c.b_scores == (75.0, 77.0, 90.0)  # sw ignored: baseline lacks it
     assert c.gain.mean == pytest.approx(5 / 3) and c.gain.std == pytest.approx(sps.tstd([1, 2, 2]))
     assert set(c.per_language) == {"en", "de"} and c.per_language["en"].mean == pytest.approx(7 / 3)
-    assert c.p_ttest == pytest.approx(sps.ttest_rel([76.0, 79.0, 92.0], [75.0, 77.0, 90.0]).pvalue)
-    assert c.p_perm == pytest.approx(2 / 8)  # seed differences 1, 2, 2: only +++ and ---
-    assert c.p_perm == pytest.approx(scipy_flip_p(np.array(c.a_scores), np.array(c.b_scores)))
-    assert c.ci == hierarchical_bootstrap([[1.0, 1.0], [2.0, 2.0], [4.0, 0.0]])
-    assert compare("x", "none", "xnli", {5: {"en": 1.0}}, base) is None
+    assert c.p == pytest.approx(sps.ttest_rel([76.0, 79.0, 92.0], [75.0, 77.0, 90.0]).pvalue)
+    assert c.ci == pytest.approx(tuple(sps.ttest_1samp([1.0, 2.0, 2.0], 0).confidence_interval(0.95)))
+    assert compare("x", "none", "xnli", {}, base) is None
 
 
-def test_fewer_than_three_seeds_make_no_claim():
+def test_a_fixed_reference_is_compared_with_every_unit_and_disjoint_units_by_welch():
+    untrained = {None: {"sw": 50.0, "de": 60.0}}
+    trained = {1: {"sw": 52.0, "de": 61.0}, 2: {"sw": 51.0, "de": 60.0}, 3: {"sw": 55.0, "de": 62.0}}
+    c = compare("x", "none", "tatoeba", trained, untrained)
+    assert c.paired and c.units == (1, 2, 3) and c.b_scores == (55.0, 55.0, 55.0)
+    assert c.p == pytest.approx(sps.ttest_1samp([1.5, 0.5, 3.5], 0).pvalue)
+    other = {7: {"sw": 50.0, "de": 60.0}, 8: {"sw": 49.0, "de": 58.0}, 9: {"sw": 51.0, "de": 61.0}}
+    w = compare("x", "y", "tatoeba", trained, other)
+    assert not w.paired and w.p == pytest.approx(sps.ttest_ind(w.a_scores, w.b_scores, equal_var=False).pvalue)
+
+
+def test_fewer_than_three_units_make_no_claim():
     c = compare("x", "none", "xnli", {1: {"en": 81.0, "de": 73.0}, 2: {"en": 82.0, "de": 74.0}},
                 {1: {"en": 80.0, "de": 70.0}, 2: {"en": 80.0, "de": 71.0}})
-    assert not c.tested and c.p_ttest is None and c.p_perm is None
-    assert c.gain.mean == pytest.approx(2.25) and c.ci[0] <= 2.25 <= c.ci[1]  # seeds: 2.0, 2.5
+    decide([c])
+    assert not c.tested and c.p_holm is None and c.verdict == "no claim"
+    assert c.gain.mean == pytest.approx(2.25) and c.ci[0] <= 2.25 <= c.ci[1]  # t interval over 2 units
     one = compare("x", "none", "xnli", {1: {"en": 81.0, "de": 73.0}}, {1: {"en": 80.0, "de": 70.0}})
-    assert one.gain.std is None and one.p_ttest is None and one.ci == (1.0, 3.0)
-    assert holm([c.p_ttest, 0.01]) == [None, 0.01]  # untested comparisons stay out of the family
-    assert fmt_p(c.p_ttest, len(c.seeds)) == "n/a (2 seeds)" and fmt_p(one.p_perm, 1) == "n/a (1 seed)"
+    assert one.gain.std is None and one.ci is None and fmt_ci(one.ci) == "n/a (1 unit)"
+    assert holm([c.p_holm, 0.01]) == [None, 0.01]  # untested comparisons stay out of the family
+    assert fmt_p(c.p_holm, len(c.units)) == "n/a (2 units)" and fmt_p(None, 1) == "n/a (1 unit)"
     assert fmt_p(0.0123) == "0.012" and fmt_p(2e-5) == "2.0e-05"
     assert fmt_ci((-0.5, 1.25)) == "[-0.50, +1.25]"
+
+
+def _pair(diffs, base=70.0):
+    return ({u: {"sw": base + d} for u, d in enumerate(diffs)}, {u: {"sw": base} for u in range(len(diffs))})
+
+
+def test_verdicts_different_equivalent_inconclusive():
+    big = compare("a", "b", "t1", *_pair([3.0, 3.2, 2.9, 3.1, 3.0]))
+    tight = compare("a", "b", "t2", *_pair([0.1, -0.1, 0.05, 0.0, -0.05]))
+    noisy = compare("a", "b", "t3", *_pair([4.0, -3.0, 2.5, -4.0, 1.0]))
+    decide([big, tight, noisy], margin=1.0, alpha=0.05)
+    assert big.verdict == "different" and "a higher" in big.verdict_text()
+    assert tight.verdict == "equivalent" and tight.p_equiv < 0.05
+    d = np.array([0.1, -0.1, 0.05, 0.0, -0.05])
+    assert tight.p_tost == pytest.approx(ttost_paired(d + 70.0, np.full(5, 70.0), -1.0, 1.0)[0])
+    assert noisy.verdict == "inconclusive" and "power" in noisy.verdict_text()
+    sd = float(np.std([4.0, -3.0, 2.5, -4.0, 1.0], ddof=1))
+    assert noisy.power == pytest.approx(TTestPower().power(effect_size=1.0 / sd, nobs=5, alpha=0.05))
+    assert [big.p_holm, tight.p_holm, noisy.p_holm] == pytest.approx(holm([big.p, tight.p, noisy.p]))
+
+
+def test_power_and_units_needed_agree():
+    assert power(0.85, 8, 1.0) >= 0.8 > power(0.85, 7, 1.0)  # the pilot's UD-POS sd: 8 units for 1 point
+    assert units_needed(0.85, 1.0) == 8
+    assert units_needed(None, 1.0) is None and power(None, 5, 1.0) is None and power(1.0, 1, 1.0) is None
+    assert units_needed(2.0, 1.0) > units_needed(1.0, 1.0)
+
+
+@pytest.mark.parametrize("n_units", [3, 5, 10])
+def test_t_intervals_keep_their_coverage_on_the_engines_variance_structure(n_units):
+    """Simulated studies: phase-2 (encoder) variance, phase-3 seeds nested in each encoder, fixed
+    language effects and language-by-run noise, a true difference of 1.5 points; the engine's own
+    path (runs averaged into units by `_units`, then `compare`) must cover the truth 93-97% of the
+    time, and the interval must exclude 0 exactly when p < 0.05."""
+    rng = np.random.default_rng(n_units)
+    langs = ["sw", "ur", "hi", "th", "ar"]
+    lang_effect = dict(zip(langs, rng.normal(0, 5, len(langs))))
+    truth, sims, covered = 1.5, 1500, 0
+    for sim in range(sims):
+        scores = {}
+        for cond, shift in (("a", truth), ("b", 0.0)):
+            for unit in range(n_units):
+                encoder = rng.normal(0, 2.0)  # phase-2 variance
+                for rep in range(2):  # nested phase-3 seeds
+                    run = rng.normal(0, 1.0)
+                    scores[(cond, unit * 1000 + rep, "xnli")] = {
+                        lang: 60 + shift + lang_effect[lang] + encoder + run + rng.normal(0, 0.5) for lang in langs}
+        units = _units(scores, {(c, s): s // 1000 for (c, s, _t) in scores})
+        c = compare("a", "b", "xnli", units["a"]["xnli"], units["b"]["xnli"])
+        covered += c.ci[0] <= truth <= c.ci[1]
+        assert (c.ci[0] > 0 or c.ci[1] < 0) == (c.p < 0.05), sim
+    assert 0.93 <= covered / sims <= 0.97
 
 
 def test_stars_and_spearman():
