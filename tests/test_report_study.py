@@ -4,9 +4,10 @@ import pytest
 from scipy import stats as sps
 
 from xstilts.metrics.xtreme_r import XTREME_R, XTREME_R_PAPER
-from xstilts.report.stats import hierarchical_bootstrap
 from xstilts.report.study import (
     ConditionInfo,
+    Design,
+    Primary,
     ReportWarning,
     build_report,
     infer_condition,
@@ -77,17 +78,16 @@ def test_non_benchmark_task_needs_one_metric():
 
 def test_gains_mean_std_and_tests(report):
     g = report.gain("sst2", "xnli")
-    assert g.seeds == SEEDS
+    assert g.units == SEEDS and not g.encoders  # no design: one phase-2 run per condition, units are seeds
     assert g.gain.mean == pytest.approx(7 / 3) and g.gain.std == pytest.approx(sps.tstd([1, 2, 4]))
     assert g.per_language["sw"].mean == pytest.approx(7 / 3)
-    assert g.p_ttest == pytest.approx(sps.ttest_1samp([1, 2, 4], 0).pvalue)
-    assert g.p_perm == pytest.approx(2 / 8)  # 3 positive seed differences: only +++ and --- as extreme
-    assert g.ci == hierarchical_bootstrap([[1.0] * 3, [2.0] * 3, [4.0] * 3])
-    assert g.ci[0] == pytest.approx(1.0) and g.ci[1] == pytest.approx(4.0)
+    assert set(g.per_language) == {"de", "sw"}  # zero-shot: the training language is left out
+    assert g.p == pytest.approx(sps.ttest_1samp([1, 2, 4], 0).pvalue)
+    assert g.ci == pytest.approx(tuple(sps.ttest_1samp([1, 2, 4], 0).confidence_interval(0.95)))
     assert report.gain("sst2", "mlqa").gain.mean == pytest.approx(7 / 3)
     assert report.gain("none", "xnli") is None
     # Holm across the 6 condition × task comparisons, on the t-test p-values
-    ps = [c.p_ttest for c in report.gains]
+    ps = [c.p for c in report.gains]
     m, order = len(ps), sorted(range(len(ps)), key=lambda i: ps[i])
     running, expected = 0.0, {}
     for rank, i in enumerate(order):
@@ -102,8 +102,8 @@ def test_low_resource_minus_english_on_parallel_data(report):
     (xnli, mlqa) = report.pairs
     assert (xnli.a, xnli.b, xnli.task) == ("nusax-bug", "nusax-eng", "xnli")
     assert xnli.gain.mean == pytest.approx((1.5 + 2.5 + 1.5) / 3)
-    assert xnli.p_ttest == pytest.approx(sps.ttest_1samp([1.5, 2.5, 1.5], 0).pvalue)
-    assert xnli.p_holm == pytest.approx(2 * xnli.p_ttest)  # two comparisons, equal p
+    assert xnli.p == pytest.approx(sps.ttest_1samp([1.5, 2.5, 1.5], 0).pvalue)
+    assert xnli.p_holm == pytest.approx(2 * xnli.p)  # two comparisons, equal p
 
 
 def test_alignment_gain_next_to_transfer_gain(report):
@@ -135,7 +135,7 @@ def test_warns_on_different_language_sets():
     rows = [r for r in study_rows() if not (r.condition == "sst2" and r.task == "xnli" and r.language == "sw")]
     with pytest.warns(ReportWarning, match="xnli: conditions were evaluated on different languages.*sst2 lacks sw"):
         rep = build_report(rows)
-    assert rep.gain("sst2", "xnli").per_language.keys() == {"en", "de"}
+    assert rep.gain("sst2", "xnli").per_language.keys() == {"de"}
     assert any("sst2 lacks sw" in w for w in rep.warnings)
 
 
@@ -207,9 +207,8 @@ def test_translated_condition_is_compared_with_its_source_task():
                                                               ("sst2-yor", "sst2", "mlqa")]
     xnli = rep.translations[0]
     assert xnli.gain.mean == pytest.approx(4 / 3)  # seed differences 2, 1, 1
-    assert xnli.p_ttest == pytest.approx(sps.ttest_rel([2.0, 1.0, 1.0], [0.0, 0.0, 0.0]).pvalue)
-    assert xnli.p_perm == pytest.approx(2 / 8)
-    assert xnli.p_holm == pytest.approx(min(1.0, 2 * xnli.p_ttest))  # a family of two equal p-values
+    assert xnli.p == pytest.approx(sps.ttest_rel([2.0, 1.0, 1.0], [0.0, 0.0, 0.0]).pvalue)
+    assert xnli.p_holm == pytest.approx(min(1.0, 2 * xnli.p))  # a family of two equal p-values
     assert rep.gain("sst2-yor", "xnli").gain.mean == pytest.approx(11 / 3)  # also compared with the baseline
 
 
@@ -227,3 +226,68 @@ def test_retrieval_choice_decides_whether_lareqa_is_an_xtreme_r_task():
     assert "mewsli-x" in agg_p.missing_tasks and "lareqa" not in agg_o.missing_tasks
     with pytest.raises(ValueError, match="unknown XTREME-R retrieval choice"):
         build_report(rows, retrieval="both")
+
+
+def test_zero_shot_excludes_english_and_reports_it_on_its_own_line():
+    rows = study_rows()
+    rows = [r.model_copy(update={"value": r.value + 10.0}) if (r.condition, r.language, r.task) == ("sst2", "en", "xnli")
+            else r for r in rows]  # a large English-only gain must not move the zero-shot gain
+    rep = build_report(rows)
+    assert rep.gain("sst2", "xnli").gain.mean == pytest.approx(7 / 3)
+    english = next(c for c in rep.english if c.a == "sst2" and c.task == "xnli")
+    assert english.gain.mean == pytest.approx(7 / 3 + 10.0) and english.languages == ("en",)
+    # the baseline printed beside the gains is over the same languages (de, sw) and units
+    assert rep.gain("sst2", "xnli").b_mean == pytest.approx((71 + 61 + 72 + 62 + 73 + 63) / 6)
+
+
+def nested_rows(units=(1, 2, 3, 4), reps=2):
+    """xnli rows of 'none' and 'x' with fine-tuning seeds nested in units (protocol['unit'])."""
+    out = []
+    for cond, shift in (("none", 0.0), ("x", 2.0)):
+        for u in units:
+            for r in range(reps):
+                seed = u + 1000 * r
+                out += [row(cond, "xnli", lang, "accuracy", 60.0 + shift + u * (cond == "x") + r, seed=seed,
+                            protocol={"unit": u}) for lang in ("en", "sw")]
+    return out
+
+
+def test_nested_fine_tuning_seeds_are_averaged_within_their_unit():
+    design = Design(phase2_runs={"none": 0, "x": 4})
+    rep = build_report(nested_rows(), design=design)
+    g = rep.gain("x", "xnli")
+    assert g.units == (1, 2, 3, 4) and g.encoders and rep.units_are_encoders
+    assert g.a_scores == (63.5, 64.5, 65.5, 66.5) and g.b_scores == (60.5,) * 4  # mean of reps 0 and 1
+    assert g.verdict == "different"
+
+
+def test_runs_that_did_not_learn_are_left_out_and_listed():
+    from types import SimpleNamespace as NS
+
+    rows = study_rows()
+    for r in rows:
+        r.protocol["node"] = f"{r.condition}-{r.task}-{r.seed}"
+    learning = [NS(phase="intermediate", condition="nusax-eng", seed=1, task="nusax:eng", node="i", learned=False,
+                   why="final loss 1.09 ≥ 0.97 × ln 3"),
+                NS(phase="finetune", condition="sst2", seed=2, task="xnli", node="sst2-xnli-2", learned=False,
+                   why="English 35.0 < chance 33.3 + 5")]
+    rep = build_report(rows, learning=learning)
+    assert not any(c.a == "nusax-eng" or c.b == "nusax-eng" for c in rep.comparisons)
+    assert rep.gain("sst2", "xnli").units == (1, 3) and rep.gain("sst2", "mlqa").units == (1, 2, 3)
+    assert len(rep.excluded) == 2 and "nusax-eng" in rep.excluded[0] and "seed 2" in rep.excluded[1]
+
+
+def test_declared_primary_comparison_by_kind_with_its_verdict_and_flags():
+    infos = [ConditionInfo("none", "none"), ConditionInfo("sst2", "english", ("sst2",)),
+             ConditionInfo("nusax-eng", "english", ("nusax:eng",), pair="nusax"),
+             ConditionInfo("nusax-bug", "low-resource", ("nusax:bug",), pair="nusax")]
+    design = Design(primary=(Primary("low-resource", "nusax-eng", ("xnli",)),
+                             Primary("nusax-bug", "nusax-eng", ("tatoeba",))),
+                    declared_overlap={"nusax-bug": ("xnli",)})
+    rep = build_report(study_rows(), infos, design=design)
+    xnli, tatoeba = rep.primary
+    assert (xnli.a, xnli.b, xnli.task) == ("low-resource", "nusax-eng", "xnli")
+    assert xnli.gain.mean == pytest.approx((1.5 + 2.5 + 1.5) / 3) and xnli.verdict in ("different", "inconclusive")
+    assert xnli.flags and "declared overlap" in xnli.flags[0]
+    assert tatoeba.units == (None,) and tatoeba.gain.mean == pytest.approx(4.0) and tatoeba.verdict == "no claim"
+    assert any("declared overlap" in f for c in rep.pairs for f in c.flags)

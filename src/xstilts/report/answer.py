@@ -1,78 +1,55 @@
-"""The study's answer in one sentence, with its uncertainty: what a reader needs before the tables.
+"""The study's answer in a few sentences, with its uncertainty: what a reader needs before the tables.
 
-The question the toolkit exists for is whether low-resource intermediate training beats English
-intermediate training, so the sentence is about the study's parallel pairs (the same data in a
-local language minus in English) when it has them, else about the gains over no intermediate
-training. It counts what was significant after Holm, quotes the largest difference with its
-interval and p-value, and adds the alignment probes' difference, so one line cannot overstate.
+The answer is the verdict of the comparisons the spec declared before running (its `analysis:`
+primary comparisons) in the engine's words: different, equivalent within ±margin, or
+inconclusive with the power it had. Without a declaration it is the parallel pairs (the same data
+in a local language minus in English), else the gains over no intermediate training, counted per
+verdict per task: scores of different tasks are different metrics and are never averaged. When
+each condition had one phase-2 run it says that the comparison is between two encoders.
 """
 
 from __future__ import annotations
 
-import statistics
+from collections import Counter
 
-from xstilts.report.stats import MIN_SEEDS, Comparison, fmt_ci, fmt_p
+from xstilts.report.stats import MIN_UNITS, Comparison, fmt_ci
 from xstilts.report.study import StudyReport
 
-ALPHA = 0.05
 
-
-def _quote(c: Comparison, versus: bool) -> str:
-    name = f"{c.a} vs {c.b}" if versus else c.a
-    p = f", p Holm {fmt_p(c.p_holm)}" if c.tested else ""
-    return f"{name} on {c.task}, {c.gain.mean:+.2f} {fmt_ci(c.ci)}{p}"
-
-
-def _verdict(comps: list[Comparison], better: str, worse: str) -> str:
-    """'better' / 'worse' / 'no significant difference', from the Holm-corrected tests."""
-    up = [c for c in comps if c.p_holm is not None and c.p_holm < ALPHA and c.gain.mean > 0]
-    down = [c for c in comps if c.p_holm is not None and c.p_holm < ALPHA and c.gain.mean < 0]
-    n = len(comps)
-    if up and not down:
-        return f"{better} in {len(up)} of {n} comparisons (significant after Holm, p < {ALPHA})"
-    if down and not up:
-        return f"{worse} in {len(down)} of {n} comparisons (significant after Holm, p < {ALPHA})"
-    if up and down:
-        return f"mixed: {better} in {len(up)} and {worse} in {len(down)} of {n} comparisons after Holm"
-    return f"no significant difference in any of {n} comparisons after Holm (p < {ALPHA})"
-
-
-def _alignment_difference(report: StudyReport) -> str:
-    diffs = [report.alignment[c.a].gain - report.alignment[c.b].gain for c in report.pairs
-             if c.a in report.alignment and c.b in report.alignment
-             and report.alignment[c.a].gain is not None and report.alignment[c.b].gain is not None]
-    pairs = {(c.a, c.b) for c in report.pairs}
-    if not diffs:
+def _units_note(report: StudyReport) -> str:
+    if report.units_are_encoders:
         return ""
-    per_pair = statistics.fmean(diffs)
-    return (f"; on the alignment probes (retrieval, mean over probes, languages and layers) the "
-            f"low-resource side moved alignment {per_pair:+.2f} points more than English "
-            f"({len(pairs)} pair{'s' * (len(pairs) != 1)}, no test: one phase-2 run per condition)")
+    return (" Each condition had one phase-2 run, so these compare particular encoders (units: fine-tuning "
+            "seeds), not kinds of intermediate training.")
+
+
+def _quote(c: Comparison) -> str:
+    return f"{c.a} − {c.b} on {c.task}: {c.gain.mean:+.2f} points {fmt_ci(c.ci)}, {c.verdict_text()}"
+
+
+def _count(comps: list[Comparison]) -> str:
+    """'xnli: 2 inconclusive; udpos: 1 equivalent, 1 different' — verdicts per task."""
+    by_task: dict[str, Counter] = {}
+    for c in comps:
+        by_task.setdefault(c.task, Counter())[c.verdict] += 1
+    return "; ".join(f"{t}: " + ", ".join(f"{n} {v}" for v, n in counts.most_common()) for t, counts in by_task.items())
 
 
 def headline(report: StudyReport) -> str | None:
-    """One sentence answering the study's question with its uncertainty; None with nothing compared."""
-    if report.pairs:
-        comps = report.pairs
-        low = ", ".join(dict.fromkeys(c.a for c in comps))
-        eng = ", ".join(dict.fromkeys(c.b for c in comps))
-        seeds = max(len(c.seeds) for c in comps)
-        largest = max(comps, key=lambda c: abs(c.gain.mean))
-        mean = statistics.fmean(c.gain.mean for c in comps)
-        if seeds < MIN_SEEDS:
-            verdict = f"no significance claim with {seeds} seed{'s' * (seeds != 1)}"
-        else:
-            verdict = _verdict(comps, "low-resource is better", "English is better")
-        return (f"Low-resource ({low}) vs English ({eng}) intermediate training on the same data, zero-shot "
-                f"over {seeds} fine-tuning seeds: {verdict}; mean difference {mean:+.2f} points over "
-                f"{len(comps)} target comparisons, the largest {_quote(largest, True)}"
-                f"{_alignment_difference(report)}.")
-    if report.gains:
-        comps = report.gains
-        seeds = max(len(c.seeds) for c in comps)
-        best = max(comps, key=lambda c: c.gain.mean)
-        verdict = (f"no significance claim with {seeds} seed{'s' * (seeds != 1)}" if seeds < MIN_SEEDS
-                   else _verdict(comps, "intermediate training helps", "intermediate training hurts"))
-        return (f"Intermediate training vs none ({report.baseline}), zero-shot over {seeds} fine-tuning seeds: "
-                f"{verdict}; the largest gain {_quote(best, False)}.")
-    return None
+    """The answer (primary verdicts first); None with nothing compared."""
+    margin = f"±{report.design.margin:g} points, alpha {report.design.alpha:g}"
+    if report.primary:
+        quotes = "; ".join(_quote(c) for c in report.primary)
+        return f"Primary (declared, margin {margin}): {quotes}.{_units_note(report)}"
+    comps, what = ((report.pairs, "Low-resource minus English intermediate training on the same data")
+                   if report.pairs else (report.gains, f"Intermediate training minus none ({report.baseline})"))
+    if not comps:
+        return None
+    units = max(len(c.units) for c in comps)
+    if units < MIN_UNITS:
+        verdict = f"no significance claim with {units} unit{'s' * (units != 1)}"
+    else:
+        verdict = f"verdicts per task (margin {margin}, Holm): {_count(comps)}"
+    largest = max(comps, key=lambda c: abs(c.gain.mean))
+    return (f"{what}, zero-shot (training language excluded): {verdict}. Largest difference: "
+            f"{_quote(largest)}.{_units_note(report)}")

@@ -18,8 +18,11 @@ from xstilts.report.tables import (
     TEXT_COLUMNS,
     Grid,
     alignment_grid,
+    alignment_tests_grid,
     comparison_grid,
+    english_grid,
     pairs_grid,
+    primary_grid,
     significance_grid,
     translations_grid,
     xtreme_grid,
@@ -72,14 +75,25 @@ def _img(png: bytes | None, alt: str) -> str:
 def render_html(report: StudyReport, title: str = "xstilts study report", recommendations: Sequence[Grid] = ()) -> str:
     """The whole report as one HTML string; RECOMMENDATIONS: `xstilts recommend`'s grids, if it ran."""
     seeds = sorted({a.seed for a in report.aggregates if a.seed is not None})
+    unit = ("units: trained encoders (phase-2 seeds)" if report.units_are_encoders
+            else "one phase-2 run per condition: units are fine-tuning seeds, so comparisons are between encoders")
     summary = (f"{len(report.conditions)} conditions ({', '.join(report.conditions)}); "
                f"target tasks: {', '.join(report.target_tasks) or '—'}; "
                f"alignment probes: {', '.join(report.probe_tasks) or '—'}; "
-               f"seeds: {', '.join(map(str, seeds)) or '—'}. Scores and gains are in points (0–100). "
+               f"fine-tuning seeds: {', '.join(map(str, seeds)) or '—'}; {unit}. Scores and gains are in points "
+               "(0–100); transfer comparisons are zero-shot (the training language excluded). "
                f"{report.benchmark.describe()}.")
     parts = [f"<h1>{html.escape(title)}</h1>"]
+    if report.design.smoke:
+        parts.append('<p class="warn"><b>SMOKE RUN</b>: tiny budgets that test the code paths; '
+                     'these numbers mean nothing.</p>')
     if answer := headline(report):
         parts.append(f'<p class="answer"><b>Answer:</b> {html.escape(answer)}</p>')
+    if report.primary:
+        parts.append(grid_html(primary_grid(report)))
+    if report.excluded:
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in report.excluded)
+        parts.append(f'<div class="warn"><b>Left out: runs that did not learn</b><ul>{items}</ul></div>')
     parts += [f"<p>{html.escape(summary)}</p>",
              f"<p class='note'>generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>"]
     if any(not c.tested for c in report.comparisons):
@@ -89,8 +103,10 @@ def render_html(report: StudyReport, title: str = "xstilts study report", recomm
         parts.append(f'<div class="warn"><b>Warnings</b><ul>{items}</ul></div>')
     parts += ["<h2>Gains over no intermediate training</h2>", grid_html(comparison_grid(report)),
               _img(plots.gain_heatmap(report), "gain heatmap"),
-              "<h2>XTREME-R aggregation</h2>", grid_html(xtreme_grid(report)),
+              "<h2>Official XTREME-R scores</h2>", grid_html(xtreme_grid(report)),
               "<h2>Significance</h2>", grid_html(significance_grid(report))]
+    if report.english:
+        parts.append(grid_html(english_grid(report)))
     if report.pairs:
         parts += ["<h2>English vs low-resource intermediate data</h2>", grid_html(pairs_grid(report))]
     if report.translations:
@@ -102,6 +118,12 @@ def render_html(report: StudyReport, title: str = "xstilts study report", recomm
         parts += ["<h2>Alignment and transfer</h2>", grid_html(alignment_grid(report)),
                   _img(plots.alignment_scatter(report), "alignment gain vs transfer gain"),
                   _img(plots.layer_curves(report), "retrieval score by layer")]
+        if report.alignment_gains or report.alignment_pairs:
+            parts.append(grid_html(alignment_tests_grid(report)))
+    if report.learning:
+        from xstilts.report.learning import learning_grid
+
+        parts += ["<h2>Did each run learn its own task?</h2>", grid_html(learning_grid(report.learning))]
     if recommendations:
         parts += ["<h2>Which intermediate task would cheap signals have picked?</h2>",
                   *(grid_html(g) for g in recommendations)]

@@ -91,7 +91,7 @@ def language_gains(report: StudyReport, task: str) -> bytes | None:
         ax.set_visible(False)
     for ax in axes[::ncols]:
         ax.set_ylabel("gain (points)")
-    fig.suptitle(f"{task}: gain over '{report.baseline}' per language (mean ± std over seeds)")
+    fig.suptitle(f"{task}: gain over '{report.baseline}' per language (mean ± std over units; training language excluded)")
     return _png(fig)
 
 

@@ -67,7 +67,8 @@ class Comparison:
     `units`: the units compared (paired: both sides' shared units; unpaired: a's); `a_scores`/
     `b_scores`: each unit's score (mean over its phase-3 seeds and the shared languages); `gain`:
     the difference (paired: per unit; unpaired: of the means, std of a's units); `ci`: its t
-    interval (None below 2 units); `per_language`: gain per language over units. `p`: the t-test;
+    interval (None below 2 units); `per_language`: gain per language over units. `p`: the t-test
+    (None below `MIN_UNITS`);
     `p_holm`/`p_equiv` (TOST, Holm-adjusted) and `verdict` are filled by `decide` across one family.
     """
 
@@ -254,7 +255,8 @@ def compare(a: str, b: str, task: str, a_by_unit: Mapping, b_by_unit: Mapping, *
         diffs = [x - y for x, y in zip(a_scores, b_scores)]
         return Comparison(a, b, task, shared, tuple(a_scores), tuple(b_scores), Spread.of(diffs),
                           t_interval(diffs, confidence), {lang: Spread.of(v) for lang, v in sorted(by_lang.items())},
-                          paired_ttest(a_scores, b_scores), True, encoders, tuple(sorted(used)))
+                          paired_ttest(a_scores, b_scores) if len(shared) >= MIN_UNITS else None, True, encoders,
+                          tuple(sorted(used)))
     langs = sorted(set.intersection(*(set(v) for v in [*a_by_unit.values(), *b_by_unit.values()])))
     if not langs or not a_by_unit or not b_by_unit:
         return None
@@ -265,8 +267,9 @@ def compare(a: str, b: str, task: str, a_by_unit: Mapping, b_by_unit: Mapping, *
                                  for u in a_by_unit]) for lang in langs}
     gain = Spread.of([x - base for x in a_scores])
     return Comparison(a, b, task, _order(a_by_unit), tuple(a_scores), tuple(b_scores), gain,
-                      welch_interval(a_scores, b_scores, confidence), per_lang, welch_ttest(a_scores, b_scores),
-                      False, encoders, tuple(langs))
+                      welch_interval(a_scores, b_scores, confidence), per_lang,
+                      welch_ttest(a_scores, b_scores) if len(a_scores) >= MIN_UNITS else None, False, encoders,
+                      tuple(langs))
 
 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:

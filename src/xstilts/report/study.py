@@ -1,11 +1,15 @@
-"""The study report as data: XTREME-R aggregates, gains over the baseline, English vs low-resource
-pairs, translated vs source task, and alignment gain next to transfer gain, all computed from one
-study's result rows.
+"""The study report as data, computed from one study's result rows: XTREME-R aggregates (the
+official scores, English included), and comparisons with the trained encoder as the unit (see
+report.stats): gains over the baseline, English vs low-resource pairs, translated vs source,
+English on its own line, alignment probes with intervals, and the spec's declared primary
+comparisons, each ending in a verdict.
 
-Rows with a `layer` are alignment probes (retrieval read from the encoder's hidden states); rows
-without one are fine-tuned target tasks. Probe rows are compared only within one protocol: every
-setting that can move a score (split, pooling, scorer, prefix, layer, sentence count, ...) is part
-of the key they are averaged by. Tables, plots and HTML only render a `StudyReport`.
+Zero-shot means zero-shot: every transfer comparison averages the languages other than the task's
+training language, over the same languages on both sides. Rows with a `layer` are alignment probes;
+rows without one are fine-tuned target tasks. Probe rows are compared only within one protocol
+(every setting that can move a score is part of the key they are averaged by). Runs that did not
+learn (report.learning) are listed and left out of every comparison. Tables, plots and HTML only
+render a `StudyReport`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from xstilts.metrics.xtreme_r import Benchmark, xtreme_r
-from xstilts.report.stats import Comparison, apply_holm, compare, spearman
+from xstilts.report.stats import ALPHA, MARGIN, Comparison, compare, decide, spearman
 from xstilts.report.xtreme import Aggregate, ReportError, Scores, aggregate_all, language_scores
 from xstilts.store import ResultRow
 
@@ -62,14 +66,41 @@ def infer_condition(name: str, intermediate: Sequence[str] = ()) -> ConditionInf
 
 
 @dataclass(frozen=True)
+class Primary:
+    """A comparison declared before the run: side A minus side B on outcomes ON. A side is a
+    condition name or a condition kind (the mean of that kind's conditions, per unit); an outcome
+    is a target task or probe name ('alignment': every probe, 'transfer': every target task)."""
+
+    a: str
+    b: str
+    on: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.a} − {self.b} on {'+'.join(self.on)}"
+
+
+@dataclass(frozen=True)
+class Design:
+    """What the rows alone do not say: the declared analysis and the study's structure."""
+
+    margin: float = MARGIN  # points: the smallest difference that matters
+    alpha: float = ALPHA
+    primary: tuple[Primary, ...] = ()
+    phase2_runs: dict[str, int] = field(default_factory=dict)  # condition -> phase-2 encoders (0: untrained; default 1)
+    declared_overlap: dict[str, tuple[str, ...]] = field(default_factory=dict)  # condition -> targets
+    smoke: bool = False
+
+
+@dataclass(frozen=True)
 class Alignment:
     """One condition's probes: gains over the baseline and accuracy-by-layer curves, per probe label."""
 
     condition: str
     gain: float | None  # mean of the per-probe gains
     per_task: dict[str, float]  # probe label -> gain averaged over languages, directions, layers
-    curves: dict[str, dict[int, float]]  # probe label -> layer -> score averaged over languages, directions
-    transfer_gain: float | None  # mean gain over the target tasks
+    curves: dict[str, dict[int, float]]  # probe label -> layer -> score averaged over languages, directions, units
+    transfer_gain: float | None  # mean zero-shot gain over the target tasks
 
 
 @dataclass
@@ -79,12 +110,19 @@ class StudyReport:
     benchmark: Benchmark  # XTREME-R with the declared retrieval choice
     target_tasks: tuple[str, ...]
     probe_tasks: tuple[str, ...]  # probe labels: the task, plus the settings that tell its protocols apart
-    aggregates: list[Aggregate]
-    gains: list[Comparison]  # every condition minus the baseline, per target task; Holm over all of them
-    pairs: list[Comparison]  # low-resource (or translated) minus English on the same data; own Holm family
-    translations: list[Comparison]  # translated minus the condition training its source task; own Holm family
+    aggregates: list[Aggregate]  # official XTREME-R scores per condition and run (English included)
+    gains: list[Comparison]  # zero-shot: every condition minus the baseline, per target task; one family
+    pairs: list[Comparison]  # zero-shot: low-resource (or translated) minus English on the same data; one family
+    translations: list[Comparison]  # zero-shot: translated minus the condition training its source; one family
+    english: list[Comparison]  # the training language on its own: every condition minus the baseline
+    alignment_gains: list[Comparison]  # probes: every condition minus the baseline, per probe label
+    alignment_pairs: list[Comparison]  # probes: low-resource minus English on the same data
+    primary: list[Comparison]  # the spec's declared comparisons, their own family
     alignment: dict[str, Alignment]
     correlation: tuple[float, float] | None  # Spearman (rho, p) of alignment gain vs transfer gain
+    design: Design = field(default_factory=Design)
+    learning: list = field(default_factory=list)  # report.learning.LearningRecord of every training node
+    excluded: list[str] = field(default_factory=list)  # runs left out because they did not learn, in words
     warnings: list[str] = field(default_factory=list)
 
     def gain(self, condition: str, task: str) -> Comparison | None:
@@ -95,7 +133,14 @@ class StudyReport:
 
     @property
     def comparisons(self) -> list[Comparison]:
-        return [*self.gains, *self.pairs, *self.translations]
+        return [*self.primary, *self.gains, *self.pairs, *self.translations, *self.english,
+                *self.alignment_gains, *self.alignment_pairs]
+
+    @property
+    def units_are_encoders(self) -> bool:
+        """Whether every trained condition had several phase-2 runs (the unit is the encoder)."""
+        trained = [n for n, i in self.conditions.items() if i.kind != "none"]
+        return bool(trained) and _encoders(self.design, *trained)
 
 
 def check_versions(rows: Iterable[ResultRow]) -> None:
@@ -110,21 +155,51 @@ def check_versions(rows: Iterable[ResultRow]) -> None:
                               "different versions are not comparable: rerun or filter to one version")
 
 
-def _by_seed(scores: Scores, condition: str, task: str) -> dict[int | None, dict[str, float]]:
-    return {s: langs for (c, s, t), langs in scores.items() if c == condition and t == task}
+def train_language(task: str) -> str:
+    """The language a target task is fine-tuned in (English for every XTREME-R task)."""
+    from xstilts.tasks.registry import REGISTRY
+
+    t = REGISTRY.get(task)
+    return t.train[0].lang if t is not None and t.train else "en"
 
 
-def _language_warnings(scores: Scores, conditions: Sequence[str], tasks: Sequence[str]) -> list[str]:
+def unit_of(row: ResultRow) -> int | None:
+    """The replication unit of a row: the phase-2 seed of its encoder where the study nests
+    fine-tuning seeds in it (`protocol['unit']`), else the row's own seed."""
+    return row.protocol.get("unit", row.seed)
+
+
+Units = dict[str, dict[str, dict[int | None, dict[str, float]]]]  # condition -> task -> unit -> language -> score
+
+
+def _units(scores: Scores, unit: dict[tuple[str, int | None], int | None]) -> Units:
+    """Per condition, task and unit: each language's score averaged over the unit's fine-tuning seeds."""
+    acc: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))
+    for (cond, seed, task), langs in scores.items():
+        for lang, v in langs.items():
+            acc[cond][task][unit.get((cond, seed), seed)][lang].append(v)
+    return {c: {t: {u: {lang: statistics.fmean(v) for lang, v in ls.items()} for u, ls in us.items()}
+                for t, us in ts.items()} for c, ts in acc.items()}
+
+
+def _zero_shot(by_unit: dict, task: str, english: bool = False) -> dict:
+    """Only the training language (ENGLISH) or only the others, per unit; units left empty dropped."""
+    train = train_language(task)
+    out = {u: {lang: v for lang, v in langs.items() if (lang == train) == english} for u, langs in by_unit.items()}
+    return {u: langs for u, langs in out.items() if langs}
+
+
+def _language_warnings(units: Units, conditions: Sequence[str], tasks: Sequence[str]) -> list[str]:
     out = []
     for task in tasks:
-        langs = {c: set().union(*_by_seed(scores, c, task).values()) for c in conditions}
+        langs = {c: set().union(*units.get(c, {}).get(task, {}).values()) for c in conditions}
         langs = {c: v for c, v in langs.items() if v}
         union = set().union(*langs.values()) if langs else set()
         lacking = {c: sorted(union - v) for c, v in langs.items() if v != union}
         if lacking:
             detail = "; ".join(f"{c} lacks {', '.join(v)}" for c, v in lacking.items())
             out.append(f"{task}: conditions were evaluated on different languages ({detail}); "
-                       "gains use the languages both sides have")
+                       "each comparison uses the languages both sides have")
     return out
 
 
@@ -136,33 +211,22 @@ def _ordered(rows: Sequence[ResultRow], infos: Sequence[ConditionInfo]) -> dict[
     return {n: found[n] for kind in KINDS for n in [*given, *names] if n in found and found[n].kind == kind}
 
 
-def _comparisons(pairs: Sequence[tuple[str, str]], scores: Scores, tasks: Sequence[str]) -> list[Comparison]:
-    """Condition a minus condition b on every task both have scores for, Holm-corrected as one family."""
-    out = [comp for a, b in pairs for task in tasks
-           if (comp := compare(a, b, task, _by_seed(scores, a, task), _by_seed(scores, b, task))) is not None]
-    apply_holm(out)
-    return out
-
-
-def _pair_comparisons(conditions: dict[str, ConditionInfo], scores: Scores, tasks: Sequence[str]) -> list[Comparison]:
-    """Each non-English member of a parallel pair minus its English member."""
+def _pair_links(conditions: dict[str, ConditionInfo]) -> list[tuple[str, str]]:
+    """(non-English member, English member) of every parallel pair."""
     groups: dict[str, list[ConditionInfo]] = defaultdict(list)
     for info in conditions.values():
         if info.pair is not None:
             groups[info.pair].append(info)
-    pairs = [(other.name, eng.name) for members in groups.values()
-             for eng in members if eng.kind == "english" for other in members if other.kind != "english"]
-    return _comparisons(pairs, scores, tasks)
+    return [(other.name, eng.name) for members in groups.values()
+            for eng in members if eng.kind == "english" for other in members if other.kind != "english"]
 
 
-def _translation_comparisons(conditions: dict[str, ConditionInfo], scores: Scores,
-                             tasks: Sequence[str]) -> list[Comparison]:
-    """Each translated condition minus every condition that trains exactly its source task."""
-    pairs = [(info.name, source.name) for info in conditions.values()
-             if info.kind == "translated" and info.translation_of is not None
-             for source in conditions.values()
-             if source.kind not in ("translated", "none") and source.intermediate == (info.translation_of,)]
-    return _comparisons(pairs, scores, tasks)
+def _translation_links(conditions: dict[str, ConditionInfo]) -> list[tuple[str, str]]:
+    """(translated condition, condition training exactly its source task)."""
+    return [(info.name, source.name) for info in conditions.values()
+            if info.kind == "translated" and info.translation_of is not None
+            for source in conditions.values()
+            if source.kind not in ("translated", "none") and source.intermediate == (info.translation_of,)]
 
 
 def _probe_settings(r: ResultRow) -> dict[str, object]:
@@ -188,69 +252,174 @@ def _probe_labels(rows: Sequence[ResultRow]) -> list[str]:
     return labels
 
 
-def _probe_means(rows: Sequence[ResultRow], labels: Sequence[str]) -> dict[str, dict[tuple, float]]:
-    """condition -> (probe label, language, direction, layer) -> score averaged over seeds."""
-    vals: dict[str, dict[tuple, list[float]]] = defaultdict(lambda: defaultdict(list))
+def _probe_units(rows: Sequence[ResultRow], labels: Sequence[str]) -> Units:
+    """condition -> probe label -> unit (the encoder's phase-2 seed) -> 'language/direction/layer' -> score."""
+    out: Units = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
     for r, label in zip(rows, labels):
-        vals[r.condition][(label, r.language, r.direction, r.layer)].append(r.value)
-    return {c: {k: statistics.fmean(v) for k, v in keys.items()} for c, keys in vals.items()}
+        out[r.condition][label][r.seed][f"{r.language}/{r.direction}/{r.layer}"] = r.value
+    return out
 
 
-def _alignment(condition: str, baseline: str | None, means: dict[str, dict[tuple, float]],
-               gains: Sequence[Comparison]) -> Alignment:
-    mine = means.get(condition, {})
-    base = means.get(baseline, {}) if condition != baseline else {}
-    per_key: dict[str, list[float]] = defaultdict(list)
-    for key in mine.keys() & base.keys():
-        per_key[key[0]].append(mine[key] - base[key])
-    per_task = {t: statistics.fmean(v) for t, v in sorted(per_key.items())}
+def _comparisons(links: Sequence[tuple[str, str]], units: Units, tasks: Sequence[str], design: Design,
+                 pick=None) -> list[Comparison]:
+    """A minus B on every task both have, one family with its verdicts; PICK filters each side's units."""
+    out = []
+    for a, b in links:
+        for task in tasks:
+            ua, ub = units.get(a, {}).get(task, {}), units.get(b, {}).get(task, {})
+            if pick is not None:
+                ua, ub = pick(ua, task), pick(ub, task)
+            if ua and ub and (comp := compare(a, b, task, ua, ub, encoders=_encoders(design, a, b))) is not None:
+                comp.flags = _flags(design, a, b, task)
+                out.append(comp)
+    decide(out, margin=design.margin, alpha=design.alpha)
+    return out
+
+
+def _encoders(design: Design, *conditions: str) -> bool:
+    """Whether the units are trained encoders: every trained side had several phase-2 runs (an
+    untrained baseline, 0 runs, is a fixed reference; a condition the design does not name counts 1)."""
+    runs = [design.phase2_runs.get(c, 1) for c in conditions]
+    return all(n > 1 for n in runs if n != 0) and any(n != 0 for n in runs)
+
+
+def _flags(design: Design, a: str, b: str, task: str) -> tuple[str, ...]:
+    return tuple(f"declared overlap: {c} trains on data of {task}" for c in (a, b)
+                 if task.split(" ")[0] in design.declared_overlap.get(c, ()))
+
+
+def _side(name: str, conditions: dict[str, ConditionInfo]) -> list[str]:
+    return [name] if name in conditions else [n for n, i in conditions.items() if i.kind == name]
+
+
+def _outcomes(on: Sequence[str], tasks: Sequence[str], probes: Sequence[str]) -> list[tuple[str, bool]]:
+    """(name, is_probe) for each named outcome: a probe label is named by its task's name."""
+    out = []
+    for name in on:
+        if name == "alignment":
+            out += [(p, True) for p in probes]
+        elif name == "transfer":
+            out += [(t, False) for t in tasks]
+        else:
+            out += [(t, False) for t in tasks if t == name] + [(p, True) for p in probes if p.split(" ")[0] == name]
+    return list(dict.fromkeys(out))
+
+
+def _primary(design: Design, conditions: dict[str, ConditionInfo], units: Units, probe_units: Units,
+             tasks: Sequence[str], probes: Sequence[str]) -> tuple[list[Comparison], list[str]]:
+    """Each declared comparison: per unit, a side's score is the mean over its conditions of the mean
+    over the outcomes (zero-shot languages for tasks; languages, directions and layers for probes)."""
+    out, notes = [], []
+    for p in design.primary:
+        outcomes = _outcomes(p.on, tasks, probes)
+        sides = [_side(p.a, conditions), _side(p.b, conditions)]
+        if not outcomes or not all(sides):
+            notes.append(f"primary comparison {p.label}: no rows for "
+                         + ("its outcomes" if not outcomes else "one of its sides") + " (not computed)")
+            continue
+
+        def score(members: list[str]) -> dict:
+            per: dict = defaultdict(list)
+            for c in members:
+                for name, is_probe in outcomes:
+                    by_unit = (probe_units if is_probe else units).get(c, {}).get(name, {})
+                    if not is_probe:
+                        by_unit = _zero_shot(by_unit, name)
+                    for u, vals in by_unit.items():
+                        per[u].append(statistics.fmean(vals.values()))
+            need = len(members) * len(outcomes)
+            return {u: {"all": statistics.fmean(v)} for u, v in per.items() if len(v) == need}
+
+        a_units, b_units = score(sides[0]), score(sides[1])
+        if a_units and b_units and (c := compare(p.a, p.b, "+".join(p.on), a_units, b_units,
+                                                 encoders=_encoders(design, *sides[0], *sides[1]))) is not None:
+            c.flags = tuple(f for x in sides[0] + sides[1] for name, _ in outcomes
+                            for f in _flags(design, x, x, name))[:1]
+            out.append(c)
+        else:
+            notes.append(f"primary comparison {p.label}: its sides share no complete unit (not computed)")
+    decide(out, margin=design.margin, alpha=design.alpha)
+    return out, notes
+
+
+def _excluded(learning: Sequence, design: Design) -> tuple[set, set, list[str]]:
+    """What did not learn: encoders (condition, phase-2 seed, or None for the condition's only one),
+    fine-tuning nodes, and the sentences that list them."""
+    encoders, nodes, words = set(), set(), []
+    for r in learning:
+        if r.learned:
+            continue
+        if r.phase == "intermediate":
+            single = design.phase2_runs.get(r.condition, 1) <= 1
+            encoders.add((r.condition, None if single else r.seed))
+            words.append(f"{r.condition}" + ("" if single else f" (phase-2 seed {r.seed})")
+                         + f": phase 2 did not learn {r.task} ({r.why}); every row of that encoder is left out")
+        else:
+            nodes.add(r.node)
+            words.append(f"{r.condition}, {r.task} seed {r.seed}: fine-tuning did not learn ({r.why}); "
+                         "that run is left out")
+    return encoders, nodes, words
+
+
+def _alignment(condition: str, baseline: str | None, probe_units: Units, gains: Sequence[Comparison],
+               alignment_gains: Sequence[Comparison]) -> Alignment:
+    per_task = {c.task: c.gain.mean for c in alignment_gains if c.a == condition}
     curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for (label, _lang, _dir, layer), v in mine.items():
-        curves[label][layer].append(v)
+    for label, by_unit in probe_units.get(condition, {}).items():
+        for vals in by_unit.values():
+            for key, v in vals.items():
+                curves[label][int(key.rsplit("/", 1)[1])].append(v)
     transfer = [c.gain.mean for c in gains if c.a == condition]
     return Alignment(
         condition=condition,
         gain=statistics.fmean(per_task.values()) if per_task else None,
-        per_task=per_task,
+        per_task=dict(sorted(per_task.items())),
         curves={t: {layer: statistics.fmean(v) for layer, v in sorted(ls.items())} for t, ls in sorted(curves.items())},
         transfer_gain=statistics.fmean(transfer) if transfer else None,
     )
 
 
 def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] = (), *,
-                 retrieval: str = "official") -> StudyReport:
+                 retrieval: str = "official", design: Design = Design(), learning: Sequence = ()) -> StudyReport:
     """Everything the study reports, from its rows; `conditions` gives the spec's metadata (else inferred);
-    `retrieval` picks XTREME-R's retrieval category ('official' as evaluate.py, or 'paper')."""
+    `retrieval` picks XTREME-R's retrieval category ('official' as evaluate.py, or 'paper'); `design` the
+    declared analysis and phase-2 runs per condition; `learning` the training nodes' learning records
+    (runs that did not learn are left out of every comparison and listed)."""
     rows = list(rows)
     benchmark = xtreme_r(retrieval)
     check_versions(rows)
     infos = _ordered(rows, conditions)
-    targets = [r for r in rows if r.layer is None]
-    probes = [r for r in rows if r.layer is not None]
+    bad_encoders, bad_nodes, excluded = _excluded(learning, design)
+    kept = [r for r in rows if r.protocol.get("node") not in bad_nodes
+            and (r.condition, None) not in bad_encoders and (r.condition, unit_of(r)) not in bad_encoders]
+    targets = [r for r in kept if r.layer is None]
+    probes = [r for r in kept if r.layer is not None]
+    all_scores = language_scores([r for r in rows if r.layer is None], benchmark)
     scores = language_scores(targets, benchmark)
-    tasks = tuple(dict.fromkeys(t for (_c, _s, t) in scores))
-    notes = _language_warnings(scores, list(infos), tasks)
+    units = _units(scores, {(r.condition, r.seed): unit_of(r) for r in targets})
+    tasks = tuple(dict.fromkeys(t for (_c, _s, t) in all_scores))
+    notes = _language_warnings(units, list(infos), tasks)
     baselines = [n for n, i in infos.items() if i.kind == "none"]
     baseline = baselines[0] if baselines else None
-    if baseline is None:
+    if baseline is None and len(infos) > 1:
         notes.append("no condition of kind 'none': gains over the baseline cannot be computed")
     elif len(baselines) > 1:
         notes.append(f"several conditions of kind 'none' ({', '.join(baselines)}): {baseline} is the baseline")
-    gains = []
-    for name in (n for n in infos if baseline is not None and n != baseline):
-        for task in tasks:
-            comp = compare(name, baseline, task, _by_seed(scores, name, task), _by_seed(scores, baseline, task))
-            if comp is None and _by_seed(scores, name, task):
-                notes.append(f"{name} shares no seed (or language) with {baseline} on {task}: no gain")
-            elif comp is not None:
-                gains.append(comp)
-    apply_holm(gains)
+    over_base = [(n, baseline) for n in infos if baseline is not None and n != baseline]
+    gains = _comparisons(over_base, units, tasks, design, pick=_zero_shot)
+    english = _comparisons(over_base, units, tasks, design, pick=lambda u, t: _zero_shot(u, t, english=True))
     labels = _probe_labels(probes)
-    means = _probe_means(probes, labels)
-    alignment = {c: _alignment(c, baseline, means, gains) for c in infos if c in means or c != baseline}
+    probe_tasks = tuple(dict.fromkeys(labels))
+    probe_units = _probe_units(probes, labels)
+    alignment_gains = _comparisons(over_base, probe_units, probe_tasks, design)
+    alignment_pairs = _comparisons(_pair_links(infos), probe_units, probe_tasks, design)
+    primary, primary_notes = _primary(design, infos, units, probe_units, tasks, probe_tasks)
+    alignment = {c: _alignment(c, baseline, probe_units, gains, alignment_gains)
+                 for c in infos if c in probe_units or c != baseline}
     points = [(a.gain, a.transfer_gain) for c, a in alignment.items()
               if c != baseline and a.gain is not None and a.transfer_gain is not None]
     order = {name: i for i, name in enumerate(infos)}
+    notes += primary_notes
     for note in notes:
         warnings.warn(note, ReportWarning, stacklevel=2)
     return StudyReport(
@@ -258,13 +427,20 @@ def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] 
         baseline=baseline,
         benchmark=benchmark,
         target_tasks=tasks,
-        probe_tasks=tuple(dict.fromkeys(labels)),
+        probe_tasks=probe_tasks,
         aggregates=sorted(aggregate_all(scores, benchmark),
                           key=lambda a: (order[a.condition], a.seed is None, a.seed or 0)),
         gains=gains,
-        pairs=_pair_comparisons(infos, scores, tasks),
-        translations=_translation_comparisons(infos, scores, tasks),
+        pairs=_comparisons(_pair_links(infos), units, tasks, design, pick=_zero_shot),
+        translations=_comparisons(_translation_links(infos), units, tasks, design, pick=_zero_shot),
+        english=english,
+        alignment_gains=alignment_gains,
+        alignment_pairs=alignment_pairs,
+        primary=primary,
         alignment=alignment,
         correlation=spearman([p[0] for p in points], [p[1] for p in points]),
+        design=design,
+        learning=list(learning),
+        excluded=excluded,
         warnings=notes,
     )

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xstilts.report.answer import headline
-from xstilts.report.stats import MIN_SEEDS, NO_CLAIM, Comparison, fmt_ci, fmt_p
+from xstilts.report.stats import MIN_UNITS, NO_CLAIM, Comparison, fmt_ci, fmt_p
 from xstilts.report.study import StudyReport
 from xstilts.console import make_console
 
@@ -43,14 +43,14 @@ def _cell(c: Comparison | None) -> str:
 
 
 def _test_note(comps: list[Comparison]) -> str:
-    """What the stars mean, and plainly when too few seeds allow no significance claim."""
+    """What the stars mean, and plainly when too few units allow no significance claim."""
     if not comps:
         return ""
     if not any(c.tested for c in comps):
         return NO_CLAIM
-    seeds = sorted({len(c.seeds) for c in comps if c.tested})
-    note = f"paired t-test over {'/'.join(map(str, seeds))} seeds, {STARS_NOTE}"
-    return note + (f". {NO_CLAIM} (cells of tasks with fewer seeds)" if not all(c.tested for c in comps) else "")
+    units = sorted({len(c.units) for c in comps if c.tested})
+    note = f"t-test over {'/'.join(map(str, units))} units, {STARS_NOTE}"
+    return note + (f". {NO_CLAIM} (cells of tasks with fewer units)" if not all(c.tested for c in comps) else "")
 
 
 def _with_breaks(grid: Grid, report: StudyReport, names: list[str]) -> Grid:
@@ -64,22 +64,28 @@ def mean_score(report: StudyReport, condition: str, task: str) -> float | None:
     return _mean([a.tasks[task].average for a in report.aggregates_of(condition) if task in a.tasks])
 
 
+def baseline_score(report: StudyReport, task: str) -> float | None:
+    """The baseline's zero-shot score over the same units and languages as the gains on TASK."""
+    comps = [c for c in report.gains if c.task == task]
+    return comps[0].b_mean if comps else None
+
+
 def comparison_grid(report: StudyReport) -> Grid:
     """Conditions × target tasks: gain over the baseline ± std over seeds, stars; alignment gains after."""
     probes = list(report.probe_tasks)
     grid = Grid("Gain over no intermediate training (points)",
                 ["condition", "kind", *report.target_tasks, "mean", *(f"Δ align {p}" for p in probes),
                  *(["Δ align"] if len(probes) > 1 else [])],
-                caption=f"{report.baseline}: absolute scores. Target cells: mean ± std over seeds. "
+                caption=f"{report.baseline}: absolute zero-shot scores over the languages of the gains (training "
+                        "language excluded). Target cells: zero-shot gain, mean ± std over units. "
                         + (f"{note}. " if (note := _test_note(report.gains)) else "")
                         + "Δ align: retrieval score gain averaged over layers, languages and directions")
     names = list(report.conditions)
     for name in names:
         info, align = report.conditions[name], report.alignment.get(name)
         if name == report.baseline:
-            cells = [_f(mean_score(report, name, t)) for t in report.target_tasks]
-            scores = [s for t in report.target_tasks if (s := mean_score(report, name, t)) is not None]
-            mean = _f(_mean(scores))
+            cells = [_f(baseline_score(report, t)) for t in report.target_tasks]
+            mean = ""
         else:
             cells = [_cell(report.gain(name, t)) for t in report.target_tasks]
             mean = _f(align.transfer_gain if align else None, signed=True)
@@ -94,7 +100,7 @@ def xtreme_grid(report: StudyReport) -> Grid:
     aggs = report.aggregates
     cats = list(dict.fromkeys(c for a in aggs for c in a.categories))
     partial = {c for a in aggs for c in a.partial_categories} | ({"overall"} if any(a.partial for a in aggs) else set())
-    grid = Grid("XTREME-R aggregation (mean over seeds)",
+    grid = Grid("Official XTREME-R scores (English included, as XTREME-R's evaluate.py; mean over runs)",
                 ["condition", *report.target_tasks, "en", "transfer gap",
                  *(c + (" †" if c in partial else "") for c in [*cats, "overall"])],
                 signed=False)
@@ -125,30 +131,43 @@ def xtreme_grid(report: StudyReport) -> Grid:
 
 
 def _test_rows(comps: list[Comparison]) -> list[list[str]]:
-    return [[c.a, c.b, c.task, str(len(c.seeds)), str(c.gain), fmt_ci(c.ci), fmt_p(c.p_ttest, len(c.seeds)),
-             fmt_p(c.p_perm, len(c.seeds)), fmt_p(c.p_holm, len(c.seeds)), c.stars] for c in comps]
+    return [[c.a, c.b, c.task, str(len(c.units)) + ("" if c.encoders else " (seeds)"), str(c.gain), fmt_ci(c.ci),
+             fmt_p(c.p, len(c.units)), fmt_p(c.p_holm, len(c.units)), c.verdict_text() + c.stars
+             + "".join(f"; {f}" for f in c.flags)] for c in comps]
 
 
-TEST_COLUMNS = ["condition", "minus", "task", "seeds", "difference", "95% CI", "p (paired t)", "p (permutation)",
-                "p Holm", ""]
-TEST_METHOD = ("the unit is the seed (each seed's score: the mean over the languages both sides have); "
-               "difference: mean ± std over seeds; 95% CI: hierarchical bootstrap (seeds, then languages "
-               "within each seed); paired t-test and exact permutation test flipping whole seeds; "
-               f"tests need at least {MIN_SEEDS} seeds")
+TEST_COLUMNS = ["condition", "minus", "task", "units", "difference", "95% CI", "p (t)", "p Holm", "verdict"]
+TEST_METHOD = ("the unit is the trained encoder (phase-2 seed; its fine-tuning seeds and languages averaged "
+               "first), or the fine-tuning seed where a condition had one phase-2 run ('(seeds)': then two "
+               "encoders are compared, not kinds of training); transfer: zero-shot languages only; "
+               "difference: mean ± std over units; 95% CI and p: t over units (paired by unit, Welch where "
+               "units differ); verdicts: different (Holm p < alpha), equivalent within ±margin (two one-sided "
+               f"tests, Holm), else inconclusive with its power for the margin; tests need {MIN_UNITS}+ units")
 
 
 def _caption(comps: list[Comparison], family: str) -> str:
     claim = [f"{NO_CLAIM} (rows with n/a)"] if any(not c.tested for c in comps) else []
-    return ". ".join([TEST_METHOD, f"Holm across {family}, on the t-test p", *claim])
+    margin = f"margin ±{comps[0].margin:g}, alpha {comps[0].alpha:g}" if comps else ""
+    return ". ".join([TEST_METHOD, f"Holm across {family}; {margin}", *claim])
+
+
+def primary_grid(report: StudyReport) -> Grid:
+    return Grid("Declared primary comparisons", TEST_COLUMNS, _test_rows(report.primary),
+                caption=_caption(report.primary, "the primary comparisons"))
 
 
 def significance_grid(report: StudyReport) -> Grid:
-    return Grid("Gains over the baseline: tests", TEST_COLUMNS, _test_rows(report.gains),
+    return Grid("Zero-shot gains over the baseline: tests", TEST_COLUMNS, _test_rows(report.gains),
                 caption=_caption(report.gains, "all conditions × tasks"))
 
 
+def english_grid(report: StudyReport) -> Grid:
+    return Grid("The training language (English) on its own: gains over the baseline", TEST_COLUMNS,
+                _test_rows(report.english), caption=_caption(report.english, "these comparisons"))
+
+
 def pairs_grid(report: StudyReport) -> Grid:
-    return Grid("Same data, different language: low-resource minus English", TEST_COLUMNS,
+    return Grid("Same data, different language: low-resource minus English (zero-shot)", TEST_COLUMNS,
                 _test_rows(report.pairs),
                 caption=_caption(report.pairs, "these comparisons (conditions linked by their pair key)"))
 
@@ -157,6 +176,13 @@ def translations_grid(report: StudyReport) -> Grid:
     return Grid("Translated vs source: translated condition minus the condition training the source task",
                 TEST_COLUMNS, _test_rows(report.translations),
                 caption=_caption(report.translations, "these comparisons (linked by translation_of)"))
+
+
+def alignment_tests_grid(report: StudyReport) -> Grid:
+    comps = [*report.alignment_gains, *report.alignment_pairs]
+    return Grid("Alignment probes: gains over the baseline and low-resource minus English", TEST_COLUMNS,
+                _test_rows(comps), caption=_caption(comps, "each of the two groups")
+                + ". Probe score per unit: mean over languages, directions and layers")
 
 
 def alignment_grid(report: StudyReport) -> Grid:
@@ -185,18 +211,28 @@ def to_rich(grid: Grid) -> Table:
 
 
 def print_report(report: StudyReport, console: Console | None = None) -> None:
-    """The terminal view: the comparison and its tests, the pairs, translated vs source, the statistics'
-    limits, the XTREME-R retrieval choice, and warnings."""
+    """The terminal view: the answer, the primary comparisons, runs left out, the comparison and its
+    tests, English on its own, the pairs, translated vs source, alignment tests, the phase-2 learning
+    table, the XTREME-R retrieval choice, and warnings."""
     console = console or make_console()
+    if report.design.smoke:
+        console.print("[bold yellow]SMOKE RUN[/]: tiny budgets that test the code paths; these numbers mean nothing")
     if answer := headline(report):
         console.print(f"[bold]Answer:[/] {answer}")
+    if report.primary:
+        console.print(to_rich(primary_grid(report)))
+    for line in report.excluded:
+        console.print(f"[red]left out:[/] {line}")
     console.print(to_rich(comparison_grid(report)))
-    if report.gains:
-        console.print(to_rich(significance_grid(report)))
-    if report.pairs:
-        console.print(to_rich(pairs_grid(report)))
-    if report.translations:
-        console.print(to_rich(translations_grid(report)))
+    for grid, comps in ((significance_grid, report.gains), (english_grid, report.english),
+                        (pairs_grid, report.pairs), (translations_grid, report.translations),
+                        (alignment_tests_grid, [*report.alignment_gains, *report.alignment_pairs])):
+        if comps:
+            console.print(to_rich(grid(report)))
+    if report.learning:
+        from xstilts.report.learning import learning_grid
+
+        console.print(to_rich(learning_grid(report.learning)))
     if any(not c.tested for c in report.comparisons):
         console.print(f"[bold]{NO_CLAIM}.[/]")
     console.print(report.benchmark.describe())
