@@ -7,42 +7,48 @@ Signals, per candidate condition c (every condition but the baseline) and target
   on every probe language;
 - logme / hscore: LogME and H-score of the target task's English training features (mean-pooled
   last layer for sentence tasks, first sub-word of each word for tagging) on c's phase-2
-  encoder; the same for every l;
+  encoder (its first seed's), the same for every l. Only examples no phase-2 node trained on are
+  encoded: XNLI's English training set is MNLI, which an `mnli` condition trains on;
 - proximity: 1 when c trains in l, 0.5 in l's script, else 0 (from ISO 639-3 + script tags);
 - combined: the mean of the signals' z-scores across candidates (no fitting).
-Validation, per target (task:language): Spearman's rho between a signal and the actual gain
-(c minus baseline, mean over seeds), NDCG@k and regret@k, then averaged over targets; and a
-least-squares blend of the signals scored on targets it was not fitted on (leave one target out;
-leave one task out). Costs: phase 2 (which both need), the signals' own seconds (probe nodes,
-feature encoding) and the seconds of the fine-tuning grid they would replace.
+Validation (recommend_check): each figure against the random ranking and the gains' own noise
+ceiling, the fitted blend on whole tasks left out. Costs: phase 2 (which both need), the signals'
+own seconds (probe nodes, feature encoding) and the seconds of the fine-tuning grid they replace.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from xstilts.data import catalog
+from xstilts.data.examples import example_texts
 from xstilts.errors import XstiltsError
+from xstilts.experiments import recommend_check as check
+from xstilts.experiments.guard import MIN_CHARS
 from xstilts.experiments.plan import Plan
-from xstilts.metrics.ranking import ndcg_at_k, regret_at_k, top_k
+from xstilts.metrics.ranking import top_k
 from xstilts.metrics.transferability import hscore, logme
-from xstilts.report.stats import spearman
+from xstilts.paths import data_root as resolve_root
 from xstilts.report.tables import Grid
 from xstilts.report.xtreme import language_scores
 from xstilts.store import ResultsStore
+from xstilts.tasks import get_task
+from xstilts.tasks.data import normalise, read_sources
 
 SIGNALS = ("alignment", "logme", "hscore", "proximity")
 MAX_FEATURE_EXAMPLES = 500  # English training examples encoded per candidate for LogME / H-score
 MAX_TOKENS = 4000  # tagging: labelled tokens kept for LogME / H-score
+NOT_HELD_OUT = "fitted (leave one target out)"  # a language shares its task's fine-tuning runs
 
 
 @dataclass
@@ -56,6 +62,14 @@ class Recommendation:
     grid_seconds: float  # the fine-tuning runs of TASKS: what the signals would replace
     grid_nodes: int
     validation: dict[str, dict[str, float]] = field(default_factory=dict)  # signal -> metric -> mean
+    # added with the honest checks (records saved before them load with these defaults):
+    unit_gains: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # target -> candidate -> unit -> gain
+    p: dict[str, dict[str, float]] = field(default_factory=dict)  # signal -> metric -> permutation p
+    random: dict[str, float] = field(default_factory=dict)  # metric -> a random ranking's mean
+    ceiling: dict[str, float] = field(default_factory=dict)  # metric -> split-half agreement of the gains
+    draws: int = 0
+    rng_seed: int = 0
+    features: dict[str, dict[str, int]] = field(default_factory=dict)  # task -> {'examples', 'skipped'}
 
 
 def _iso3(lang: str) -> str:
@@ -103,21 +117,60 @@ def _alignment_signal(rows, candidates: Sequence[str], baseline: str, langs: Seq
     return out
 
 
-def task_features(encoder_name: str, task: str, data_root: Path | None) -> tuple[np.ndarray, np.ndarray]:
-    """(features, labels) of the first MAX_FEATURE_EXAMPLES English training examples of TASK on
-    the encoder: mean-pooled last layer per example, or per labelled token for tagging."""
+def _text_hash(text: str) -> bytes | None:
+    """The overlap guard's hash of a text (same normalisation and length floor), None when shorter."""
+    norm = normalise(text)
+    return hashlib.blake2b(norm.encode(), digest_size=16).digest() if len(norm) >= MIN_CHARS else None
+
+
+def phase2_hashes(plan: Plan, data_root: Path | None) -> set[bytes]:
+    """Hashes of every text a phase-2 node of PLAN trains on: the first max_train_examples of each
+    of its tasks' training sources (what intermediate.py reads) and its MLM text."""
+    root = resolve_root(data_root)
+    out: set[bytes] = set()
+    seen = set()
+    for node in plan.nodes.values():
+        if node.kind != "intermediate":
+            continue
+        cond, cap = node.config["condition"], node.meta["hparams"].max_train_examples
+        mlm = cond.get("mlm") or {}
+        if (what := repr((cond["tasks"], cap, mlm))) in seen:
+            continue
+        seen.add(what)
+        texts = [t for name in cond["tasks"] for ex in read_sources(get_task(name).train, root, cap)
+                 for t in example_texts(ex)]
+        unlabelled = dict.fromkeys(t for name in mlm.get("tasks", []) for ex in read_sources(get_task(name).train, root)
+                                   for t in example_texts(ex) if t.strip())
+        texts += list(unlabelled)[:mlm.get("max_examples")]
+        out |= {h for t in texts if (h := _text_hash(t)) is not None}
+    return out
+
+
+def feature_examples(task: str, data_root: Path | None, exclude: set[bytes]) -> tuple[list, int]:
+    """The first MAX_FEATURE_EXAMPLES English training examples of TASK with no text in EXCLUDE,
+    and how many were skipped on the way."""
+    kept, skipped = [], 0
+    for ex in read_sources(get_task(task).train, resolve_root(data_root)):
+        if len(kept) == MAX_FEATURE_EXAMPLES:
+            break
+        if any(_text_hash(t) in exclude for t in example_texts(ex)):
+            skipped += 1
+        else:
+            kept.append(ex)
+    return kept, skipped
+
+
+def task_features(encoder_name: str, task: str, examples: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """(features, labels) of EXAMPLES of TASK on the encoder: mean-pooled last layer per example,
+    or per labelled token (at most MAX_TOKENS) for tagging."""
     from xstilts.experiments.finetune import build_train_features
     from xstilts.models.encoders import load_encoder
-    from xstilts.paths import data_root as resolve_root
-    from xstilts.tasks import get_task
-    from xstilts.tasks.data import read_sources
     from xstilts.training.collate import Collator
 
     t = get_task(task)
     if t.head not in ("classification", "tagging"):
         raise XstiltsError(f"LogME needs class labels: '{task}' is a {t.head} task")
     enc = load_encoder(encoder_name)
-    examples = read_sources(t.train, resolve_root(data_root), MAX_FEATURE_EXAMPLES)
     feats = build_train_features(t, enc.tokenizer, examples, min(t.recipe.max_length, 128))
     collate = Collator(pad_id=enc.model.config.pad_token_id)
     xs, ys = [], []
@@ -138,77 +191,25 @@ def task_features(encoder_name: str, task: str, data_root: Path | None) -> tuple
     return x[:MAX_TOKENS], y[:MAX_TOKENS]
 
 
-def _z(values: dict[str, float]) -> dict[str, float]:
-    finite = [v for v in values.values() if math.isfinite(v)]
-    if len(finite) < 2 or statistics.pstdev(finite) == 0:
-        return {c: 0.0 for c in values}
-    mu, sd = statistics.mean(finite), statistics.pstdev(finite)
-    return {c: (v - mu) / sd if math.isfinite(v) else 0.0 for c, v in values.items()}
-
-
-def _score(predicted: dict[str, list[float]], gains: dict[str, dict[str, float]],
-           candidates: Sequence[str], k: int) -> dict[str, float]:
-    """Spearman, NDCG@k and regret@1/k per target (task:language), then their means."""
-    rhos, ndcgs, r1, rk = [], [], [], []
-    for target, pred in predicted.items():
-        actual = [gains[target][c] for c in candidates]
-        rho = spearman(pred, actual)
-        if rho is not None:
-            rhos.append(rho[0])
-        ndcgs.append(ndcg_at_k(pred, actual, k))
-        r1.append(regret_at_k(pred, actual, 1))
-        rk.append(regret_at_k(pred, actual, k))
-    mean = lambda v: round(statistics.mean(v), 3) if v else math.nan  # noqa: E731
-    return {"spearman": mean(rhos), f"ndcg@{k}": mean(ndcgs), "regret@1": mean(r1), f"regret@{k}": mean(rk),
-            "targets": len(predicted)}
-
-
-def validate_ranking(signals: dict[str, dict[str, dict[str, float]]], gains: dict[str, dict[str, float]],
-                     candidates: Sequence[str], k: int = 3) -> dict[str, dict[str, float]]:
-    """Per signal: mean Spearman rho, NDCG@k, regret@1 and regret@k over the targets (task:language)
-    with gains. Then a least-squares blend of the signals, scored on targets it was not fitted on:
-    leaving one target out, and (with several tasks) leaving one task out."""
-    targets = [t for t in gains if all(c in gains[t] for c in candidates)]
-    out = {name: _score({t: [v if math.isfinite(v := by_target[t][c]) else 0.0 for c in candidates]
-                         for t in targets}, gains, candidates, k)
-           for name, by_target in signals.items()}
-    base = [s for s in signals if s != "combined"]
-
-    def design(target: str) -> np.ndarray:
-        z = [_z(signals[s][target]) for s in base]
-        return np.array([[1.0] + [zs[c] for zs in z] for c in candidates])
-
-    def held_out(group: Callable[[str], str]) -> dict[str, list[float]] | None:
-        held = {}
-        for target in targets:
-            train = [t for t in targets if group(t) != group(target)]
-            if not train:
-                return None
-            x = np.vstack([design(t) for t in train])
-            y = np.concatenate([[gains[t][c] for c in candidates] for t in train])
-            w, *_ = np.linalg.lstsq(x, y, rcond=None)
-            held[target] = list(design(target) @ w)
-        return held
-
-    for label, group in (("fitted (leave one target out)", lambda t: t),
-                         ("fitted (leave one task out)", lambda t: t.split(":", 1)[0])):
-        if (held := held_out(group)) is not None:
-            out[label] = _score(held, gains, candidates, k)
-    return out
-
-
-def _gains(scores, task: str, candidates: Sequence[str], baseline: str) -> dict[str, dict[str, float]]:
-    """language -> candidate -> mean over seeds of (candidate minus baseline) on TASK."""
+def _gains(scores, task: str, candidates: Sequence[str], baseline: str, unit_of: dict[int, int]
+           ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]]]:
+    """language -> candidate -> mean over seeds of (candidate minus baseline) on TASK; and the same
+    per unit (phase-2 seed, which nests its fine-tuning seeds; else the seed), keyed by str(unit)."""
     gains: dict[str, dict[str, float]] = defaultdict(dict)
+    per_unit: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
     langs = {lang for (_c, _s, t), v in scores.items() if t == task for lang in v}
     for c in candidates:
         seeds = [s for (cond, s, t) in scores if cond == c and t == task]
         for lang in langs:
-            diffs = [scores[(c, s, task)][lang] - scores[(baseline, s, task)][lang] for s in seeds
-                     if lang in scores.get((c, s, task), {}) and lang in scores.get((baseline, s, task), {})]
+            diffs = {s: scores[(c, s, task)][lang] - scores[(baseline, s, task)][lang] for s in seeds
+                     if lang in scores.get((c, s, task), {}) and lang in scores.get((baseline, s, task), {})}
             if diffs:
-                gains[lang][c] = statistics.mean(diffs)
-    return gains
+                gains[lang][c] = statistics.mean(diffs.values())
+                units: dict[str, list[float]] = defaultdict(list)
+                for s, d in diffs.items():
+                    units[str(unit_of.get(s, s))].append(d)
+                per_unit[lang][c] = {u: statistics.mean(v) for u, v in sorted(units.items())}
+    return gains, per_unit
 
 
 def recommend(plan: Plan, store: ResultsStore, tasks: Sequence[str], langs: Sequence[str] | None, *,
@@ -225,18 +226,28 @@ def recommend(plan: Plan, store: ResultsStore, tasks: Sequence[str], langs: Sequ
     candidates = [c for c in conditions if c != baseline]
     rows, _ = study_rows(plan, store)
     train_langs = _condition_langs(plan)
+    unit_of = {n.config["seed"]: n.meta.get("unit", n.config["seed"]) for n in plan.nodes.values()
+               if n.kind == "finetune"}
     signals: dict[str, dict[str, dict[str, float]]] = {s: {} for s in SIGNALS}
     gains: dict[str, dict[str, float]] = {}
+    unit_gains: dict[str, dict[str, dict[str, float]]] = {}
+    features: dict[str, dict[str, int]] = {}
+    seen = phase2_hashes(plan, data_root)
     feature_seconds = 0.0
     for task in tasks:
-        by_lang = _gains(language_scores([r for r in rows if r.task == task and r.layer is None]), task,
-                         candidates, baseline)
+        by_lang, by_unit = _gains(language_scores([r for r in rows if r.task == task and r.layer is None]), task,
+                                  candidates, baseline, unit_of)
         task_langs = ([lang for lang in langs if lang in by_lang] if langs
                       else sorted(lang for lang in by_lang if lang != "en")) or ["en"]
         started = time.perf_counter()
+        examples, skipped = feature_examples(task, data_root, seen)
+        features[task] = {"examples": len(examples), "skipped": skipped}
+        if console is not None:
+            console.print(f"[dim]{task}: LogME / H-score on {len(examples)} English training examples no phase-2 "
+                          f"encoder trained on ({skipped} skipped that one did)[/]")
         logme_, hscore_ = {}, {}
         for c in candidates:
-            x, y = task_features(encoders[c], task, data_root)
+            x, y = task_features(encoders[c], task, examples)
             logme_[c], hscore_[c] = logme(x, y), hscore(x, y)
             if console is not None:
                 console.print(f"[dim]{task} on {c}: LogME {logme_[c]:.4f}, H-score {hscore_[c]:.3f} "
@@ -249,8 +260,8 @@ def recommend(plan: Plan, store: ResultsStore, tasks: Sequence[str], langs: Sequ
             signals["logme"][target], signals["hscore"][target] = dict(logme_), dict(hscore_)
             signals["proximity"][target] = {c: proximity(train_langs[c], lang) for c in candidates}
             if lang in by_lang:
-                gains[target] = dict(by_lang[lang])
-    signals["combined"] = {t: {c: statistics.mean(_z(signals[s][t])[c] for s in SIGNALS) for c in candidates}
+                gains[target], unit_gains[target] = dict(by_lang[lang]), dict(by_unit[lang])
+    signals["combined"] = {t: {c: statistics.mean(check.z_scores(signals[s][t])[c] for s in SIGNALS) for c in candidates}
                            for t in signals["alignment"]}
     nodes = {n.key: n for n in store.nodes()}
     seconds: dict[str, float] = defaultdict(float)
@@ -264,9 +275,12 @@ def recommend(plan: Plan, store: ResultsStore, tasks: Sequence[str], langs: Sequ
             counts[n.kind] += 1
     rec = Recommendation(list(tasks), candidates, signals, gains,
                          phase2_seconds=seconds["intermediate"], signal_seconds=seconds["probe"] + feature_seconds,
-                         grid_seconds=seconds["finetune"], grid_nodes=counts["finetune"])
+                         grid_seconds=seconds["finetune"], grid_nodes=counts["finetune"], unit_gains=unit_gains,
+                         features=features)
     if rec.gains:
-        rec.validation = validate_ranking(signals, rec.gains, candidates)
+        checked = check.validate_ranking(signals, rec.gains, candidates, unit_gains)
+        rec.validation, rec.p, rec.random, rec.ceiling = (checked[k] for k in ("validation", "p", "random", "ceiling"))
+        rec.draws, rec.rng_seed = checked["draws"], checked["rng_seed"]
     return rec
 
 
@@ -294,19 +308,44 @@ def recommendation_grids(rec: Recommendation) -> list[Grid]:
                           f"{statistics.mean(actual):+.2f}" if actual else "not run"])
     grids = [rank]
     if rec.validation:
-        metrics = [m for m in next(iter(rec.validation.values())) if m != "targets"]
-        check = Grid("Does the ranking predict the study's gains? (per target, then the mean)",
-                     ["signal", *metrics, "targets"], signed=False,
-                     caption="spearman: rank correlation with the actual gains (1 = same order); ndcg@3: 1 when "
-                             "the top 3 are the 3 best; regret@k: points lost by taking the best of the top k "
-                             "instead of the best candidate; 'fitted' blends the signals by least squares on the "
-                             "other targets (or the other tasks) and scores the held-out ones; n/a: a signal or "
-                             "the gains are constant across candidates (no order to correlate)")
-        for name, v in rec.validation.items():
-            check.rows.append([name, *(f"{v[m]:.3f}" if math.isfinite(v[m]) else "n/a" for m in metrics),
-                               str(v["targets"])])
-        grids.append(check)
+        grids.append(_check_grid(rec))
     return grids
+
+
+def _cell(value: float, p: float | None = None) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    return f"{value:.3f}" + (f" (p {p:.3g})" if p is not None and math.isfinite(p) else "")
+
+
+def _check_grid(rec: Recommendation) -> Grid:
+    """Each signal's figures with their permutation p, then the random ranking's mean and the gains'
+    own split-half agreement; the caption opens with the verdict in words."""
+    metrics = [m for m in next(iter(rec.validation.values())) if m != "targets"]
+    grid = Grid("Does the ranking predict the study's gains? (per target, then the mean)",
+                ["signal", *metrics, "targets"], signed=False,
+                caption=check.verdict(rec.ceiling) + " spearman: rank correlation with the actual gains (1 = same "
+                        "order); ndcg@3: 1 when the top 3 are the 3 best; regret@k: points lost by taking the best of "
+                        "the top k instead of the best candidate; 'fitted' blends the signals by least squares on "
+                        "the other tasks and scores the task left out (a language left out is not held out: it "
+                        "shares its task's fine-tuning runs). "
+                        + (f"Tied candidates score the mean over their orderings. p: the share of {rec.draws:,} random "
+                           f"rankings (seed {rec.rng_seed}; one per task, shared by its languages) scoring at least "
+                           "as well. noise ceiling: the same figures for the gains of one half of the units (phase-2 "
+                           "seeds, else seeds) against the other half's, averaged over splits: the gains of all "
+                           "units agree with themselves somewhat better, and no signal can be expected to do much "
+                           "better than that. " if rec.draws else "")
+                        + "n/a: the gains are constant across candidates (no order to correlate)")
+    for name, v in rec.validation.items():
+        grid.rows.append([name, *(_cell(v[m], rec.p.get(name, {}).get(m)) for m in metrics), str(v["targets"])])
+    if rec.random:
+        grid.breaks.add(len(grid.rows) - 1)
+        grid.rows.append(["random ranking (mean)", *(_cell(rec.random[m]) for m in metrics), str(rec.random["targets"])])
+    if rec.ceiling:
+        units = int(rec.ceiling.get("units", 0))
+        grid.rows.append(["noise ceiling (seed halves)", *(_cell(rec.ceiling.get(m, math.nan)) for m in metrics),
+                          f"{units} units" + (f", {rec.ceiling['splits']:.0f} splits" if "splits" in rec.ceiling else "")])
+    return grid
 
 
 def cost_line(rec: Recommendation) -> str:
@@ -323,8 +362,13 @@ def load_saved(folder: Path) -> list[Recommendation]:
     """The recommendations `xstilts recommend` saved in a study's folder, for its report."""
     import json
 
-    return [Recommendation(**json.loads(p.read_text(encoding="utf-8")))
-            for p in sorted(Path(folder).glob("recommend-*.json"))]
+    out = []
+    for path in sorted(Path(folder).glob("recommend-*.json")):
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        rec = Recommendation(**{f.name: saved[f.name] for f in fields(Recommendation) if f.name in saved})
+        rec.validation.pop(NOT_HELD_OUT, None)  # older records scored it as held out
+        out.append(rec)
+    return out
 
 
 def run_recommend(spec_path: Path, tasks: Sequence[str], langs: Sequence[str] | None, *,
@@ -361,6 +405,8 @@ def run_recommend(spec_path: Path, tasks: Sequence[str], langs: Sequence[str] | 
                     console=console)
     for grid in recommendation_grids(rec):
         console.print(to_rich(grid))
+    if rec.validation:
+        console.print(f"[bold]Is this check informative?[/] {check.verdict(rec.ceiling)}")
     console.print(cost_line(rec))
     text = json.dumps(asdict(rec), indent=1)
     folder = study_dir(plan.spec, work_dir, smoke)
