@@ -63,7 +63,8 @@ class Recommendation:
     grid_nodes: int
     validation: dict[str, dict[str, float]] = field(default_factory=dict)  # signal -> metric -> mean
     # added with the honest checks (records saved before them load with these defaults):
-    unit_gains: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # target -> candidate -> unit -> gain
+    # target -> candidate -> unit (phase-2 seed, else seed) -> gain
+    unit_gains: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     p: dict[str, dict[str, float]] = field(default_factory=dict)  # signal -> metric -> permutation p
     random: dict[str, float] = field(default_factory=dict)  # metric -> a random ranking's mean
     ceiling: dict[str, float] = field(default_factory=dict)  # metric -> split-half agreement of the gains
@@ -261,7 +262,8 @@ def recommend(plan: Plan, store: ResultsStore, tasks: Sequence[str], langs: Sequ
             signals["proximity"][target] = {c: proximity(train_langs[c], lang) for c in candidates}
             if lang in by_lang:
                 gains[target], unit_gains[target] = dict(by_lang[lang]), dict(by_unit[lang])
-    signals["combined"] = {t: {c: statistics.mean(check.z_scores(signals[s][t])[c] for s in SIGNALS) for c in candidates}
+    signals["combined"] = {t: {c: statistics.mean(check.z_scores(signals[s][t])[c] for s in SIGNALS)
+                               for c in candidates}
                            for t in signals["alignment"]}
     nodes = {n.key: n for n in store.nodes()}
     seconds: dict[str, float] = defaultdict(float)
@@ -340,11 +342,12 @@ def _check_grid(rec: Recommendation) -> Grid:
         grid.rows.append([name, *(_cell(v[m], rec.p.get(name, {}).get(m)) for m in metrics), str(v["targets"])])
     if rec.random:
         grid.breaks.add(len(grid.rows) - 1)
-        grid.rows.append(["random ranking (mean)", *(_cell(rec.random[m]) for m in metrics), str(rec.random["targets"])])
+        grid.rows.append(["random ranking (mean)", *(_cell(rec.random[m]) for m in metrics),
+                          str(rec.random["targets"])])
     if rec.ceiling:
-        units = int(rec.ceiling.get("units", 0))
+        splits = f", {rec.ceiling['splits']:.0f} splits" if "splits" in rec.ceiling else ""
         grid.rows.append(["noise ceiling (seed halves)", *(_cell(rec.ceiling.get(m, math.nan)) for m in metrics),
-                          f"{units} units" + (f", {rec.ceiling['splits']:.0f} splits" if "splits" in rec.ceiling else "")])
+                          f"{rec.ceiling.get('units', 0):.0f} units{splits}"])
     return grid
 
 

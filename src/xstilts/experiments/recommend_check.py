@@ -57,9 +57,13 @@ def _nanmean(values) -> float:
     return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else math.nan
 
 
+def _rounded(figures: Mapping[str, float]) -> dict[str, float]:
+    return {m: v if m == "targets" else round(v, 3) for m, v in figures.items()}
+
+
 def _means(per_target: list[list[float]], k: int) -> dict[str, float]:
     cols = np.array(per_target, dtype=float).reshape(-1, 4)
-    return {m: round(_nanmean(c), 3) for m, c in zip(metric_names(k), cols.T)}
+    return {m: _nanmean(c) for m, c in zip(metric_names(k), cols.T)}
 
 
 def score(predicted: Table, gains: Table, candidates: Sequence[str], k: int) -> dict[str, float]:
@@ -127,8 +131,8 @@ def noise_ceiling(unit_gains: Mapping[str, Mapping[str, Mapping[str, float]]], c
         a = {t: {c: float(np.mean([by_c[c][u] for u in half])) for c in candidates} for t, by_c in unit_gains.items()}
         b = {t: {c: float(np.mean([by_c[c][u] for u in other])) for c in candidates} for t, by_c in unit_gains.items()}
         figures += [score(a, b, candidates, k), score(b, a, candidates, k)]
-    out = {m: round(_nanmean([f[m] for f in figures]), 3) for m in metric_names(k)}
-    return {**out, "units": len(units), "splits": len(splits)}
+    out = {m: _nanmean([f[m] for f in figures]) for m in metric_names(k)}
+    return {**_rounded(out), "units": len(units), "splits": len(splits)}
 
 
 def verdict(ceiling: Mapping[str, float]) -> str:
@@ -158,7 +162,8 @@ def z_scores(values: Mapping[str, float]) -> dict[str, float]:
     return {c: (v - mu) / sd if math.isfinite(v) else 0.0 for c, v in values.items()}
 
 
-def held_out_blend(signals: Mapping[str, Table], gains: Table, candidates: Sequence[str]) -> dict[str, dict[str, float]]:
+def held_out_blend(signals: Mapping[str, Table], gains: Table, candidates: Sequence[str]
+                   ) -> dict[str, dict[str, float]]:
     """Target -> candidate -> the prediction of a least-squares blend of the signals' z-scores fitted
     on the other tasks' targets; empty with fewer than 2 tasks."""
     names = [s for s in signals if s != "combined"]
@@ -194,5 +199,6 @@ def validate_ranking(signals: Mapping[str, Table], gains: Table, candidates: Seq
     sample = random_draws(gains, candidates, k, draws)
     p = {name: {m: permutation_p(v[m], sample[m], m) for m in metric_names(k)} for name, v in validation.items()}
     ceiling = noise_ceiling({t: unit_gains[t] for t in gains if t in unit_gains}, candidates, k) if unit_gains else {}
-    return {"validation": validation, "p": p, "random": random_mean(gains, candidates, k),
-            "ceiling": ceiling or {"units": 0}, "draws": draws, "rng_seed": RNG_SEED}
+    return {"validation": {name: _rounded(v) for name, v in validation.items()}, "p": p,
+            "random": _rounded(random_mean(gains, candidates, k)), "ceiling": ceiling or {"units": 0},
+            "draws": draws, "rng_seed": RNG_SEED}
