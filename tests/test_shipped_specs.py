@@ -77,6 +77,20 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     assert nodes and all(n.status == "done" for n in nodes)
     assert len(nodes) == len(summary.done)
     assert report.is_file()
+    loaded = load_spec(spec)
+    if loaded.intermediate_seeds == "per-seed" and len(loaded.seeds) > 1:  # units: phase-2 encoders
+        from xstilts.experiments.plan import validate
+        from xstilts.experiments.study import study_report, study_rows
+        from xstilts.experiments.publish import node_records
+
+        plan = validate(spec, data_root=data_root, overlap=False, smoke=True, model=str(xlmr_tiny))
+        rep = study_report(plan, study_rows(plan, ResultsStore(store))[0], node_records(plan, ResultsStore(store)),
+                           smoke=True)
+        assert rep.units_are_encoders and rep.alignment_gains
+        assert all(c.units == (1, 2, 3) and c.ci is not None for c in rep.alignment_gains + rep.alignment_pairs)
+        assert len(rep.primary) == len(loaded.analysis.primary) and all(c.verdict != "" for c in rep.primary)
+        nested = {r.seed for r in study_rows(plan, ResultsStore(store))[0] if r.layer is None and r.condition == "none"}
+        assert nested == {s + 1000 * k for s in (1, 2, 3) for k in range(min(loaded.finetune_seeds, 2))}
     # the checkpoint policy: no optimizer state left; phase-3 weights only where the spec keeps them
     work, loaded = tmp_path / "work", load_spec(spec)
     assert not list(work.glob("**/state.pt"))

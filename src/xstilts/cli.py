@@ -305,7 +305,8 @@ SpecPath = Annotated[Path, typer.Argument(help="A study spec (YAML), e.g. experi
 Smoke = Annotated[bool, typer.Option(
     "--smoke", help="Every node of the spec through the same code paths on a tiny budget (2 steps of 4 examples, "
                     "32 training / 16 dev / 16 test examples per language, 100 sentences per probe language, "
-                    "the first seed), into a results store and work folder of its own.")]
+                    "the first seed, or the first 3 where each seed trains its own phase-2 encoder, with at most 2 "
+                    "nested fine-tuning seeds), into a results store and work folder of its own.")]
 SpecModel = Annotated[Optional[str], typer.Option(
     "--model", "-m", help="Run the spec with this model instead of its own (a hub id or a local directory).")]
 
@@ -324,26 +325,44 @@ def validate(spec: SpecPath, data_root: DataRoot = None, smoke: Smoke = False, m
     kinds = {}
     for n in plan.nodes.values():
         kinds[n.kind] = kinds.get(n.kind, 0) + 1
+    from .experiments.power import power_lines
+
     for w in plan.warnings:
         console.print(f"[yellow]{w}[/]")
+    for line in power_lines(plan.spec):
+        if "UNDER" in line or "unknown" in line or line.startswith("intermediate_seeds"):
+            console.print(f"[yellow]warning: {line}[/]")
     console.print(f"[green]{spec} is valid[/]: " + ", ".join(f"{v} {k}" for k, v in kinds.items())
                   + f" nodes, about {plan.minutes:.0f} min on the default throughput")
 
 
+Pilot = Annotated[Optional[Path], typer.Option(
+    "--pilot", help="A published study (a folder `report --publish` wrote) whose rows give the variance the "
+                    "power of this spec's primary comparisons is computed from.")]
+
+
 @app.command()
 def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smoke: Smoke = False,
-         model: SpecModel = None) -> None:
+         model: SpecModel = None, pilot: Pilot = None) -> None:
     """Print a study's DAG (phase-2 encoders, probes, fine-tuning runs), each node's status in the
-    results store, its estimated cost and its effective hyper-parameters, before anything runs."""
+    results store, its estimated cost and its effective hyper-parameters, before anything runs; and,
+    for the spec's declared primary comparisons, the power its units give for its margin and the
+    units needed for 80%, from a pilot's variance (--pilot) or analysis.planning_sd.
+
+    Example: xstilts plan experiments/lowres-vs-english.yaml --pilot results/lowres-vs-english-pilot"""
     from .experiments.plan import render_plan, validate as validate_spec
+    from .experiments.power import load_record, power_lines
     from .experiments.study import smoke_store_url
     from .store import ResultsStore
 
     with user_errors():
         with read_only_caches():  # plan creates nothing
             p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model)
+            record = load_record(pilot) if pilot is not None else None
         url = store or p.spec.store or (smoke_store_url() if smoke else None)
         console.print(render_plan(p, ResultsStore(url, read_only=True)))  # plan creates nothing
+        for line in power_lines(p.spec, record):
+            console.print(f"[{'yellow' if 'UNDER' in line or 'unknown' in line else 'green'}]{line}[/]")
 
 
 WorkDir = Annotated[Optional[Path], typer.Option(
@@ -437,6 +456,9 @@ def report(
              "environment.json (versions, git hash, CPU), report.html and saved recommendations.")] = None,
     smoke: Smoke = False,
     model: SpecModel = None,
+    record: Annotated[Optional[Path], typer.Option(
+        "--from", help="Report a published study (the folder `--publish` wrote: rows.json.gz, nodes.json) "
+                       "instead of the store's rows.")] = None,
 ) -> None:
     """Report a study from the rows its nodes stored (nothing runs): the answer in one sentence,
     XTREME-R aggregation, gains over the no-intermediate baseline with significance over seeds,
@@ -446,6 +468,7 @@ def report(
     Example: xstilts report experiments/lowres-vs-english.yaml --publish results/lowres-vs-english
     """
     from .experiments.plan import validate as validate_spec
+    from .experiments.power import load_record
     from .experiments.publish import publish as publish_study
     from .experiments.study import report_study, smoke_store_url, study_dir, study_rows
     from .store import ResultsStore
@@ -454,7 +477,9 @@ def report(
         p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model)
         results = ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None), read_only=True)
         folder = study_dir(p.spec, work_dir, smoke)
-        path = report_study(p, results, html or folder / "report.html", folder=folder, console=console)
+        rec = load_record(record) if record is not None else None
+        path = report_study(p, results, html or folder / "report.html", folder=folder, console=console,
+                            smoke=smoke, record=rec)
         if publish is not None:
             written = publish_study(p, results, study_rows(p, results)[0], path, folder, publish)
             console.print(f"published {len(written)} files to {publish}: {', '.join(w.name for w in written)}")

@@ -1,13 +1,13 @@
 """Spec → a DAG of nodes, each keyed by a hash of everything that can change its result.
 
 Three kinds of node:
-- `intermediate`: one per condition that trains (kind != none), trained once with the first
-  seed and reused by every target and seed (the paper trains one intermediate model), or once
-  per seed with `intermediate_seeds: per-seed`. Output: {"checkpoint": dir}.
+- `intermediate`: one per condition that trains (kind != none) and seed (`intermediate_seeds:
+  per-seed`, the default: the encoder is the unit of replication), or one trained with the first
+  seed and reused by every target and seed (`first`, as the paper). Output: {"encoder": dir}.
 - `probe`: each alignment probe on each encoder (the base encoder and every intermediate
   checkpoint). Output: e.g. {"rows": n}.
 - `finetune`: each target task x condition x seed, from that condition's encoder with fresh
-  heads. Output: e.g. {"rows": n}.
+  heads; with `finetune_seeds: k`, k runs nested in each unit (phase-2 seed). Output: e.g. {"rows": n}.
 
 A key hashes the kind, the node's config (with a content hash of the data files it reads),
 its dependencies' keys, and the code version: the package version plus a per-kind constant in
@@ -35,11 +35,14 @@ from xstilts.provenance import package_version, stable_hash
 from xstilts.store import LEASE_SECONDS
 
 CODE_VERSIONS = {"intermediate": "2", "probe": "2", "finetune": "2"}
+NESTED_SEED_STRIDE = 1000  # fine-tuning seeds nested in unit s: s, s + 1000, ...
 # Used for the cost only, where neither the spec nor the target's recipe sets them.
 _FALLBACK_BATCH, _FALLBACK_LENGTH = 32, 128
 
 
-# `--smoke`: every node of the spec through the same code paths on a tiny budget (one seed).
+# `--smoke`: every node of the spec through the same code paths on a tiny budget (one seed; up to
+# SMOKE_UNITS where every seed trains its own phase-2 encoder).
+SMOKE_UNITS = 3
 SMOKE_INTERMEDIATE = Train(max_steps=2, batch_size=4, max_train_examples=32)
 SMOKE_FINETUNE = Train(max_steps=2, batch_size=4, max_train_examples=32, eval_every=2, max_dev_examples=16,
                        max_eval_examples=16)
@@ -154,7 +157,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
     root = data_root or spec.data_root
     load_spec_tasks(spec, root)
     nodes: dict[str, Node] = {}
-    seeds = spec.seeds[:1] if smoke else spec.seeds
+    seeds = study_seeds(spec, smoke)
 
     def add(kind: str, label: str, config: dict, deps: tuple[str, ...], cost: Cost, **meta: Any) -> str:
         config = {"study": spec.name, **config}  # a study's nodes and rows are its own, even where another's match
@@ -206,14 +209,31 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
         data = data_id(sources, root)
         hp = resolve(task.recipe, spec.finetune, t.train, *([SMOKE_FINETUNE] if smoke else []))
         for c in spec.conditions:
-            for seed in seeds:
-                dep = () if c.kind == "none" else (trained[c.name, seed if per_seed else seeds[0]],)
+            for seed, unit in finetune_seeds(spec, seeds, smoke):
+                dep = () if c.kind == "none" else (trained[c.name, unit if per_seed else seeds[0]],)
                 config = {"task": t.task, "langs": t.langs, "train": hp.node_config(), "seed": seed,
                           "model": spec.model, "condition": c.name, "intermediate_tasks": c.tasks, "data": data,
                           "smoke": smoke}
-                add("finetune", f"{t.task} after {c.name} (seed {seed})", config, dep,
-                    _train_cost(hp, throughput), condition=c.name, hparams=hp)
+                label = f"{t.task} after {c.name} (seed {seed}" + (f", unit {unit})" if seed != unit else ")")
+                add("finetune", label, config, dep, _train_cost(hp, throughput), condition=c.name, hparams=hp,
+                    **({"unit": unit} if spec.finetune_seeds > 1 else {}))
     return Plan(nodes, spec)
+
+
+def study_seeds(spec: Spec, smoke: bool = False) -> list[int]:
+    """The seeds a plan runs: all of them; a smoke run the first, or the first `SMOKE_UNITS` where
+    each seed is a phase-2 encoder (so the statistics over units run too)."""
+    if not smoke:
+        return list(spec.seeds)
+    return list(spec.seeds[:SMOKE_UNITS] if spec.intermediate_seeds == "per-seed" else spec.seeds[:1])
+
+
+def finetune_seeds(spec: Spec, seeds: Sequence[int], smoke: bool = False) -> list[tuple[int, int]]:
+    """(fine-tuning seed, unit) of every phase-3 run per condition and target: each unit (phase-2
+    seed) nests `finetune_seeds` runs (2 at most in a smoke run), seeded s, s + 1000, s + 2000, ...
+    (the first keeps seed s)."""
+    nested = min(spec.finetune_seeds, 2) if smoke else spec.finetune_seeds
+    return [(s + NESTED_SEED_STRIDE * r, s) for s in seeds for r in range(nested)]
 
 
 def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> list[tuple[int | None, str, str]]:
@@ -310,9 +330,10 @@ def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | 
     if problems := _spec_problems(path, spec, resolve_data_root(data_root or spec.data_root)):
         raise SpecError(path, problems)
     plan = build_plan(spec, throughput, data_root, smoke=smoke)
+    if problems := guard.declaration_problems(spec):
+        raise SpecError(path, problems)
     if overlap:
-        chance = guard.check_spec(spec, data_root)
-        plan = replace(plan, warnings=tuple(f"tolerated overlap: {o.message()}" for o in chance))
+        plan = replace(plan, warnings=(*plan.warnings, *guard.check_spec(spec, data_root)))
     return plan
 
 

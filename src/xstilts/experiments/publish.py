@@ -59,7 +59,8 @@ def environment(rows: list[ResultRow]) -> dict:
     }
 
 
-def _nodes(plan: Plan, store: ResultsStore) -> list[dict]:
+def node_records(plan: Plan, store: ResultsStore) -> list[dict]:
+    """Every node of the plan with its settings, state, seconds and outputs (nodes.json's entries)."""
     stored = {n.key: n for n in store.nodes()}
     out = []
     for key, node in plan.nodes.items():
@@ -79,7 +80,7 @@ def publish(plan: Plan, store: ResultsStore, rows: list[ResultRow], html: Path, 
     spec = plan.spec
     files = {
         "spec.effective.yaml": yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True),
-        "nodes.json": json.dumps(_nodes(plan, store), indent=1, default=str),
+        "nodes.json": json.dumps(node_records(plan, store), indent=1, default=str),
         "environment.json": json.dumps(environment(rows), indent=1),
     }
     write_json(out / "rows.json.gz", [{"key": r.key(), **r.model_dump(mode="json")} for r in rows])

@@ -312,7 +312,8 @@ def _primary(design: Design, conditions: dict[str, ConditionInfo], units: Units,
     out, notes = [], []
     for p in design.primary:
         outcomes = _outcomes(p.on, tasks, probes)
-        sides = [_side(p.a, conditions), _side(p.b, conditions)]
+        present = {c for c in [*units, *probe_units]}  # conditions left out (did not learn) have no rows
+        sides = [[c for c in _side(p.a, conditions) if c in present], [c for c in _side(p.b, conditions) if c in present]]
         if not outcomes or not all(sides):
             notes.append(f"primary comparison {p.label}: no rows for "
                          + ("its outcomes" if not outcomes else "one of its sides") + " (not computed)")
@@ -390,6 +391,9 @@ def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] 
     check_versions(rows)
     infos = _ordered(rows, conditions)
     bad_encoders, bad_nodes, excluded = _excluded(learning, design)
+    if design.smoke:  # nothing learns in 2 steps: list the runs, keep them, so every comparison path still runs
+        bad_encoders, bad_nodes = set(), set()
+        excluded = [f"(smoke run: kept all the same) {e}" for e in excluded]
     kept = [r for r in rows if r.protocol.get("node") not in bad_nodes
             and (r.condition, None) not in bad_encoders and (r.condition, unit_of(r)) not in bad_encoders]
     targets = [r for r in kept if r.layer is None]
@@ -420,6 +424,9 @@ def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] 
               if c != baseline and a.gain is not None and a.transfer_gain is not None]
     order = {name: i for i, name in enumerate(infos)}
     notes += primary_notes
+    notes += [f"declared overlap: {c} trains on data that target {t} also uses (the spec says so); its "
+              f"comparisons on {t} are flagged" for c, targets in design.declared_overlap.items() if c in infos
+              for t in targets]
     for note in notes:
         warnings.warn(note, ReportWarning, stacklevel=2)
     return StudyReport(
