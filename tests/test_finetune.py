@@ -40,6 +40,9 @@ def test_finetune_end_to_end_and_resume(tiny_dir, data_root, tmp_path):
     assert len(stored) == 3 and {r.model_hash for r in stored} == {rows[0].model_hash}
     config = json.loads((tmp_path / "a" / "finetune.json").read_text())
     assert config["train"]["max_steps"] == 6 and config["train_examples"] == 64 and config["result"]["step"] == 6
+    learning = config["learning"]["xnli"]  # the English dev curve, against chance, and the selected score
+    assert [s for s, _ in learning["curve"]] == [2, 4, 6] and learning["chance"] == pytest.approx(100 / 3)
+    assert learning["selected_score"] == config["result"]["best_score"] == max(v for _, v in learning["curve"])
     assert (tmp_path / "a" / "predictions" / "xnli.sw.jsonl").is_file()
     # done: the selected weights stay, the optimizer state goes
     assert (tmp_path / "a" / "train" / "best" / "model.safetensors").is_file()

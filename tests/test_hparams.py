@@ -27,7 +27,7 @@ def test_layers_override_in_order_and_length_is_one_choice():
 
 @pytest.mark.parametrize("layer, phase, field", [
     (Train(max_steps=5, epochs=1), "finetune", "epochs"),
-    (Train(eval_every=5), "intermediate", "eval_every"),
+    (Train(until=50), "finetune", "until"),
     (Train(max_eval_examples=5), "intermediate", "max_eval_examples"),
 ])
 def test_settings_no_run_can_honour_are_refused(layer, phase, field):

@@ -33,6 +33,7 @@ from xstilts.models.encoders import load_encoder, weights_hash
 from xstilts.models.heads import TaskModel, task_model
 from xstilts.paths import cache_dir, data_root as resolve_data_root, user_dir
 from xstilts.provenance import tensor_state_hash
+from xstilts.report.learning import chance_level, learning_entry
 from xstilts.store import ResultRow, ResultsStore
 from xstilts.tasks import TaskDef, get_task
 from xstilts.tasks.data import read_source, read_sources, sources_hash
@@ -82,8 +83,9 @@ def head_options(task: TaskDef) -> dict[str, Any]:
     return {"num_labels": len(task.labels)} if task.head in ("classification", "tagging") else {}
 
 
-def _dev_eval_fn(task: TaskDef, tokenizer, root: Path, max_length: int, max_dev_examples: int | None):
-    """eval_fn for the loop: the task's main score on English dev, or None without a dev set."""
+def dev_eval_fn(task: TaskDef, tokenizer, root: Path, max_length: int, max_dev_examples: int | None):
+    """eval_fn for the loop: the task's main score on its dev set (English for a target; a phase-2
+    task's own language), or None without a dev set."""
     if task.dev is None:
         return None
     examples = read_source(task.dev, root)[:max_dev_examples]
@@ -139,7 +141,8 @@ def run_finetune(
     `eval_every` steps (default: five times per run) and the best weights are evaluated on every
     language (or EVAL_LANGS). RESUME continues a killed run from OUT_DIR/train/last. Rows go to
     the results store at STORE_URL (None: the user's; False: none, a study's driver stores them), each carrying HP and PROVENANCE (e.g. the study and node that made it);
-    the effective config is saved in OUT_DIR/finetune.json, predictions in OUT_DIR/predictions/.
+    the effective config is saved in OUT_DIR/finetune.json with the dev curve and whether the
+    run learned (`learning`, `report.learning`), predictions in OUT_DIR/predictions/.
     MODEL_NAME names the model in result rows when MODEL is a phase-2 checkpoint of it. Once
     every language is stored the optimizer state is dropped (`drop_checkpoints`); KEEP_WEIGHTS
     False drops the selected weights too (a study's default: its rows are what it needs).
@@ -191,12 +194,16 @@ def run_finetune(
     console.print(f"[bold]{t.name}[/]: {len(examples):,} English examples → {len(feats):,} features; "
                   f"{hp.describe()}{'' if hp.max_steps else f' = {total} steps'}, dev every {every} steps → {out}")
     result = train(tm, feats, config=cfg,
-                   eval_fn=_dev_eval_fn(t, enc.tokenizer, root, hp.max_length, hp.max_dev_examples),
+                   eval_fn=dev_eval_fn(t, enc.tokenizer, root, hp.max_length, hp.max_dev_examples),
                    out_dir=out / "train", resume=resume)
     if not PartialState().is_main_process:  # data parallel: the first process evaluates, stores and cleans up
         return []
+    losses = result.tasks.get("train", {})
     config["result"] = {"step": result.step, "best_score": result.best_score, "best_metrics": result.best_metrics,
                         "last_loss": result.last_loss, "train_seconds": round(time.perf_counter() - started, 1)}
+    config["learning"] = {t.name: learning_entry(
+        t.main_score if t.dev else None, *chance_level(t, examples), [(e["step"], e["score"]) for e in result.evals],
+        losses.get("first_loss"), losses.get("final_loss"), selected_score=result.best_score)}
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
     selected = _load_best(tm, out / "train")
     rows = _evaluate_checkpoint(tm, enc.tokenizer, t, out, config, selected, root=root, store_url=store_url,

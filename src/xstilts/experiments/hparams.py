@@ -21,8 +21,14 @@ from xstilts.tasks.schema import Recipe
 
 Phase = Literal["intermediate", "finetune"]
 DEFAULT_MAX_DEV_EXAMPLES = 1000
-# Phase 2 has no model selection and no zero-shot evaluation: these fields have no meaning there.
-FINETUNE_ONLY = ("eval_every", "max_dev_examples", "max_eval_examples")
+# Phase 2 scores each task on its own dev set (to record that it learned; no model selection).
+# Left unset, these stand in for eval_every / max_dev_examples there: the resolved fields stay
+# None, so the nodes planned before phase 2 had a dev curve keep their keys.
+PHASE2_DEV_EVALS = 5  # evaluations per run (eval_every = steps // this)
+PHASE2_MAX_DEV_EXAMPLES = 300  # per task: a few seconds of me5-small on a CPU
+# Phase 2 has no zero-shot evaluation, and phase 3 selects on dev instead of stopping at a target.
+FINETUNE_ONLY = ("max_eval_examples",)
+INTERMEDIATE_ONLY = ("until",)
 
 
 class HParams(BaseModel):
@@ -42,14 +48,17 @@ class HParams(BaseModel):
     # recompute activations in the backward pass: less memory, the same weights (a run-only setting)
     gradient_checkpointing: bool = False
     max_train_examples: PositiveInt | None = None
-    eval_every: PositiveInt | None = None  # None: five model-selection passes per run
-    max_dev_examples: PositiveInt | None = None  # None: all of English dev
+    eval_every: PositiveInt | None = None  # None: five dev evaluations per run
+    max_dev_examples: PositiveInt | None = None  # None: all of English dev (phase 2: PHASE2_MAX_DEV_EXAMPLES)
     max_eval_examples: PositiveInt | None = None  # None: every example of every language
+    until: float | None = None  # phase 2: stop once every task's own dev score reaches this (points)
 
     def node_config(self) -> dict:
         """What a plan node's key hashes: every field, but a run-only setting only when it is on
-        (so adding one kept the keys of every earlier node)."""
-        return self.model_dump(exclude=set() if self.gradient_checkpointing else {"gradient_checkpointing"})
+        and `until` only when set (so adding either kept the keys of every earlier node)."""
+        exclude = {name for name, off in (("gradient_checkpointing", not self.gradient_checkpointing),
+                                          ("until", self.until is None)) if off}
+        return self.model_dump(exclude=exclude)
 
     def describe(self) -> str:
         """One line for `xstilts plan`: the length, rate, batch and caps that were resolved."""
@@ -61,7 +70,7 @@ class HParams(BaseModel):
             parts.append("frozen emb")
         if self.gradient_checkpointing:
             parts.append("grad ckpt")
-        for name in ("max_train_examples", "max_dev_examples", "max_eval_examples", "eval_every"):
+        for name in ("max_train_examples", "max_dev_examples", "max_eval_examples", "eval_every", "until"):
             if getattr(self, name) is not None:
                 parts.append(f"{name.removeprefix('max_')} {getattr(self, name)}")
         return ", ".join(parts)
@@ -82,8 +91,13 @@ def check_layer(layer: Train, phase: Phase) -> None:
     if phase == "intermediate":
         for name in FINETUNE_ONLY:
             if getattr(layer, name) is not None:
-                raise HParamsError(name, "phase 2 has no dev selection or zero-shot evaluation; "
-                                         "set it under 'finetune:' or on a task target")
+                raise HParamsError(name, "phase 2 has no zero-shot evaluation; set it under 'finetune:' or on a "
+                                         "task target")
+    else:
+        for name in INTERMEDIATE_ONLY:
+            if getattr(layer, name) is not None:
+                raise HParamsError(name, "only phase 2 trains to a dev target (phase 3 selects its best weights "
+                                         "on dev); set it under 'intermediate:' or on a condition")
 
 
 def resolve(recipe: Recipe, *layers: Train, phase: Phase = "finetune") -> HParams:

@@ -41,10 +41,14 @@ class Train(_Strict):
     freeze_embeddings: bool | None = None
     gradient_checkpointing: bool | None = None  # less activation memory for more compute; same weights
     max_train_examples: PositiveInt | None = None
-    # fine-tuning only: model selection and evaluation budget
+    # dev evaluations: phase 3 selects its weights on English dev, phase 2 records each task's own dev curve
     eval_every: PositiveInt | None = None  # dev evaluations (and checkpoints) every N steps
-    max_dev_examples: PositiveInt | None = None  # English dev examples per model-selection pass
-    max_eval_examples: PositiveInt | None = None  # zero-shot examples per language
+    max_dev_examples: PositiveInt | None = None  # dev examples per evaluation (per task in phase 2)
+    max_eval_examples: PositiveInt | None = None  # fine-tuning only: zero-shot examples per language
+    # phase 2 only: stop once every trained task's own dev score reaches this many points
+    # (checked at each dev evaluation; max_steps / epochs stay the cap), so that conditions in
+    # different languages learn their tasks equally instead of for equal steps
+    until: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
 
 
 class Sampling(_Strict):

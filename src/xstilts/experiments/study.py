@@ -18,7 +18,7 @@ from xstilts.errors import XstiltsError
 from xstilts.evaluation import alignment
 from xstilts.evaluation.encode import resolve_layers
 from xstilts.experiments.execute import LocalExecutor, RunContext, Summary, register_runner
-from xstilts.experiments.finetune import run_finetune
+from xstilts.experiments.finetune import CONFIG_FILE, run_finetune
 from xstilts.experiments.hparams import HParams
 from xstilts.experiments.intermediate import SOURCE_FILE, is_complete, run_intermediate
 from xstilts.experiments.plan import Node, Plan, render_plan, validate
@@ -62,7 +62,10 @@ def intermediate_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dic
         mlm_fraction=mlm["fraction"] if mlm else "proportional", resume=True,
     )
     source = json.loads((Path(encoder) / SOURCE_FILE).read_text())
-    return {"encoder": str(encoder), "task_shares": source["task_shares"], "mlm_head": (source["mlm"] or {}).get("head")}
+    return {"encoder": str(encoder), "task_shares": source["task_shares"], "mlm_head": (source["mlm"] or {}).get("head"),
+            # each task's own dev curve, chance and verdict (report.learning); absent from encoders trained before
+            **({"learning": source["learning"], "stopped_early": source["stopped_early"]} if "learning" in source
+               else {})}
 
 
 def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
@@ -94,7 +97,8 @@ def finetune_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
         provenance=_provenance(node, ctx),
         keep_weights=ctx.spec.checkpoints.keep_finetuned if ctx.spec else True,
     )
-    return {"rows": rows}
+    config = json.loads((Path(ctx.node_dir) / CONFIG_FILE).read_text())
+    return {"rows": rows, "learning": config["learning"]}  # English dev curve, chance and verdict
 
 
 register_runner("intermediate", _with_spec_tasks(intermediate_node),

@@ -55,6 +55,11 @@ class TrainConfig(BaseModel):
     task_shares: dict[str, float] = {}
     task_loss_weights: dict[str, float] = {}  # a task's loss is scaled by this (default 1) before backward
     load_best: bool = True  # with an eval_fn: the model ends with the best evaluated weights
+    # with an eval_fn: False only records the score (phase 2 has no model selection, so no best/ weights)
+    select_best: bool = True
+    # with an eval_fn: stop at the first evaluation scoring at least this (phase 2's `until:`); the
+    # length (max_steps or epochs) stays the cap and the schedule's length
+    stop_at: float | None = None
     progress: bool = True
     # test-only: raise TrainingInterrupted after this step, as if the process were killed
     stop_after_steps: PositiveInt | None = None

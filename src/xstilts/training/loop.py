@@ -50,8 +50,8 @@ from .sampling import BatchStream, TaskSampler, task_probabilities
 # stays `batch_size` whatever the number of processes)
 RUN_ONLY = {"stop_after_steps", "progress", "device", "compile", "gradient_checkpointing", "world_size"}
 # what a checkpoint written before these options existed ran with (it resumes as it was)
-BEFORE_PACKING = {"packing": False, "token_budget": None,
-                  **{k: TrainConfig.model_fields[k].default for k in ("pack_length", "bucket")}}
+BEFORE_PACKING = {"packing": False, "token_budget": None, **{k: TrainConfig.model_fields[k].default
+                                                            for k in ("pack_length", "bucket", "select_best", "stop_at")}}
 Collate = Callable[[list[dict]], dict[str, torch.Tensor]]
 EvalFn = Callable[[nn.Module], tuple[float, dict]]
 
@@ -70,12 +70,22 @@ class TrainResult:
     best_score: float | None
     best_metrics: dict = field(default_factory=dict)
     last_loss: float | None = None
-    tasks: dict = field(default_factory=dict)  # per task: batches, share of batches, final loss
+    tasks: dict = field(default_factory=dict)  # per task: batches, share of batches, first and final loss
+    evals: list = field(default_factory=list)  # every evaluation: {"step", "score", "eval"}, from the log
+    stopped: bool = False  # ended early: an evaluation reached `stop_at`
+
+
+def eval_curve(log_path: Path) -> list[dict]:
+    """Every evaluation of a run, from its log ({"step", "score", "eval"}; resumed runs included)."""
+    if not Path(log_path).is_file():
+        return []
+    return [r for r in map(json.loads, Path(log_path).read_text().splitlines()) if "score" in r]
 
 
 def task_summary(log_path: Path) -> dict[str, dict]:
     """What each task (loss) got over a whole run, from its log: micro-batches drawn, their share,
-    and the final loss (the mean of the task's losses over the last tenth of the steps)."""
+    and the first and final loss (the mean of the task's losses over the first and the last tenth
+    of the steps it was drawn in: a final loss far above the first says the run diverged)."""
     steps = [r for r in map(json.loads, Path(log_path).read_text().splitlines()) if "task_batches" in r]
     if not steps:
         return {}
@@ -83,13 +93,17 @@ def task_summary(log_path: Path) -> dict[str, dict]:
     for r in steps:
         for t, n in r["task_batches"].items():
             counts[t] = counts.get(t, 0) + n
-    tail = steps[-max(1, len(steps) // 10):]
     total = sum(counts.values())
+
+    def mean(losses: list[float]) -> float:
+        return round(sum(losses) / len(losses), 4)
+
     out = {}
     for t, n in counts.items():
-        losses = [r["task_loss"][t] for r in tail if t in r["task_loss"]]
-        out[t] = {"batches": n, "share": round(n / total, 4),
-                  "final_loss": round(sum(losses) / len(losses), 4) if losses else None}
+        losses = [r["task_loss"][t] for r in steps if t in r["task_loss"]]
+        tenth = max(1, len(losses) // 10)
+        out[t] = {"batches": n, "share": round(n / total, 4), "first_loss": mean(losses[:tenth]),
+                  "final_loss": mean(losses[-tenth:])}
     return out
 
 
@@ -141,7 +155,8 @@ def train(
     `model(task=..., **batch)`, one batch per micro-step from a sampled task). `collate`
     (one, or one per task) defaults to dynamic padding with the encoder's pad id.
     `eval_fn(model) -> (score, metrics)`, higher is better, runs every `eval_every` steps and
-    at the end; the best weights go to out_dir/best/. out_dir/last/ is the resumable
+    at the end; the best weights go to out_dir/best/ (`select_best`), and a score reaching
+    `stop_at` ends the run there. out_dir/last/ is the resumable
     checkpoint and out_dir/log.jsonl the per-step log. Under several processes every one calls
     `train` alike; eval_fn, the log and the checkpoints are the main process's.
     """
@@ -209,7 +224,7 @@ def train(
     }
 
     # --- resume ----------------------------------------------------------------------
-    step, best_score, best_metrics = 0, None, {}
+    step, best_score, best_metrics, stopped = 0, None, {}, False
     checkpoint = resolve(out_dir / "last") if resume else None
     if checkpoint is not None and not is_resumable(checkpoint):
         checkpoint = None  # a finished run's weights without optimizer state: asked again, it trains afresh
@@ -227,6 +242,7 @@ def train(
         rngs = state.get("rng_ranks", [state["rng"]])  # another world size resumes with the main process's
         set_rng_state(rngs[rank] if len(rngs) == world else rngs[0])
         step, best_score, best_metrics = meta["step"], meta["best_score"], meta["best_metrics"]
+        stopped = meta.get("stopped", False)
     log_path = out_dir / "log.jsonl"
     if main:
         _truncate_log(log_path, step)
@@ -241,7 +257,7 @@ def train(
                 "rng_ranks": rngs,
             }
             meta = {"step": step, "epoch": epoch(), "best_score": best_score, "best_metrics": best_metrics,
-                    "config": effective}
+                    "stopped": stopped, "config": effective}
             save_checkpoint(out_dir / "last", accelerator.unwrap_model(model), state, meta)
         accelerator.wait_for_everyone()
 
@@ -279,7 +295,7 @@ def train(
 
     # --- the loop --------------------------------------------------------------------
     with progress, (log_path.open("a") if main else open(os.devnull, "w")) as log:
-        while step < total_steps:
+        while step < total_steps and not stopped:
             started, tokens = time.perf_counter(), 0
             picked, batch_losses = [], []
             for _ in range(config.grad_accum):
@@ -339,24 +355,25 @@ def train(
                 unwrapped = accelerator.unwrap_model(model)
                 score, metrics = evaluate(unwrapped)
                 log.write(json.dumps({"step": step, "eval": metrics, "score": score}) + "\n")
+                stopped = config.stop_at is not None and score >= config.stop_at
                 if best_score is None or score > best_score:
                     best_score, best_metrics = float(score), dict(metrics)
-                    if main:
+                    if main and config.select_best:
                         with atomic_dir(out_dir / "best") as tmp:
                             save_weights(unwrapped, tmp)
                             (tmp / "meta.json").write_text(json.dumps({"step": step, "score": best_score, "metrics": metrics}, default=str))
                     accelerator.wait_for_everyone()
-            if step == total_steps or (config.save_every and step % config.save_every == 0):
+            if step == total_steps or stopped or (config.save_every and step % config.save_every == 0):
                 log.flush()
                 save_last()
-            if config.stop_after_steps == step and step < total_steps:
+            if config.stop_after_steps == step and step < total_steps and not stopped:
                 raise TrainingInterrupted(f"stop_after_steps={step}")
 
     accelerator.wait_for_everyone()  # the main process has closed the log
     if eval_fn is not None and config.load_best and resolve(out_dir / "best") is not None:
         load_weights(accelerator.unwrap_model(model), out_dir / "best")
     return TrainResult(step=step, best_score=best_score, best_metrics=best_metrics, last_loss=loss_value,
-                       tasks=task_summary(log_path))
+                       tasks=task_summary(log_path), evals=eval_curve(log_path), stopped=stopped)
 
 
 def _stack(arrays: list[np.ndarray], fill: float) -> np.ndarray:
