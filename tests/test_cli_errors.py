@@ -70,12 +70,42 @@ def test_debug_shows_the_traceback(spec, data_root):
     assert result.exit_code != 0 and type(result.exception).__name__ == "StoreError"
 
 
-def test_plan_on_a_missing_store_creates_nothing(spec, data_root, tmp_path):
-    store = tmp_path / "no" / "such" / "x.sqlite"
-    result = CliRunner().invoke(app, ["plan", str(spec), "--data-root", str(data_root), "--store", f"sqlite:///{store}"])
+def test_plan_of_a_study_never_run_creates_nothing(spec, data_root, tmp_path):
+    """No --store: the user's store may not exist yet, which only means every node is to run."""
+    result = CliRunner().invoke(app, ["plan", str(spec), "--data-root", str(data_root)])
     assert result.exit_code == 0, result.output
-    assert "0 done, 11 to run" in result.output and not (tmp_path / "no").exists()
-    assert not (tmp_path / "home").exists()
+    assert "0 done, 11 to run" in result.output
+    assert not (tmp_path / "home").exists() and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("command", ["plan", "report", "recommend"])
+@pytest.mark.parametrize("where, said", [
+    ("no/such/x.sqlite", "error: no results store at sqlite:///{store}: no such database"),
+    ("a-folder", "error: the results store {store} is a folder, not a SQLite file"),
+])
+def test_read_only_command_on_a_missing_or_wrong_store_says_so(spec, data_root, tmp_path, command, where, said):
+    """A store named by hand that is not there, or is a folder: one line, exit 2, nothing created."""
+    (tmp_path / "a-folder").mkdir()
+    store = tmp_path / where
+    before = sorted(tmp_path.rglob("*"))
+    extra = ["--task", "udpos"] if command == "recommend" else []
+    out = _one_line(CliRunner().invoke(app, [command, str(spec), "--data-root", str(data_root),
+                                             "--store", f"sqlite:///{store}", *extra]))
+    assert out.startswith(said.format(store=store)) and len(out.strip().splitlines()) == 1
+    assert "kind 'none'" not in out
+    assert sorted(tmp_path.rglob("*")) == before  # no store, hash cache, study folder or report.html
+
+
+def test_report_with_no_rows_says_why_and_writes_nothing(spec, data_root, tmp_path):
+    """A store that exists but holds none of this study's rows: no empty report with a warning about
+    something else; one line pointing at `run`, and no report.html."""
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    ResultsStore(url)  # an empty store, as another study's run would leave it
+    before = sorted(tmp_path.rglob("*"))
+    out = _one_line(CliRunner().invoke(app, ["report", str(spec), "--data-root", str(data_root), "--store", url]))
+    assert "none of the 9 probe and fine-tuning nodes of" in out and f"run `xstilts run {spec}` first" in out
+    assert "kind 'none'" not in out and len(out.strip().splitlines()) == 1
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_ctrl_c_during_run_marks_the_node_interrupted(spec, data_root, tmp_path):

@@ -8,8 +8,8 @@ XTREME blanks its test sets.
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -25,8 +25,8 @@ RECORDED = load_checksums()
 
 @pytest.fixture
 def root(tmp_path, data_root, monkeypatch):
-    """copy(rel) puts the real '<folder>/<path>' file under a fresh data root (mtime kept, so
-    its hash is cacheable) and returns the copy; the hash cache is private to the test."""
+    """copy(rel) puts the real '<folder>/<path>' file under a fresh data root (mtime kept) and
+    returns the copy; XSTILTS_CACHE is private to the test, to show that nothing is written there."""
     monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
     new = tmp_path / "data"
 
@@ -40,13 +40,33 @@ def root(tmp_path, data_root, monkeypatch):
     return copy
 
 
-def test_unchanged_copies_read_and_their_hashes_are_cached(root, tmp_path):
-    p = root("xnli/test/test-sw.tsv")
+def test_unchanged_copies_read_and_create_no_hash_cache(root, tmp_path):
+    root("xnli/test/test-sw.tsv")
     assert len(catalog.read("xnli", "test", "sw", root.root)) == 5010
+    assert not (tmp_path / "cache").exists()
+
+
+def test_same_size_edit_with_its_mtime_kept_is_refused(root):
+    """The change disk rot (or a restored timestamp) makes: one word of a Tatoeba sentence swapped for
+    another of the same length, the mtime put back. It once read without complaint and overwrote
+    correct rows; the content hash refuses it, in the same process and in the next."""
+    from xstilts import provenance
+
+    p = root("tatoeba/tatoeba.swh-eng.swh")
+    root("tatoeba/tatoeba.swh-eng.eng")
+    assert len(catalog.read("tatoeba", "test", "swh", root.root)) == 390
+    text = p.read_bytes()
+    i = text.index(b" ", 100)
+    edited = text[:i + 1] + bytes(reversed(text[i + 1:i + 5])) + text[i + 5:]
+    assert len(edited) == len(text) and edited != text
     st = p.stat()
-    with sqlite3.connect(tmp_path / "cache" / "file_hashes.sqlite") as con:
-        rows = con.execute("SELECT size, mtime_ns, sha256 FROM hashes WHERE path = ?", (str(p.resolve()),)).fetchall()
-    assert rows == [(st.st_size, st.st_mtime_ns, RECORDED["xnli/test/test-sw.tsv"])]
+    p.write_bytes(edited)
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    for _ in range(2):
+        with pytest.raises(DataIntegrityError, match="the file changed since it was recorded") as e:
+            catalog.read("tatoeba", "test", "swh", root.root)
+        assert e.value.path == str(p)
+        provenance._HASHED.clear()  # the next run
 
 
 def test_sib200_cut_mid_line_names_both_hashes_and_the_line(root):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import pickle
 
 from tokenizers import Tokenizer
@@ -63,8 +65,30 @@ def test_cached_features_builds_once_and_rebuilds_corrupt_files(tmp_path):
     first = cached_features(key, build, tmp_path)
     assert cached_features(key, build, tmp_path) == first and len(calls) == 1
     (path,) = tmp_path.glob("*.pkl")
-    assert pickle.loads(path.read_bytes()) == first
+    digest, _, payload = path.read_bytes().partition(b"\n")
+    assert pickle.loads(payload) == first and digest == hashlib.sha256(payload).hexdigest().encode()
     assert not list(tmp_path.glob("*.tmp"))
     path.write_bytes(path.read_bytes()[:10])  # truncated by a crash or a full disk
     assert cached_features(key, build, tmp_path) == [{"input_ids": [0, 5, 2], "labels": 2}]
     assert cached_features(key | {"version": 2}, build, tmp_path)[0]["labels"] == 3
+
+
+def test_altered_cache_of_the_same_size_and_mtime_is_rebuilt(tmp_path):
+    """Features changed in place (same size, mtime kept) no longer match their digest: rebuilt, not used."""
+    built = [[{"input_ids": [0, 5, 2], "labels": i % 3} for i in range(20)]]
+
+    def build():
+        return built[0]
+
+    key = {"data": "abc", "builder": "classification", "version": 1}
+    cached_features(key, build, tmp_path)
+    (path,) = tmp_path.glob("*.pkl")
+    digest, _, payload = path.read_bytes().partition(b"\n")
+    altered = pickle.dumps([{"input_ids": [0, 5, 2], "labels": (i + 1) % 3} for i in range(20)],
+                           protocol=pickle.HIGHEST_PROTOCOL)
+    assert len(altered) == len(payload) and altered != payload
+    st = path.stat()
+    path.write_bytes(digest + b"\n" + altered)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    built[0] = [{"input_ids": [9], "labels": 0}]  # what a rebuild returns
+    assert cached_features(key, build, tmp_path) == [{"input_ids": [9], "labels": 0}]

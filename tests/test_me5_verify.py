@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from tests.test_me5_conversion import write_e5s1
-from xstilts.errors import CorruptArtefactError
+from xstilts.errors import CorruptArtefactError, ModelLoadError
 from xstilts.models import checksums
 from xstilts.models.encoders import SOURCE_FILE, load_encoder, weights_hash
 from xstilts.models.me5 import ensure_me5, me5_dir
@@ -43,12 +43,12 @@ def converted(tmp_path):
 ])
 def test_damaged_me5_cache_is_reconverted_with_one_line(converted, tmp_path, capsys, damage, said):
     src, out = converted
-    good = {p.name: p.read_bytes() for p in out.iterdir() if p.name != checksums.SIDECAR}
+    good = {p.name: p.read_bytes() for p in out.iterdir()}
     damage(out)
     assert ensure_me5(src, root=tmp_path / "cache") == out
     err = capsys.readouterr().err.strip()
     assert said in err and err.endswith("re-converting it") and len(err.splitlines()) == 1
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != checksums.SIDECAR} == good
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == good
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # nothing set aside is left behind
 
 
@@ -62,17 +62,45 @@ def test_cache_without_checksums_is_reconverted(converted, tmp_path, capsys):
     assert "files" in json.loads((out / SOURCE_FILE).read_text())
 
 
-def test_unchanged_files_are_not_rehashed(converted, tmp_path, capsys):
-    """The cheap path: a file whose size and mtime match the last check is trusted, so a change
-    that hides its mtime goes unnoticed, and one that does not is found."""
+def _keep_mtime(path, change):
+    """CHANGE the file, then restore its mtime: the change disk rot or a careless copy makes."""
+    st = path.stat()
+    change(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_mtime_ns == st.st_mtime_ns
+
+
+def _fresh_process():
+    """What a new run starts with: no file hashed yet (the in-process memo of provenance.file_sha256)."""
+    from xstilts import provenance
+
+    provenance._HASHED.clear()
+
+
+@pytest.mark.parametrize("damage", [
+    _corrupt_same_size,
+    lambda p: p.write_bytes(b"\xff" * 8 + p.read_bytes()[8:]),  # the safetensors header length
+])
+def test_same_size_same_mtime_change_is_reconverted(converted, tmp_path, capsys, damage):
+    """Content, not metadata: a change that kept the size and the mtime is found by the next run
+    and re-converted, not loaded (it was once read as intact and scored 0.00)."""
     src, out = converted
     path = out / "model.safetensors"
-    st = path.stat()
-    _corrupt_same_size(path)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    good = path.read_bytes()
+    ensure_me5(src, root=tmp_path / "cache")  # checked once in this process
+    _keep_mtime(path, damage)
+    _fresh_process()
     ensure_me5(src, root=tmp_path / "cache")
-    assert capsys.readouterr().err == ""
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    err = capsys.readouterr().err
+    assert "model.safetensors is corrupt (its sha256 differs" in err and err.strip().endswith("re-converting it")
+    assert path.read_bytes() == good
+
+
+def test_a_change_within_a_process_is_found_too(converted, tmp_path, capsys):
+    """The in-process memo is keyed by ctime as well, which no write can keep."""
+    src, out = converted
+    ensure_me5(src, root=tmp_path / "cache")
+    _keep_mtime(out / "model.safetensors", _corrupt_same_size)
     ensure_me5(src, root=tmp_path / "cache")
     assert "model.safetensors is corrupt" in capsys.readouterr().err
 
@@ -107,6 +135,36 @@ def test_damaged_encoder_dir_fails_naming_the_file(written_encoder, damage, name
         load_encoder(str(written_encoder))
     assert str(e.value) == f"file {written_encoder / name} is {e.value.problem}: delete {written_encoder} to rebuild it"
     assert e.value.problem.startswith(problem)
+
+
+def test_damaged_phase2_encoder_names_the_node_that_rebuilds_it(written_encoder, tmp_path):
+    """A phase-2 encoder (<work>/intermediate/<node>/encoder) damaged with its mtime kept: the error
+    names the file and the node the next run trains again; no internal error, no load."""
+    node = tmp_path / "work" / "intermediate" / "0123456789abcdef"
+    node.mkdir(parents=True)
+    enc = shutil.move(written_encoder, node / "encoder")
+    info = json.loads((node / "encoder" / SOURCE_FILE).read_text())
+    info.update(base_model="me5-small", name="me5-small+xnli")
+    (node / "encoder" / SOURCE_FILE).write_text(json.dumps(info))
+    _keep_mtime(node / "encoder" / "model.safetensors", lambda p: p.write_bytes(b"\xff" * 8 + p.read_bytes()[8:]))
+    _fresh_process()
+    with pytest.raises(CorruptArtefactError) as e:
+        load_encoder(str(enc))
+    assert str(e.value) == (f"file {node}/encoder/model.safetensors is corrupt (its sha256 differs from the one "
+                            f"recorded when it was written): delete {node}/encoder to rebuild it; the next `xstilts "
+                            "run` of its study trains phase-2 node 0123456789abcdef (me5-small+xnli) again")
+
+
+def test_damaged_header_of_an_unchecked_folder_is_named(tiny_model_dir, tmp_path):
+    """A folder xstilts did not write has no checksums: a broken safetensors header is a one-line
+    ModelLoadError naming the folder, not `internal error: SafetensorError`."""
+    d = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, d)
+    p = d / "model.safetensors"
+    p.write_bytes(b"\xff" * 8 + p.read_bytes()[8:])
+    with pytest.raises(ModelLoadError, match=f"a .safetensors file in {d} is damaged") as e:
+        load_encoder(str(d))
+    assert not isinstance(e.value, CorruptArtefactError) and "\n" not in str(e.value)
 
 
 def test_unverified_directory_hash_is_computed_not_read(written_encoder):

@@ -13,7 +13,6 @@ from rich.markup import escape
 
 from .data.cli import data_app
 from .errors import Interrupted, XstiltsError
-from .provenance import read_only_caches
 from .console import make_console
 
 app = typer.Typer(
@@ -320,8 +319,7 @@ def validate(spec: SpecPath, data_root: DataRoot = None, smoke: Smoke = False, m
     from .experiments.plan import validate as validate_spec
 
     with user_errors():
-        with read_only_caches():  # validate creates nothing
-            plan = validate_spec(spec, data_root=data_root, smoke=smoke, model=model)
+        plan = validate_spec(spec, data_root=data_root, smoke=smoke, model=model)
     kinds = {}
     for n in plan.nodes.values():
         kinds[n.kind] = kinds.get(n.kind, 0) + 1
@@ -356,11 +354,11 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
     from .store import ResultsStore
 
     with user_errors():
-        with read_only_caches():  # plan creates nothing
-            p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model)
-            record = load_record(pilot) if pilot is not None else None
+        p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model, check_model=False)
+        record = load_record(pilot) if pilot is not None else None
         url = store or p.spec.store or (smoke_store_url() if smoke else None)
-        console.print(render_plan(p, ResultsStore(url, read_only=True)))  # plan creates nothing
+        # plan creates nothing; a store named by hand must be there (a study not run yet has none)
+        console.print(render_plan(p, ResultsStore(url, read_only=True, must_exist=store is not None)))
         for line in power_lines(p.spec, record):
             console.print(f"[{'yellow' if 'UNDER' in line or 'unknown' in line else 'green'}]{line}[/]")
 
@@ -435,10 +433,14 @@ def recommend(
     Example: xstilts recommend experiments/lowres-vs-english.yaml --task xnli --task udpos
     """
     from .experiments.recommend import run_recommend
+    from .experiments.spec import load_spec
+    from .experiments.study import smoke_store_url
+    from .store import ResultsStore
 
     with user_errors():
-        with read_only_caches():
-            run_recommend(spec, task, langs.split(",") if langs else None, data_root=data_root, store_url=store,
+        ResultsStore(store or load_spec(spec).store or (smoke_store_url() if smoke else None), read_only=True,
+                     must_exist=True)  # a missing or wrong store is said in one line, before any work
+        run_recommend(spec, task, langs.split(",") if langs else None, data_root=data_root, store_url=store,
                           smoke=smoke, model=model, work_dir=work_dir, json_out=json_out, console=console)
 
 
@@ -474,8 +476,11 @@ def report(
     from .store import ResultsStore
 
     with user_errors():
-        p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model)
-        results = ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None), read_only=True)
+        p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False)
+        results = ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None), read_only=True,
+                               must_exist=record is None)
+        if record is None:
+            _refuse_empty(spec, p, results)
         folder = study_dir(p.spec, work_dir, smoke)
         rec = load_record(record) if record is not None else None
         path = report_study(p, results, html or folder / "report.html", folder=folder, console=console,
@@ -483,6 +488,16 @@ def report(
         if publish is not None:
             written = publish_study(p, results, study_rows(p, results)[0], path, folder, publish)
             console.print(f"published {len(written)} files to {publish}: {', '.join(w.name for w in written)}")
+
+
+def _refuse_empty(spec: Path, plan, store) -> None:
+    """A report of no rows would only print empty tables: say why there are none instead (writing nothing)."""
+    nodes = {k for k, n in plan.nodes.items() if n.kind != "intermediate"}
+    done = {n.key for n in store.nodes("done")} & nodes
+    if not done:
+        raise XstiltsError(f"{store.url}: none of the {len(nodes)} probe and fine-tuning nodes of {spec} is done in "
+                           f"this store, so there is nothing to report; run `xstilts run {spec}` first (`xstilts "
+                           "plan` shows each node's state), or pass --store / --from")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -48,9 +48,10 @@ class CorruptArtefactError(ModelLoadError):
     """A file xstilts wrote (converted model, phase-2 encoder, checkpoint) no longer matches the
     checksum recorded when it was written: truncated, overwritten or deleted."""
 
-    def __init__(self, path: str | Path, problem: str, rebuild: str | Path):
+    def __init__(self, path: str | Path, problem: str, rebuild: str | Path, then: str | None = None):
         self.path, self.problem, self.rebuild = str(path), problem, str(rebuild)
-        super().__init__(f"file {self.path} is {problem}: delete {self.rebuild} to rebuild it")
+        super().__init__(f"file {self.path} is {problem}: delete {self.rebuild} to rebuild it"
+                         + (f"; {then}" if then else ""))
 
 
 class StoreError(XstiltsError):

@@ -8,15 +8,11 @@ Data and weights are identified by content (`files_sha256`, `tensor_state_hash`)
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import hashlib
 import json
 import os
-import sqlite3
 import subprocess
-import time
-from contextlib import closing, contextmanager
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
@@ -24,12 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from xstilts.paths import cache_dir
-
 _CHUNK = 1 << 20
-# A file modified this recently may change again within the same mtime tick, so its
-# hash is not cached (the "racily clean" problem git solves the same way).
-_RACY_NS = 2_000_000_000
 
 
 def _jsonable(obj: Any) -> Any:
@@ -88,59 +79,32 @@ def package_version() -> str:
         return "unknown"
 
 
-_READ_ONLY = contextvars.ContextVar("xstilts_read_only_caches", default=False)
+# (path, size, mtime_ns, ctime_ns, inode) -> sha256 of the bytes read under that stat, for this
+# process only: every file is streamed at least once per process (me5-small's 470 MB weights take
+# 0.3 s warm, the whole 222 MB data root 0.5 s), so a same-size change that kept its mtime (disk
+# rot, a restored timestamp) is caught by the next run, and an edit within a run changes ctime.
+_HASHED: dict[tuple, str] = {}
 
 
-@contextmanager
-def read_only_caches():
-    """Inside, the file-hash cache is only read, never created or written: `plan` and
-    `validate` hash data files but must leave nothing behind."""
-    token = _READ_ONLY.set(True)
-    try:
-        yield
-    finally:
-        _READ_ONLY.reset(token)
-
-
-def _hash_cache(sql: str, params: tuple, *, write: bool = False) -> list[tuple]:
-    """Run one statement on the file-hash cache; a broken cache reads as empty."""
-    try:
-        path = cache_dir() / "file_hashes.sqlite"
-        if _READ_ONLY.get():
-            if write or not path.is_file():
-                return []
-            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as con:
-                return con.execute(sql, params).fetchall()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(path, timeout=30)) as con, con:
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS hashes"
-                " (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT)"
-            )
-            return con.execute(sql, params).fetchall()
-    except (sqlite3.Error, OSError):
-        return []
+def _stat_key(path: Path) -> tuple:
+    st = path.stat()
+    return (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 def file_sha256(path: str | Path) -> str:
-    """sha256 hex of a file's bytes, cached by (path, size, mtime_ns) under the cache dir.
-
-    Data files run to hundreds of MB and are hashed on every run; the cache makes that a
-    lookup. A cache that cannot be opened or written only costs the re-hash.
-    """
+    """sha256 hex of a file's bytes, streamed once per process and remembered while its stat
+    (size, mtime, ctime, inode) is unchanged; a file that changes while it is read is not remembered."""
     path = Path(path).resolve()
-    st = path.stat()
-    ident = (str(path), st.st_size, st.st_mtime_ns)
-    hit = _hash_cache("SELECT sha256 FROM hashes WHERE path = ? AND size = ? AND mtime_ns = ?", ident)
-    if hit:
-        return hit[0][0]
+    before = _stat_key(path)
+    if before in _HASHED:
+        return _HASHED[before]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     digest = h.hexdigest()
-    if time.time_ns() - st.st_mtime_ns > _RACY_NS:
-        _hash_cache("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?)", (*ident, digest), write=True)
+    if _stat_key(path) == before:
+        _HASHED[before] = digest
     return digest
 
 

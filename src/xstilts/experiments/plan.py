@@ -29,6 +29,7 @@ from rich.tree import Tree
 from xstilts.data import catalog
 from xstilts.experiments import guard
 from xstilts.experiments.hparams import HParams, HParamsError, check_layer, resolve
+from xstilts.experiments.runnable import model_problems
 from xstilts.experiments.spec import (ProbeTarget, Spec, SpecError, TaskTarget, Train, load_spec, load_spec_tasks,
                                       locate)
 from xstilts.provenance import package_version, stable_hash
@@ -315,14 +316,18 @@ def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> lis
 
 
 def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | None = None,
-             throughput: Throughput = Throughput(), smoke: bool = False, model: str | None = None) -> Plan:
+             throughput: Throughput = Throughput(), smoke: bool = False, model: str | None = None,
+             check_model: bool = True) -> Plan:
     """`xstilts validate`: parse the spec, resolve every task and language name, check what a run
     would fail on (files the data root lacks, MLM languages without text, translations of the
     wrong task, settings no run can honour), build the plan and (with `overlap`, which reads
-    the data) run the overlap guard. Runs nothing. MODEL replaces the spec's model."""
+    the data) run the overlap guard. Runs nothing. MODEL replaces the spec's model; CHECK_MODEL
+    (`validate`, `run`) checks first that it loads here and has the probes' layers."""
     spec = load_spec(path)
     if model:
         spec = spec.model_copy(update={"model": model})
+    if check_model and (problems := model_problems(path, spec)):
+        raise SpecError(path, problems)
     from xstilts.paths import data_root as resolve_data_root
 
     load_spec_tasks(spec, data_root or spec.data_root)  # the spec's own tasks, checked file by file

@@ -3,8 +3,9 @@
 The key is the sha256 of the canonical JSON of ``key_parts`` (the caller names the data
 hash, tokenizer fingerprint, max length, builder name and VERSION, ...); values must be
 JSON types, so a key never depends on an object's repr. Writes go to a temporary file then
-``os.replace``, so a killed run never leaves a half-written cache; an unreadable file is
-rebuilt rather than trusted.
+``os.replace``, so a killed run never leaves a half-written cache. A file starts with the sha256
+of the pickle that follows it, checked on every load: a damaged or altered file (even one of the
+same size and mtime) is rebuilt rather than trusted.
 """
 
 from __future__ import annotations
@@ -29,10 +30,17 @@ def tokenizer_fingerprint(tokenizer) -> str:
 
 
 def _load(path: Path) -> list[dict] | None:
+    """The features in PATH, or None when it is missing, damaged or not what was written."""
     try:
-        with path.open("rb") as f:
-            features = pickle.load(f)
-    except Exception:  # truncated or corrupt file of any kind: rebuild it
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    digest, _, payload = raw.partition(b"\n")
+    if digest != hashlib.sha256(payload).hexdigest().encode():
+        return None
+    try:
+        features = pickle.loads(payload)
+    except Exception:  # intact, but pickled by a version whose types this one lacks
         return None
     return features if isinstance(features, list) else None
 
@@ -48,8 +56,9 @@ def cached_features(key_parts: dict, build: Callable[[], list[dict]], cache_dir:
     cache_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=path.name, suffix=".tmp")
     try:
+        payload = pickle.dumps(features, protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(fd, "wb") as f:
-            pickle.dump(features, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.write(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

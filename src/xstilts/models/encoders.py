@@ -11,8 +11,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from safetensors import SafetensorError
+
 from ..errors import CorruptArtefactError, ModelLoadError
 from . import checksums, me5
+from .available import model_layers
 
 SOURCE_FILE = "xstilts_source.json"  # written by xstilts into every model directory it makes
 
@@ -46,9 +49,11 @@ def load_encoder(name: str, *, device: str | torch.device = "cpu", dtype: torch.
 
     hf_logging.disable_progress_bar()  # our own progress bars speak for long work
     path = resolve(name)
+    if not Path(path).is_dir():
+        model_layers(name)  # a hub id neither cached nor reachable fails here, at once
     info = _source_info(path)
-    if "files" in info:  # written by xstilts: every file is checked before it is read
-        checksums.verify(path, info["files"])
+    if "files" in info:  # written by xstilts: every file is checked, by content, before it is read
+        checksums.verify(path, info["files"], **_rebuild(path, info))
     try:
         tokenizer = _tokenizer(path, _stamp(path))
         try:  # the pooler is unused (we pool ourselves); not every architecture has the switch
@@ -61,16 +66,29 @@ def load_encoder(name: str, *, device: str | torch.device = "cpu", dtype: torch.
             "Pass 'me5-small' (bundled, offline), a local model directory, or a hub id "
             "reachable from this machine (or present in the Hugging Face cache)."
         ) from e
+    except SafetensorError as e:  # a folder xstilts did not write (no checksums), damaged
+        raise ModelLoadError(f"could not load encoder '{name}': a .safetensors file in {path} is damaged ({e}); "
+                             "replace the folder with an intact copy") from None
     model.to(device).eval()
     trusted = "files" in info and (dtype or torch.float32) == torch.float32
     return Encoder(name, path, model, tokenizer, info.get("default_prefix", ""),
                    info.get("weights_sha256") if trusted else None)
 
 
+def _rebuild(path: str, info: dict) -> dict:
+    """How the error for a damaged phase-2 encoder says to fix it: the node that trains it again."""
+    if "base_model" not in info:
+        return {}
+    node = Path(path).parent.name
+    return {"rebuild": path, "then": f"the next `xstilts run` of its study trains phase-2 node {node} "
+                                     f"({info.get('name', '?')}) again"}
+
+
 def _stamp(path: str) -> tuple:
-    """Size and mtime of a directory's tokenizer files (a hub id has none): reloads after a change."""
+    """Size, mtime and ctime of a directory's tokenizer files (a hub id has none): reloads after a
+    change, even one that restored the mtime."""
     files = sorted(Path(path).glob("tokenizer*")) + sorted(Path(path).glob("*.model")) if Path(path).is_dir() else []
-    return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    return tuple((f.name, (st := f.stat()).st_size, st.st_mtime_ns, st.st_ctime_ns) for f in files)
 
 
 @functools.lru_cache(maxsize=8)

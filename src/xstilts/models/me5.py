@@ -24,6 +24,7 @@ from ..console import make_console
 from ..diskfull import free_mb, is_disk_full
 from ..errors import CorruptArtefactError, DiskFullError, ModelLoadError
 from ..paths import cache_dir
+from ..provenance import file_sha256
 from . import checksums
 from .e5s1 import E5S1, read_e5s1
 
@@ -70,7 +71,7 @@ def ensure_me5(source: str | Path | None = None, root: Path | None = None) -> Pa
     try:
         weights = _write_model(model, tmp)
         _write_tokenizer(model, tmp)
-        meta = {"name": NAME, "source": str(src), "source_sha256": checksums.sha256_file(src),
+        meta = {"name": NAME, "source": str(src), "source_sha256": file_sha256(src),
                 "converter_version": CONVERTER_VERSION, "weights_sha256": weights,
                 "default_prefix": DEFAULT_PREFIX, "files": checksums.record(tmp, skip=(META_FILE,))}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))

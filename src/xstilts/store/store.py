@@ -108,6 +108,8 @@ def _new_engine(url: str, read_only: bool = False) -> Engine | None:
     if is_sqlite and not memory:
         path = Path(parsed.database).expanduser()
         if read_only:
+            if path.is_dir():
+                raise StoreError(f"the results store {path} is a folder, not a SQLite file; {_EXAMPLES}")
             if not path.is_file():
                 return None
             parsed = parsed.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
@@ -197,11 +199,15 @@ def _upsert(session: Session, table: type[Base], rows: list[dict[str, Any]]) -> 
 class ResultsStore:
     """Results and node states behind one SQLAlchemy URL (default: the user's SQLite file)."""
 
-    def __init__(self, url: str | None = None, *, read_only: bool = False):
+    def __init__(self, url: str | None = None, *, read_only: bool = False, must_exist: bool = False):
         """READ_ONLY: create nothing (no folder, no database, no table); a store that is not
-        there yet reads as empty."""
+        there yet reads as empty, unless MUST_EXIST (`report`, a `plan --store` given by hand),
+        which makes it a StoreError."""
         self.url, self.read_only = url or default_url(), read_only
         self.engine = _engine(self.url, read_only)
+        if self.engine is None and must_exist:
+            raise StoreError(f"no results store at {_shown(self.url)}: no such database, or one no `xstilts run` "
+                             "wrote; check --store (or the spec's `store:`)")
 
     def __repr__(self) -> str:
         return f"ResultsStore({_shown(self.url)!r})"

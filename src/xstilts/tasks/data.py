@@ -33,11 +33,16 @@ def source_paths(source: Source, data_root: str | Path | None) -> list[Path]:
 
 
 def read_source(source: Source, data_root: str | Path | None) -> list:
-    """A source's examples after its filters. Memoised per process on the files' size and
-    mtime: a study reads the same evaluation sets in hundreds of nodes."""
-    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else (str(p),)
-                  for p in source_paths(source, data_root))
+    """A source's examples after its filters. Memoised per process on the files' size, mtime,
+    ctime and inode (a study reads the same evaluation sets in hundreds of nodes): any change
+    made to a file through the file system, its mtime restored or not, reads it again."""
+    stamp = tuple((str(p), *_stat(p)) if p.is_file() else (str(p),) for p in source_paths(source, data_root))
     return list(_read_source(source, str(data_root) if data_root else None, stamp))
+
+
+def _stat(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 @functools.lru_cache(maxsize=128)
