@@ -10,6 +10,7 @@ import math
 from typer.testing import CliRunner
 
 from xstilts.cli import app
+from xstilts.store import ResultsStore
 
 SPEC = """\
 name: tiny-recommend
@@ -35,6 +36,7 @@ def test_recommend_ranks_the_conditions_and_checks_itself(tiny_model_dir, data_r
     spec.write_text(SPEC.format(model=tiny_model_dir))
     common = ["--data-root", str(data_root), "--store", f"sqlite:///{tmp_path / 'r.sqlite'}"]
     runner = CliRunner()
+    ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")  # a store that exists, with no phase-2 encoder in it
     early = runner.invoke(app, ["recommend", str(spec), "--task", "udpos", *common])
     assert early.exit_code == 2 and "are not done yet: run `xstilts run" in early.output
     ran = runner.invoke(app, ["run", str(spec), *common, "--work-dir", str(tmp_path / "w"),
@@ -66,7 +68,8 @@ def test_recommend_ranks_the_conditions_and_checks_itself(tiny_model_dir, data_r
     # proximity is constant here (no candidate trains in a target language, all share its script):
     # it scores exactly what a random ranking scores on average
     assert {m: rec["validation"]["proximity"][m] for m in rec["random"]} == rec["random"]
-    assert rec["p"]["proximity"]["spearman"] >= 0.5 and rec["draws"] == 10_000
+    # and is never significant (3 candidates: a coarse distribution, so p sits near, not at, a half)
+    assert min(rec["p"]["proximity"].values()) > 0.3 and rec["draws"] == 10_000
     # one seed: the gains' reproducibility cannot be measured, and the output says so
     assert rec["ceiling"] == {"units": 1}
     assert rec["unit_gains"]["udpos:yo"]["nusax-bug"] == {"1": rec["gains"]["udpos:yo"]["nusax-bug"]}
