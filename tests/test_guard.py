@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from xstilts.experiments.guard import (Overlap, OverlapError, check_spec, find_overlaps, normalise, target_sources,
-                                       train_sources)
-from xstilts.experiments.spec import ProbeTarget, TaskTarget, parse_spec
+from xstilts.experiments.guard import (Overlap, OverlapError, check_spec, declared_overlaps, find_overlaps,
+                                       normalise, target_sources, train_sources)
+from xstilts.experiments.plan import build_plan, validate
+from xstilts.experiments.spec import ProbeTarget, SpecError, TaskTarget, load_spec, load_spec_tasks, parse_spec
 from xstilts.tasks import get_task
 from xstilts.tasks.schema import Source
 
@@ -65,3 +69,116 @@ def test_a_few_short_sentences_are_tolerated():
     assert not chance.fatal
     assert Overlap("c", "t", (), (), 2, ("x" * 120, "y")).fatal  # a long text does not repeat by chance
     assert Overlap("c", "t", (), (), 10, ("a" * 25, "b" * 25)).fatal
+
+
+# ---- phase 2 against phase 3: a user's tiny task set ------------------------------------------
+
+TARGET_TASK = """\
+name: guard-target
+type: classification
+role: target
+languages: [eng_Latn, qaa_Latn]
+format: csv
+fields: {id: id, text: sentence, label: label}
+labels: [a, b]
+metrics: [accuracy]
+main_score: accuracy
+files:
+  train: {eng_Latn: target/train.csv}
+  dev: {eng_Latn: target/dev.csv}
+  test: {eng_Latn: target/test.eng.csv, qaa_Latn: target/test.qaa.csv}
+"""
+
+
+def _rows(texts) -> str:
+    return "id,sentence,label\n" + "".join(f"{i},{t},{'ab'[i % 2]}\n" for i, t in enumerate(texts))
+
+
+def _sentences(what: str, n: int) -> list[str]:
+    return [f"the {what} traveller number {i} crossed the river at dawn" for i in range(n)]
+
+
+def _study(tmp_path, condition: str) -> Path:
+    """A target task fine-tuned on 12 English sentences; intermediate task 'guard-copy' trains on
+    them again (as `mnli` trains on XNLI's English training file), 'guard-own' on its own text."""
+    for folder in ("target", "copy", "own"):
+        (tmp_path / folder).mkdir(parents=True)
+    files = {"target/train.csv": _sentences("english", 12), "target/dev.csv": _sentences("dev", 4),
+             "target/test.eng.csv": _sentences("test", 4), "target/test.qaa.csv": _sentences("qaa", 4),
+             "copy/train.csv": _sentences("english", 12), "own/train.csv": _sentences("other", 12),
+             "copy/test.csv": _sentences("copy test", 4), "own/test.csv": _sentences("own test", 4)}
+    for name, texts in files.items():
+        (tmp_path / name).write_text(_rows(texts))
+    (tmp_path / "target.yaml").write_text(TARGET_TASK)
+    for name in ("copy", "own"):
+        (tmp_path / f"{name}.yaml").write_text(
+            TARGET_TASK.replace("guard-target", f"guard-{name}").replace("role: target", "role: intermediate")
+            .replace("[eng_Latn, qaa_Latn]", "[eng_Latn]").split("files:")[0]
+            + f"files:\n  train: {{eng_Latn: {name}/train.csv}}\n  test: {{eng_Latn: {name}/test.csv}}\n")
+    spec = tmp_path / "study.yaml"
+    spec.write_text(f"""\
+name: phases
+tasks: [target.yaml, copy.yaml, own.yaml]
+conditions:
+  - {{name: none, kind: none}}
+  - {condition}
+targets:
+  - {{task: guard-target}}
+""")
+    return spec
+
+
+def _checked(spec_path):
+    spec = load_spec(spec_path)
+    load_spec_tasks(spec)
+    return spec, check_spec(spec)
+
+
+def test_phase2_training_on_the_targets_training_file_is_refused(tmp_path):
+    with pytest.raises(OverlapError) as info:
+        _checked(_study(tmp_path, "{name: copy, kind: english, tasks: [guard-copy]}"))
+    [o] = info.value.overlaps
+    assert (o.condition, o.target, o.role, o.count) == ("copy", "guard-target", "fine-tunes on", 12)
+    assert o.train_datasets == ("user:guard-copy/train/eng_Latn",)
+    assert o.eval_datasets == ("user:guard-target/train/eng_Latn",)
+    assert ("condition 'copy' trains on 12 text(s) that target 'guard-target' fine-tunes on "
+            "(user:guard-copy/train/eng_Latn vs user:guard-target/train/eng_Latn)") in str(info.value)
+    assert "declared_overlap" in str(info.value)  # the way out is named
+
+
+def test_a_declared_overlap_passes_with_a_warning_and_is_listed(tmp_path):
+    spec, warnings = _checked(_study(tmp_path, "{name: copy, kind: english, tasks: [guard-copy], "
+                                               "declared_overlap: [guard-target]}"))
+    [w] = warnings
+    assert w.startswith("declared overlap: condition 'copy' trains on 12 text(s) that target 'guard-target'")
+    assert declared_overlaps(spec) == {"copy": ("guard-target",)}
+    # the declaration stays out of the intermediate node's config, so node keys do not move
+    [inter] = [n for n in build_plan(spec, data_root=tmp_path).nodes.values() if n.kind == "intermediate"]
+    assert "declared_overlap" not in json.dumps(inter.config)
+
+
+def test_no_overlap_passes_and_a_needless_declaration_is_a_warning(tmp_path):
+    assert _checked(_study(tmp_path, "{name: own, kind: english, tasks: [guard-own]}"))[1] == []
+    spec, [w] = _checked(_study(tmp_path / "d", "{name: own, kind: english, tasks: [guard-own], "
+                                                "declared_overlap: [guard-target]}"))
+    assert w == ("condition 'own' declares overlap with target 'guard-target', but shares no more than chance "
+                 "text with it: the declaration is not needed")
+
+
+def test_a_declaration_must_name_a_target(tmp_path):
+    path = _study(tmp_path, "{name: copy, kind: english, tasks: [guard-copy], declared_overlap: [guard-targt]}")
+    with pytest.raises(SpecError) as info:
+        validate(path, data_root=tmp_path)
+    assert (f"{path}:5: conditions.1.declared_overlap.0: 'guard-targt' is not a target of this spec "
+            "(guard-target); did you mean 'guard-target'?") in str(info.value)
+    with pytest.raises(SpecError, match="kind 'none' trains nothing"):
+        parse_spec("name: x\nconditions:\n  - {name: none, kind: none, declared_overlap: [xnli]}\n"
+                   "targets:\n  - {task: xnli}\n")
+
+
+def test_a_task_file_loaded_again_is_read_again(tmp_path):
+    with pytest.raises(OverlapError):
+        _checked(_study(tmp_path / "a", "{name: copy, kind: english, tasks: [guard-copy]}"))
+    path = _study(tmp_path / "b", "{name: copy, kind: english, tasks: [guard-copy]}")
+    (tmp_path / "b" / "copy" / "train.csv").write_text(_rows(_sentences("fresh", 12)))
+    assert _checked(path)[1] == []  # the same task name, other files: not the first file's hashes

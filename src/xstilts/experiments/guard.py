@@ -1,10 +1,13 @@
-"""What text each node of a study reads, and the guard against training on evaluated text.
+"""What text each node of a study reads, and the guard against leakage between phases.
 
 Leakage hides behind different dataset names: the SQuAD 2.0 dev half shares paragraphs with
-XQuAD's English source, SIB-200's sentences are the FLORES sentences of the alignment probe.
-So overlap is checked by content: every text field of every example is normalised (NFKC,
-casefold, collapsed whitespace) and hashed, and the hash sets of each intermediate
-condition's training text and each target's evaluated text are intersected.
+XQuAD's English source, SIB-200's sentences are the FLORES sentences of the alignment probe,
+and the `mnli` intermediate task reads the MNLI file XNLI fine-tunes on (for XNLI that is more
+target training, not an intermediate task). So overlap is checked by content: every text field
+of every example is normalised (NFKC, casefold, collapsed whitespace) and hashed, and the hash
+set of each condition's phase-2 text is intersected with each target's phase-3 training text
+and its evaluated (dev and test) text. A condition may declare the targets it knowingly shares
+data with (`declared_overlap`); the overlap is then a warning and the report flags it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from xstilts.data import catalog
 from xstilts.data.examples import Candidate, example_texts
 from xstilts.data.readers import did_you_mean
 from xstilts.errors import XstiltsError
-from xstilts.experiments.spec import ProbeTarget, Spec, TaskTarget
+from xstilts.experiments.spec import ProbeTarget, Spec, TaskTarget, locate
 from xstilts.tasks.data import normalise
 from xstilts.tasks.schema import Source as TextSource
 
@@ -27,7 +30,11 @@ from xstilts.tasks.schema import Source as TextSource
 MIN_CHARS = 20
 # A handful of short common sentences ("Where have you been?" is in MNLI and Tatoeba) is a
 # coincidence and only reported; this many shared texts, or any one this long, is leakage.
+# Text shared with a target's fine-tuning data leaks by volume only: one Wikipedia paragraph in
+# both ANLI and TyDiQA's training data adds nothing phase 3 would not learn anyway.
 FATAL_COUNT, FATAL_CHARS = 10, 100
+# What a target does with the text a condition trained on (an Overlap's `role`).
+FINE_TUNES, EVALUATES = "fine-tunes on", "evaluates on"
 
 
 # ---- which sources a task or probe reads -----------------------------------------------------
@@ -140,15 +147,30 @@ def target_sources(target: ProbeTarget | TaskTarget) -> tuple[TextSource, ...]:
     return tuple(sources + ([task.dev] if task.dev else []))
 
 
+def target_phases(target: ProbeTarget | TaskTarget) -> dict[str, tuple[TextSource, ...]]:
+    """A target's text by what phase 3 does with it: the English data a task fine-tunes on,
+    and the text every target evaluates on (probe sentences, a task's dev and test sets)."""
+    evaluated = {EVALUATES: target_sources(target)}
+    if isinstance(target, ProbeTarget):
+        return evaluated
+    task = task_registry()[target.task]
+    return {FINE_TUNES: (*task.train_first, *task.train), **evaluated}
+
+
 # ---- content hashes -----------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=512)
 def _hashes(source: TextSource, data_root: Path | None) -> dict[bytes, str]:
-    """Hash → one original text, over a source's examples; each source is read once per process."""
+    """Hash → one original text, over a source's examples; each source is read once per process
+    (per registration of its dataset: a user's task file loaded again may name other files)."""
+    return _hashes_of(source, data_root, catalog.get_dataset(source.dataset))
+
+
+@functools.lru_cache(maxsize=512)
+def _hashes_of(source: TextSource, data_root: Path | None, entry: catalog.DatasetEntry) -> dict[bytes, str]:
     from xstilts.tasks.data import read_source
 
-    fmt = catalog.get_dataset(source.dataset).format
+    fmt = entry.format
     if fmt == "lareqa-json":  # the candidate sentences and paragraphs are evaluated text too
         questions, candidates = catalog.lareqa(source.lang, data_root, source.dataset)
         examples: list = [*questions, *candidates]
@@ -177,21 +199,24 @@ class Overlap:
     eval_datasets: tuple[str, ...]
     count: int
     examples: tuple[str, ...]  # the two longest shared texts
+    role: str = EVALUATES  # what the target does with the shared text (FINE_TUNES or EVALUATES)
 
     @property
     def fatal(self) -> bool:
-        return self.count >= FATAL_COUNT or any(len(normalise(t)) >= FATAL_CHARS for t in self.examples)
+        long = self.role == EVALUATES and any(len(normalise(t)) >= FATAL_CHARS for t in self.examples)
+        return self.count >= FATAL_COUNT or long
 
     def message(self) -> str:
         shown = "; ".join(repr(t[:100] + ("…" if len(t) > 100 else "")) for t in self.examples)
-        return (f"condition '{self.condition}' trains on {self.count} text(s) that target '{self.target}' "
-                f"evaluates on ({', '.join(self.train_datasets)} vs {', '.join(self.eval_datasets)}), e.g. {shown}")
+        return (f"condition '{self.condition}' trains on {self.count:,} text(s) that target '{self.target}' "
+                f"{self.role} ({', '.join(self.train_datasets)} vs {', '.join(self.eval_datasets)}), e.g. {shown}")
 
 
 class OverlapError(XstiltsError):
     def __init__(self, overlaps: Sequence[Overlap]):
         self.overlaps = list(overlaps)
-        super().__init__("intermediate training would see evaluated text:\n  "
+        super().__init__("phase-2 training would see text phase 3 trains or evaluates on (if the spec means it, "
+                         "list the target under the condition's declared_overlap):\n  "
                          + "\n  ".join(o.message() for o in self.overlaps))
 
 
@@ -200,8 +225,9 @@ def _name(s: TextSource) -> str:
 
 
 def find_overlaps(train: Mapping[str, Sequence[TextSource]], evaluate: Mapping[str, Sequence[TextSource]],
-                  data_root: str | Path | None = None) -> list[Overlap]:
-    """Every (training side, evaluated side) pair that shares normalised text."""
+                  data_root: str | Path | None = None, role: str = EVALUATES) -> list[Overlap]:
+    """Every (training side, target side) pair that shares normalised text; ROLE says what the
+    target side does with its text."""
     root = Path(data_root) if data_root else None
     found = []
     for cond, train_srcs in train.items():
@@ -220,7 +246,7 @@ def find_overlaps(train: Mapping[str, Sequence[TextSource]], evaluate: Mapping[s
             if shared:
                 longest = tuple(sorted(shared.values(), key=len, reverse=True)[:2])
                 found.append(Overlap(cond, target, tuple(sorted(hit_train)), tuple(sorted(hit_eval)), len(shared),
-                                     longest))
+                                     longest, role))
     return found
 
 
@@ -228,14 +254,52 @@ def target_name(target: ProbeTarget | TaskTarget) -> str:
     return f"probe:{target.probe}" if isinstance(target, ProbeTarget) else target.task
 
 
-def check_spec(spec: Spec, data_root: str | Path | None = None) -> list[Overlap]:
-    """Raise OverlapError when an intermediate condition trains on text a target evaluates on;
-    return the chance overlaps (a few short sentences) for the caller to show as warnings.
-    The MLM baseline's unlabelled text is training text too."""
+def _declared_name(target: ProbeTarget | TaskTarget) -> str:
+    """How `declared_overlap` names a target: its task or probe name."""
+    return target.probe if isinstance(target, ProbeTarget) else target.task
+
+
+def declared_overlaps(spec: Spec) -> dict[str, tuple[str, ...]]:
+    """Condition → the targets it declares sharing data with: the comparisons a report flags."""
+    return {c.name: tuple(c.declared_overlap) for c in spec.conditions if c.declared_overlap}
+
+
+def declaration_problems(spec: Spec) -> list[tuple[int | None, str, str]]:
+    """(line, field, message) for each declared name that is not a target of the spec."""
+    names = sorted({_declared_name(t) for t in spec.targets})
+    out = []
+    for i, c in enumerate(spec.conditions):
+        for j, name in enumerate(c.declared_overlap):
+            if name not in names:
+                where = ("conditions", i, "declared_overlap", j)
+                out.append((locate(spec._path, where) if spec._path else None, ".".join(map(str, where)),
+                            f"'{name}' is not a target of this spec ({', '.join(names)})"
+                            f"{did_you_mean(name, names)}"))
+    return out
+
+
+def check_spec(spec: Spec, data_root: str | Path | None = None) -> list[str]:
+    """Raise OverlapError when a condition's phase-2 text (its tasks' training data, the MLM
+    baseline's unlabelled text included) is text a target fine-tunes or evaluates on, unless the
+    condition declares that target. Return warnings: declared overlaps, declarations that found
+    no overlap, and chance overlaps (a few short sentences)."""
     train = {c.name: [s for t in [*c.tasks, *(mlm_tasks_for(c.mlm.languages) if c.mlm else [])]
                       for s in train_sources(t)] for c in spec.conditions if c.tasks}
-    evaluate = {target_name(t): target_sources(t) for t in spec.targets}
-    overlaps = find_overlaps(train, evaluate, data_root or spec.data_root)
-    if fatal := [o for o in overlaps if o.fatal]:
+    phases: dict[str, dict[str, list[TextSource]]] = {}  # role → target name → sources
+    for t in spec.targets:  # a probe listed twice (other layers or scorer) reads the union
+        for role, sources in target_phases(t).items():
+            phases.setdefault(role, {}).setdefault(target_name(t), []).extend(sources)
+    root = data_root or spec.data_root
+    overlaps = [o for role, targets in phases.items()
+                for o in find_overlaps(train, {n: list(dict.fromkeys(s)) for n, s in targets.items()}, root, role)]
+    declared = {(c, name) for c, names in declared_overlaps(spec).items() for name in names}
+    named = {target_name(t): _declared_name(t) for t in spec.targets}
+    is_declared = [(o.condition, named[o.target]) in declared for o in overlaps]
+    if fatal := [o for o, d in zip(overlaps, is_declared) if o.fatal and not d]:
         raise OverlapError(fatal)
-    return overlaps
+    warnings = [f"{'declared' if d and o.fatal else 'tolerated'} overlap: {o.message()}"
+                for o, d in zip(overlaps, is_declared)]
+    leaking = {(o.condition, named[o.target]) for o in overlaps if o.fatal}
+    warnings += [f"condition '{c}' declares overlap with target '{name}', but shares no more than chance text "
+                 "with it: the declaration is not needed" for c, name in sorted(declared - leaking)]
+    return warnings
