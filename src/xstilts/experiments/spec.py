@@ -82,10 +82,15 @@ class Condition(_Strict):
     # kind 'translated': the task whose (human or machine) translation this condition trains on
     translation_of: str | None = None
     train: Train = Train()
+    # targets (task or probe names) whose data this condition's phase-2 data is known to share:
+    # the leakage guard then warns instead of refusing, and the report flags those comparisons
+    declared_overlap: list[str] = []
 
     @model_validator(mode="after")
     def _shape(self) -> Condition:
         n = len(self.tasks)
+        if self.kind == "none" and self.declared_overlap:
+            raise ValueError("field 'declared_overlap': kind 'none' trains nothing, so it shares no data")
         if self.kind == "none" and (n or self.mlm or self.sampling or self.pair):
             raise ValueError("field 'tasks': kind 'none' trains nothing and takes no tasks, sampling, mlm or pair")
         if self.kind in ("english", "low-resource", "translated") and n != 1:
