@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -168,7 +169,7 @@ def test_no_overlap_passes_and_a_needless_declaration_is_a_warning(tmp_path):
 def test_a_declaration_must_name_a_target(tmp_path):
     path = _study(tmp_path, "{name: copy, kind: english, tasks: [guard-copy], declared_overlap: [guard-targt]}")
     with pytest.raises(SpecError) as info:
-        validate(path, data_root=tmp_path)
+        validate(path, data_root=tmp_path, check_model=False)  # no encoder needed to find the line
     assert (f"{path}:5: conditions.1.declared_overlap.0: 'guard-targt' is not a target of this spec "
             "(guard-target); did you mean 'guard-target'?") in str(info.value)
     with pytest.raises(SpecError, match="kind 'none' trains nothing"):
@@ -182,3 +183,18 @@ def test_a_task_file_loaded_again_is_read_again(tmp_path):
     path = _study(tmp_path / "b", "{name: copy, kind: english, tasks: [guard-copy]}")
     (tmp_path / "b" / "copy" / "train.csv").write_text(_rows(_sentences("fresh", 12)))
     assert _checked(path)[1] == []  # the same task name, other files: not the first file's hashes
+
+
+@pytest.mark.parametrize("name, declared", [
+    ("lowres-vs-english", {("mnli", "xnli")}),
+    ("full", {("mnli", "xnli"), ("squad_v2", "xquad"), ("squad_v2", "mlqa"), ("squad_v2", "lareqa")}),
+])
+def test_shipped_specs_declare_exactly_the_overlap_they_have(data_root, name, declared):
+    """MNLI dev_matched is XNLI's English training file in this data root, and the SQuAD 2.0 dev
+    half XQuAD's, MLQA's and LAReQA's; every other overlap of a shipped spec is chance."""
+    spec = load_spec(Path(__file__).resolve().parents[1] / "experiments" / f"{name}.yaml")
+    warnings = check_spec(spec, data_root)
+    found = {re.match(r"declared overlap: condition '(.+?)' trains on [\d,]+ text\(s\) that target '(.+?)' "
+                      "fine-tunes on", w).groups() for w in warnings if w.startswith("declared")}
+    assert found == declared == {(c, t) for c, ts in declared_overlaps(spec).items() for t in ts}
+    assert all(w.startswith("tolerated overlap") for w in warnings if not w.startswith("declared"))
