@@ -37,6 +37,6 @@ def test_aggregate_of_nothing_fails():
 
 def test_expected_metric_names():
     assert metric_names() == [
-        "accuracy", "bucc_f1", "macro_f1", "map_at_20", "mlqa", "ner_f1",
-        "pos_accuracy", "pos_f1", "squad", "squad_v2", "tatoeba_accuracy",
+        "accuracy", "bucc_f1", "macro_f1", "map_at_20", "mlqa", "ner_f1", "ner_f1_seqeval",
+        "pos_accuracy", "pos_f1", "pos_f1_seqeval", "squad", "squad_v2", "tatoeba_accuracy",
     ]

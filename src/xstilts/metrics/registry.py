@@ -36,6 +36,7 @@ class Metric:
     main: str
     higher_is_better: bool
     aggregation: str
+    implementation: str = ""  # which code computes it, where that can change the number (rows record it)
 
     def __call__(self, predictions, references, **options) -> dict[str, float]:
         return self.fn(predictions, references, **options)
@@ -50,7 +51,8 @@ class Metric:
 _REGISTRY: dict[str, Metric] = {}
 
 
-def register(name: str, *, main: str, higher_is_better: bool = True, aggregation: str = "mean"):
+def register(name: str, *, main: str, higher_is_better: bool = True, aggregation: str = "mean",
+             implementation: str = ""):
     """Decorator: register `fn` under `name`; a second registration of the same name fails."""
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"metric '{name}': unknown aggregation '{aggregation}' (known: {sorted(AGGREGATIONS)})")
@@ -58,7 +60,7 @@ def register(name: str, *, main: str, higher_is_better: bool = True, aggregation
     def decorate(fn):
         if name in _REGISTRY:
             raise ValueError(f"metric '{name}' is already registered (by {_REGISTRY[name].fn.__qualname__})")
-        _REGISTRY[name] = Metric(name, fn, main, higher_is_better, aggregation)
+        _REGISTRY[name] = Metric(name, fn, main, higher_is_better, aggregation, implementation)
         return fn
 
     return decorate
