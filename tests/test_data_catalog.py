@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from xstilts.data import catalog
+from xstilts.data import catalog, readers
 from xstilts.data.catalog import DataFile, DatasetEntry
 from xstilts.data.readers import FORMATS
 from xstilts.errors import MissingDataError
@@ -66,7 +66,23 @@ def test_files_filter_and_urls():
     oto = catalog.dataset_files("americasnlp_mt", "dev", "oto")[0]
     assert "h%C3%B1%C3%A4h%C3%B1u-spanish/dev.oto" in oto.urls[0]
     assert catalog.dataset_files("sst2", "train")[0].urls[0].endswith("glue_data/SST-2/train_full.tsv")
-    assert len(catalog.dataset_files("ud")) == 22
+    assert len(catalog.dataset_files("ud")) == 45  # 43 treebanks' test files + English-EWT train and dev
+
+
+def test_udpos_reads_every_xtreme_r_language_the_data_root_has_with_all_its_treebanks(data_root):
+    from xstilts.metrics.xtreme_r import XTREME_R_LANGUAGES
+    from xstilts.tasks import get_task
+
+    on_disk: dict[str, set[str]] = {}
+    for path in (data_root / "ud").glob("UD_*/*-ud-test.conllu"):
+        on_disk.setdefault(path.name.split("_")[0], set()).add(f"{path.parent.name}/{path.name}")
+    udpos = get_task("udpos")
+    assert set(XTREME_R_LANGUAGES["udpos"]) <= set(on_disk) <= set(udpos.languages)  # all 38 are here
+    for lang, files in on_disk.items():
+        [f] = catalog.dataset_files("ud", udpos.eval_source(lang).split, lang)
+        assert set(f.paths) == files and len(f.urls) == len(f.paths)
+        examples = catalog.read("ud", "test", lang, data_root)  # counts and sha256 recorded for each
+        assert len(examples) == sum(readers.count_blocks((data_root / "ud" / p,)) for p in files)
 
 
 def test_tatoeba_language_lists():

@@ -155,6 +155,20 @@ def test_conllu_columns_and_skips(tmp_path):
     assert (e.line, e.field) == (2, None) and "10 columns" in str(e)
 
 
+def test_conllu_treebanks_of_one_language_are_read_as_one_set(tmp_path):
+    row = "1\t{w}\t{w}\t{t}\t_\t_\t0\troot\t_\t_"
+    gsd = write(tmp_path, "de_gsd-ud-test.conllu", "# sent_id = s1\n" + row.format(w="Haus", t="NOUN") + "\n\n"
+                "# sent_id = s2\n" + row.format(w="und", t="CCONJ") + "\n\n")
+    pud = write(tmp_path, "de_pud-ud-test.conllu", "# sent_id = s1\n" + row.format(w="gut", t="ADJ") + "\n\n")
+    both = readers.get_format("conllu").read((gsd, pud), UPOS, "de")
+    assert [(x.uid, x.tokens, x.tags) for x in both] == [
+        ("de_gsd:s1", ("Haus",), ("NOUN",)), ("de_gsd:s2", ("und",), ("CCONJ",)), ("de_pud:s1", ("gut",), ("ADJ",))]
+    assert readers.count_blocks((gsd, pud)) == 3
+    assert [x.uid for x in readers.read_conllu((gsd,), UPOS, "de")] == ["s1", "s2"]  # one file: ids unchanged
+    pud.write_text("", encoding="utf-8")
+    assert str(error("conllu", gsd, pud, labels=UPOS, lang="de")).startswith(f"{pud}: no examples")
+
+
 def test_squad_missing_field_and_bad_json(tmp_path):
     doc = {"data": [{"title": "t", "paragraphs": [{"context": "abc", "qas": [{"id": "1", "answers": [{"text": "b", "answer_start": 1}]}]}]}]}
     p = write(tmp_path, "x.json", json.dumps(doc))

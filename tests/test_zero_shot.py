@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from tests.tiny import tiny_encoder, tiny_tokenizer
 from xstilts.data.examples import Candidate, ChoiceExample, QAExample, RetrievalQAExample, TaggingExample, TextExample
@@ -53,6 +54,9 @@ def test_rows_per_language_and_metric(name, tmp_path):
     assert all(r.task == name and r.task_version == task.version and r.seed == 1 and r.protocol["lr"] == 1e-3
                for r in rows)
     assert len({r.key() for r in rows}) == len(rows)
+    scorer = {r.metric: r.protocol.get("metric_implementation") for r in rows}
+    if task.head == "tagging":  # the official scorer, named in the row
+        assert scorer["f1"] == "xtreme: seqeval 0.0.12 rules (xstilts.metrics.tagging)"
     records = [json.loads(line) for line in (tmp_path / f"{name}.de.jsonl").read_text().splitlines()]
     assert len(records) == len(data.examples["de"]) and {"uid", "prediction", "gold"} <= set(records[0])
     # cached features give the same numbers
@@ -66,3 +70,19 @@ def test_unlabelled_examples_are_refused():
     data = in_memory(task, {"en": [TextExample("1", "a", "b", None)]})
     with pytest.raises(ValueError, match="no gold label"):
         evaluate(model, tiny_tokenizer(), task, data, RunInfo(model="m", model_hash="h", seed=0))
+
+
+def test_sentence_longer_than_the_limit_has_every_word_predicted_by_the_model(tmp_path):
+    task = get_task("wikiann")
+    model = task_model(tiny_encoder(), task.head, name=task.name, **head_options(task))
+    with torch.no_grad():  # the model never predicts tag 0 ("O"): a word filled in would show as "O"
+        model.heads[task.name].classifier.bias[0] = -1e4
+    words = ("the cat sat on the mat " * 12).split()  # 72 words, 74 tokens with specials
+    gold = tuple(("B-LOC", "I-LOC", "O")[i % 3] for i in range(len(words)))
+    data = in_memory(task, {"en": [TaggingExample("long", tuple(words), gold)]})
+    run = RunInfo(model="tiny", model_hash="h", seed=1)
+    rows = evaluate(model, tiny_tokenizer(), task, data, run, predictions_dir=tmp_path, max_length=16)
+    [record] = [json.loads(line) for line in (tmp_path / "wikiann.en.jsonl").read_text().splitlines()]
+    assert len(record["prediction"]) == len(words) == len(record["gold"])
+    assert "O" not in record["prediction"]
+    assert {r.protocol["max_length"] for r in rows} == {16}

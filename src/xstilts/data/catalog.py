@@ -179,29 +179,57 @@ ms my nl pa pl pt qu ro ru sw ta te tl tr uk ur vi yo zh""".split())
 # The 36 languages whose labelled PAN-X test split the data root has (wikiann/test/, SOURCE.md).
 WIKIANN_TEST_LANGS = tuple("""af ar az bg bn de el en et eu fa gu he hi id ja jv ka kk lt ml mr ms my pa qu ro sw
 ta te tl tr ur vi yo zh""".split())
-# UD: language -> (treebank folder, file prefix, commit); English-EWT also has train and dev.
-UD_TREEBANKS = {
-    "en": ("UD_English-EWT", "en_ewt", "15d613d8447b3478787d4c278730a1e48a945efb"),
-    "yo": ("UD_Yoruba-YTB", "yo_ytb", "d07fe63b40512ac904a6519bae1658e9b05109ce"),
-    "wo": ("UD_Wolof-WTB", "wo_wtb", "575a3ab64619a91de9950f01afb7c9f2d8cd28c4"),
-    "pcm": ("UD_Naija-NSC", "pcm_nsc", "be1b5101e9176a4dd8e1da47053afbccf60ae8ce"),
-    "am": ("UD_Amharic-ATT", "am_att", "2a7b52094758edd88ea67690ff86aed6a2f51481"),
-    "br": ("UD_Breton-KEB", "br_keb", "639600f9b15a5e2e15f310b12e4dbe81c40fa74b"),
-    "fo": ("UD_Faroese-OFT", "fo_oft", "70786cfa4e1755cabc17017e2d90c8d1f238f0a0"),
-    "tl": ("UD_Tagalog-TRG", "tl_trg", "7151bec17280ebbfdb61f82126649f7b95216703"),
-    "kk": ("UD_Kazakh-KTB", "kk_ktb", "e9f3b87a5faa95cf0b4cd97d62f2de8c90ee8153"),
-    "cy": ("UD_Welsh-CCG", "cy_ccg", "78e19757e590d92bba26cbd145f56779ce61d2a3"),
-    "mr": ("UD_Marathi-UFAL", "mr_ufal", "c02a08246fdb6c99257d7c5bc6ef14f736a995bf"),
-    "te": ("UD_Telugu-MTG", "te_mtg", "fea14d143ec43ba42b0b82381b55fd509839a1a0"),
-    "lt": ("UD_Lithuanian-HSE", "lt_hse", "4153e684760985a692917e73e7904cb2ff2d6dd5"),
-    "ta": ("UD_Tamil-TTB", "ta_ttb", "afe55e0c8ee0e5bfdb2c1cdb287880a22d254b58"),
-    "vi": ("UD_Vietnamese-VTB", "vi_vtb", "e8fa54835582fb5d0c767f19f0992675726fa084"),
-    "af": ("UD_Afrikaans-AfriBooms", "af_afribooms", "a6dd726120c8bf1a0f8fb40f6a9ca15e880a192a"),
-    "tr": ("UD_Turkish-IMST", "tr_imst", "bcd48daa9957794a9137d85a4e2a115cdcdd4b1a"),
-    "he": ("UD_Hebrew-HTB", "he_htb", "a6d496c877d0d07d97bcfdb2de11d245ef94256a"),
-    "ru": ("UD_Russian-GSD", "ru_gsd", "5400f2fd7264b7699727bb61b09f53841899df26"),
-    "zh": ("UD_Chinese-GSD", "zh_gsd", "200dbe8acf60ff0d194f2d30bf925c410eee762a"),
-}
+# UD: every treebank the data root has, as (folder, file prefix, commit) (ud/SOURCE.md); the language
+# is the prefix's first part. English-EWT also has train and dev. A language with several treebanks
+# reads them all, concatenated in this order, as XTREME's UD-POS does.
+UD_TREEBANKS = (
+    ("UD_English-EWT", "en_ewt", "15d613d8447b3478787d4c278730a1e48a945efb"),
+    ("UD_Yoruba-YTB", "yo_ytb", "d07fe63b40512ac904a6519bae1658e9b05109ce"),
+    ("UD_Wolof-WTB", "wo_wtb", "575a3ab64619a91de9950f01afb7c9f2d8cd28c4"),
+    ("UD_Naija-NSC", "pcm_nsc", "be1b5101e9176a4dd8e1da47053afbccf60ae8ce"),
+    ("UD_Amharic-ATT", "am_att", "2a7b52094758edd88ea67690ff86aed6a2f51481"),
+    ("UD_Breton-KEB", "br_keb", "639600f9b15a5e2e15f310b12e4dbe81c40fa74b"),
+    ("UD_Faroese-OFT", "fo_oft", "70786cfa4e1755cabc17017e2d90c8d1f238f0a0"),
+    ("UD_Tagalog-TRG", "tl_trg", "7151bec17280ebbfdb61f82126649f7b95216703"),
+    ("UD_Kazakh-KTB", "kk_ktb", "e9f3b87a5faa95cf0b4cd97d62f2de8c90ee8153"),
+    ("UD_Welsh-CCG", "cy_ccg", "78e19757e590d92bba26cbd145f56779ce61d2a3"),
+    ("UD_Marathi-UFAL", "mr_ufal", "c02a08246fdb6c99257d7c5bc6ef14f736a995bf"),
+    ("UD_Telugu-MTG", "te_mtg", "fea14d143ec43ba42b0b82381b55fd509839a1a0"),
+    ("UD_Lithuanian-HSE", "lt_hse", "4153e684760985a692917e73e7904cb2ff2d6dd5"),
+    ("UD_Tamil-TTB", "ta_ttb", "afe55e0c8ee0e5bfdb2c1cdb287880a22d254b58"),
+    ("UD_Vietnamese-VTB", "vi_vtb", "e8fa54835582fb5d0c767f19f0992675726fa084"),
+    ("UD_Afrikaans-AfriBooms", "af_afribooms", "a6dd726120c8bf1a0f8fb40f6a9ca15e880a192a"),
+    ("UD_Turkish-IMST", "tr_imst", "bcd48daa9957794a9137d85a4e2a115cdcdd4b1a"),
+    ("UD_Hebrew-HTB", "he_htb", "a6d496c877d0d07d97bcfdb2de11d245ef94256a"),
+    ("UD_Russian-GSD", "ru_gsd", "5400f2fd7264b7699727bb61b09f53841899df26"),
+    ("UD_Chinese-GSD", "zh_gsd", "200dbe8acf60ff0d194f2d30bf925c410eee762a"),
+    # added for XTREME-R coverage (all 38 UD-POS languages); Arabic and Hindi: PUD in place of
+    # PADT/HDTB, whose test files are not in the offline snapshot
+    ("UD_Arabic-PUD", "ar_pud", "be733f45d21f42d506c62930f806ed2182a5ee3d"),
+    ("UD_Bulgarian-BTB", "bg_btb", "b5cd6324b2015dbf3cd328ddebefc54dceddd202"),
+    ("UD_German-GSD", "de_gsd", "297fcf350481058d0737a27f0f8fd03b2eadd67a"),
+    ("UD_Greek-GDT", "el_gdt", "1485f849d5ac7fcafa092a75804b41dbb1a3f194"),
+    ("UD_Spanish-GSD", "es_gsd", "57c045644664e5c1e169263cc4e3b95e40c078ba"),
+    ("UD_Estonian-EDT", "et_edt", "be5459fbb6edc1523a6f2e4a56df134b4fbbc3a6"),
+    ("UD_Basque-BDT", "eu_bdt", "b103756e7d3dca0130807308c73eb170fdba5394"),
+    ("UD_Persian-Seraji", "fa_seraji", "e53af38f4adc0edcdc056b8a2378cad791dc322a"),
+    ("UD_Finnish-TDT", "fi_tdt", "5e3a88a671ea673fa330e10cc59f54da587a95a7"),
+    ("UD_French-GSD", "fr_gsd", "830e2782304af08b3cc1c9250475343e04274d81"),
+    ("UD_Hindi-PUD", "hi_pud", "8bc630f73e0737ce5ed9eaa97abf11f172ecc9bd"),
+    ("UD_Hungarian-Szeged", "hu_szeged", "8f08ba648e6f6345212a721b7cb1ad78c5924f0e"),
+    ("UD_Indonesian-GSD", "id_gsd", "89491e4d51c15da157175c303213ae5ff6f05f9d"),
+    ("UD_Italian-ISDT", "it_isdt", "689c1bf3c7d132903d2196ac69b76a0933c90997"),
+    ("UD_Japanese-GSD", "ja_gsd", "7bc20119f476b552635e0640644e577b6fd3606b"),
+    ("UD_Korean-GSD", "ko_gsd", "925eec22693d37a922eb546c6a9500844d271d51"),
+    ("UD_Dutch-Alpino", "nl_alpino", "95e374a608d114ec6c6b32f0fbd5f324d29ef286"),
+    ("UD_Polish-PDB", "pl_pdb", "27235e131faed50feb291faed1ff2fa5389a06be"),
+    ("UD_Portuguese-Bosque", "pt_bosque", "5de7ac34028ff6d1718031a4b0ae895717ed8dbe"),
+    ("UD_Romanian-RRT", "ro_rrt", "cc00bf852bc3c19ac345457eef8b3e5665392a72"),
+    ("UD_Thai-PUD", "th_pud", "516638d39adfbc03fa3e7f7b33ce59555055a2d9"),
+    ("UD_Ukrainian-IU", "uk_iu", "21f641ba6109044ce9aafd4b2cbfa20a4ac6e479"),
+    ("UD_Urdu-UDTB", "ur_udtb", "ed8da673c32352fb78036808349a9546e21fc78a"),
+)
+UD_LANGS = tuple(dict.fromkeys(prefix.split("_")[0] for _, prefix, _ in UD_TREEBANKS))
 AMERICAS_LANGS = ("aym", "bzd", "cni", "gn", "hch", "nah", "oto", "quy", "shp", "tar")
 AMERICASNLP_FOLDERS = dict(
     aym="aymara-spanish", bzd="bribri-spanish", cni="ashaninka-spanish", gn="guarani-spanish",
@@ -214,13 +242,20 @@ PAWSX_LANGS = ("de", "en", "es", "fr", "ja", "ko", "zh")
 BUCC_LANGS = ("zh",)  # the pair the data root has (de, fr, ru: bucc2018/SOURCE.md)
 
 
+UD_SPLITS = {"en_ewt": ("train", "dev", "test")}  # the other treebanks here have a test file only
+
+
 def _ud_files() -> tuple[DataFile, ...]:
+    """One DataFile per (split, language) holding every treebank of the language that has the split."""
     out = []
-    for lang, (folder, prefix, commit) in UD_TREEBANKS.items():
-        for split in ("train", "dev", "test") if lang == "en" else ("test",):
-            name = f"{prefix}-ud-{split}.conllu"
-            out.append(DataFile(split, lang, (f"{folder}/{name}",),
-                                (f"https://raw.githubusercontent.com/UniversalDependencies/{folder}/{commit}/{name}",)))
+    for lang in UD_LANGS:
+        banks = [(folder, prefix, commit) for folder, prefix, commit in UD_TREEBANKS if prefix.split("_")[0] == lang]
+        for split in dict.fromkeys(s for _, prefix, _ in banks for s in UD_SPLITS.get(prefix, ("test",))):
+            names = [(folder, f"{prefix}-ud-{split}.conllu", commit) for folder, prefix, commit in banks
+                     if split in UD_SPLITS.get(prefix, ("test",))]
+            out.append(DataFile(split, lang, tuple(f"{folder}/{name}" for folder, name, _ in names),
+                                tuple(f"https://raw.githubusercontent.com/UniversalDependencies/{folder}/{commit}/{name}"
+                                      for folder, name, commit in names)))
     return tuple(out)
 
 
@@ -285,9 +320,11 @@ ENTRIES: tuple[DatasetEntry, ...] = (
              raw_github("cambridgeltl/xcopa", "e2e9d7f105a758ee869cd13e0fe251ef93a29840")),
         "CC BY 4.0", "XCOPA @e2e9d7f"),
     DatasetEntry(
-        "ud", ("target",), "conllu", tuple(UD_TREEBANKS), _ud_files(),
-        "CC BY-SA 4.0 (ta, tr, he: CC BY-NC-SA)", "UD master 2025/2026, one treebank per language", UPOS,
-        notes="Arabic-PADT and Hindi-HDTB test files are not in the offline snapshot"),
+        "ud", ("target",), "conllu", UD_LANGS, _ud_files(),
+        "CC BY-SA 3.0/4.0 (bg el et eu he hu it pl ta tr uk ur: CC BY-NC-SA)",
+        "UD master 2025/2026, every treebank the data root has for a language (ud/SOURCE.md)", UPOS,
+        notes="a language's treebanks are read as one test set; Arabic-PADT and Hindi-HDTB test files are not "
+              "in the offline snapshot (Arabic-PUD, Hindi-PUD instead)"),
     DatasetEntry(
         "wikiann", ("target",), "conll-tab", WIKIANN_LANGS,
         grid(["train"], ["en"], lambda s, l: "train-en.tsv",

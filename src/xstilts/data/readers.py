@@ -283,12 +283,15 @@ def count_csv(delimiter: str) -> Callable[[Paths], int]:
 
 
 def count_blocks(paths: Paths) -> int:
-    n, inside = 0, False
-    with paths[0].open("rb") as f:
-        for ln in f:
-            blank = not ln.strip()
-            n += (not blank) and not inside
-            inside = not blank
+    """Blank-line separated blocks over all the files (several UD treebanks of one language)."""
+    n = 0
+    for path in paths:
+        inside = False
+        with path.open("rb") as f:
+            for ln in f:
+                blank = not ln.strip()
+                n += (not blank) and not inside
+                inside = not blank
     return n
 
 
@@ -571,8 +574,14 @@ def read_lareqa_questions(paths: Paths, labels, lang) -> list[RetrievalQAExample
 
 @register("conllu", TaggingExample, count_blocks)
 def read_conllu(paths: Paths, labels, lang) -> list[TaggingExample]:
-    """CoNLL-U words with UPOS; multiword-token ranges (n-m) and empty nodes (n.k) are skipped."""
-    out, path = [], paths[0]
+    """CoNLL-U words with UPOS; multiword-token ranges (n-m) and empty nodes (n.k) are skipped.
+    Several files (a language's treebanks) are read in order as one set, as XTREME's UD-POS
+    concatenates them; their sentence ids then carry the file's treebank prefix ("de_gsd:...")."""
+    return [ex for path in paths for ex in _conllu_file(path, labels, lang, prefix=len(paths) > 1)]
+
+
+def _conllu_file(path: Path, labels, lang: str, prefix: bool) -> list[TaggingExample]:
+    out, stem = [], path.name.split("-ud-")[0] + ":" if prefix else ""
     for start, block in _blocks(path):
         uid, tokens, tags = f"{path.name}:{start}", [], []
         for i, ln in block:
@@ -591,8 +600,8 @@ def read_conllu(paths: Paths, labels, lang) -> list[TaggingExample]:
             tags.append(_label(cols[3], labels, path, i, "UPOS"))
         if not tokens:
             raise DataFormatError(path, start, None, "a sentence without words")
-        out.append(TaggingExample(uid, tuple(tokens), tuple(tags)))
-    return out
+        out.append(TaggingExample(stem + uid, tuple(tokens), tuple(tags)))
+    return _nonempty(out, path, lang)
 
 
 def _conll(paths: Paths, labels, sep: str) -> list[TaggingExample]:

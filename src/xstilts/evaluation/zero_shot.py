@@ -211,9 +211,16 @@ def rows_for(task: TaskDef, lang: str, scores: dict[str, dict[str, float]], data
                 intermediate=list(run.intermediate), task=task.name, task_version=task.version,
                 dataset=dataset, split=split, language=lang, seed=run.seed, metric=key, value=float(value),
                 scorer="head", pooling="mean" if task.head == "retrieval" else None,
-                protocol={**run.protocol, **protocol, "metric_fn": name}, data_hash=data.data_hash[lang],
+                protocol={**run.protocol, **protocol, "metric_fn": name, **_implementation(name)},
+                data_hash=data.data_hash[lang],
                 run_id=run.run_id))
     return rows
+
+
+def _implementation(metric: str) -> dict[str, str]:
+    """The code that computed a metric, where versions disagree (tagging F1: seqeval 0.0.12 or later)."""
+    impl = get_metric(metric).implementation
+    return {"metric_implementation": impl} if impl else {}
 
 
 def evaluate(model: nn.Module, tokenizer, task: TaskDef, data: EvalData, run: RunInfo, *,

@@ -65,8 +65,9 @@ ENGLISH = (
 def _per_language(dataset: str, names: dict[str, str], train: str, dev: str | None, test: str, **kw) -> tuple:
     """One entry per language of a multilingual dataset; `names` maps file code -> name suffix."""
     return tuple(
-        TaskDef(name=f"{dataset}:{suffix}", roles=ROLE, version="1", train=(Source(dataset, train, lang),),
-                dev=Source(dataset, dev, lang) if dev else None, eval=(Source(dataset, test, lang),), **kw)
+        TaskDef(name=f"{dataset}:{suffix}", roles=ROLE, train=(Source(dataset, train, lang),),
+                dev=Source(dataset, dev, lang) if dev else None, eval=(Source(dataset, test, lang),),
+                **{"version": "1", **kw})
         for lang, suffix in names.items())
 
 
@@ -101,7 +102,7 @@ PARALLEL_AND_LOW_RESOURCE = (
         type="sentence-pair", recipe=CLS, labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy")),
     *_per_language("masakhaner", {lang: lang for lang in catalog.MASAKHANER_LANGS}, "train", "dev", "test",
                    type="tagging", recipe=CLS, labels=catalog.get_dataset("masakhaner").labels,
-                   metrics=("ner_f1",), main_score="ner_f1"),
+                   metrics=("ner_f1",), main_score="ner_f1", version="2"),  # 2: long sentences split, not cut
     *_per_language("afrisenti", {lang: lang for lang in catalog.AFRISENTI_LANGS}, "train", "dev", "test",
                    type="classification", recipe=CLS, labels=catalog.SENTIMENT, metrics=("macro_f1", "accuracy"),
                    main_score="macro_f1"),
