@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, PositiveFloat, PositiveInt, PrivateAttr, Tag,
-                      ValidationError, model_validator)
+                      ValidationError, ValidationInfo, field_validator, model_validator)
 
 from xstilts.located import SpecError, compose, locate as _locate, problems
 from xstilts.tasks.user import TaskFile
@@ -21,8 +21,29 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")]
 ConditionKind = Literal["none", "english", "low-resource", "multi", "mlm", "translated"]
 
 
+# numpy's seeds are 0 .. 2**32 - 1 (a nested fine-tuning seed adds NESTED_SEED_STRIDE per run)
+SEED_MAX = 2**32 - 1
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
+Langs = Annotated[list[str], Field(min_length=1)]  # an empty list would silently mean "all languages"
+
+
+def _takes_bool(annotation: Any) -> bool:
+    return annotation is bool or any(_takes_bool(a) for a in getattr(annotation, "__args__", ()))
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys, infinities and NaN are errors; so is a boolean where a number or a list of numbers
+    is expected (pydantic would read `max_steps: true` as 1 step)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        bad = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, bool)]
+        if bad and not _takes_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"{str(bad[0]).lower()} is a boolean, not a number: this field takes no true/false")
+        return value
 
 
 class Train(_Strict):
@@ -115,8 +136,8 @@ class ProbeTarget(_Strict):
     (tatoeba, flores, lareqa, bucc) or the spec's own; see evaluation.alignment."""
 
     probe: Annotated[str, Field(min_length=1)]
-    langs: list[str] | None = None  # None: the probe's XTREME-R languages
-    layers: str | list[int] = "middle"
+    langs: Langs | None = None  # None: the probe's XTREME-R languages
+    layers: str | Annotated[list[int], Field(min_length=1)] = "middle"
     pooling: Literal["mean", "cls"] = "mean"
     prefix: str | None = None  # None: the encoder's default ("query: " for e5)
     scorer: Literal["cosine", "margin"] = "cosine"
@@ -127,7 +148,7 @@ class TaskTarget(_Strict):
     """A target task fine-tuned on English and evaluated zero-shot in its other languages."""
 
     task: str
-    langs: list[str] | None = None  # None: every evaluation language of the task
+    langs: Langs | None = None  # None: every evaluation language of the task
     train: Train = Train()
 
 
@@ -173,14 +194,40 @@ class Checkpoints(_Strict):
     keep_finetuned: bool = False
 
 
+class PrimaryComparison(_Strict):
+    """Side A minus side B on TARGETS, declared before the run. A side is a condition name or
+    a condition kind (the mean of that kind's conditions); an outcome is a target task or probe name,
+    'alignment' (every probe) or 'transfer' (every target task, zero-shot)."""
+
+    a: Annotated[str, Field(min_length=1)]
+    b: Annotated[str, Field(min_length=1)]
+    targets: Annotated[list[str], Field(min_length=1)]  # (not `on:`: YAML reads that key as true)
+
+
+class Analysis(_Strict):
+    """The statistics declared in advance: the primary comparison(s), the smallest difference that
+    matters and alpha. Each comparison ends as different / equivalent within ±margin / inconclusive."""
+
+    primary: list[PrimaryComparison] = []
+    margin: PositiveFloat = 1.0  # points
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    # sd of one unit's difference (points) to plan with when no pilot study is given (`plan --pilot`)
+    planning_sd: PositiveFloat | None = None
+
+
 class Spec(_Strict):
     name: Name
     model: Annotated[str, Field(min_length=1)] = "me5-small"
-    seeds: Annotated[list[int], Field(min_length=1)] = [1]
-    # 'first': one intermediate model per condition (trained with seeds[0], as the paper does),
-    # reused by every seed of phase 3; 'per-seed': one per condition and seed.
-    intermediate_seeds: Literal["first", "per-seed"] = "first"
-    data_root: Path | None = None  # relative paths are relative to the spec file
+    seeds: Annotated[list[Seed], Field(min_length=1)] = [1]
+    # 'per-seed' (default): one phase-2 encoder per condition and seed, the unit of replication
+    # (a claim about a kind of training needs several encoders); 'first': one encoder per
+    # condition (trained with seeds[0], as the paper does) reused by every seed of phase 3, so a
+    # comparison is between two particular encoders.
+    intermediate_seeds: Literal["first", "per-seed"] = "per-seed"
+    # fine-tuning runs per unit (nested in each phase-2 encoder): seeds s, s+1000, s+2000, ...
+    finetune_seeds: PositiveInt = 1
+    analysis: Analysis = Analysis()
+    data_root: Annotated[Path | None, Field(strict=False)] = None  # relative paths are relative to the spec file
     store: str | None = None  # SQLAlchemy URL; None: the user's SQLite file
     # where encoders, checkpoints and predictions go (<storage>/<name>); on a cluster a path every
     # node mounts. None: the user dir. Relative paths are relative to the spec file.
@@ -212,6 +259,22 @@ class Spec(_Strict):
         dumped = [t.model_dump_json() for t in self.targets]
         if len(set(dumped)) != len(dumped):
             raise ValueError("field 'targets': a target is listed twice")
+        if self.finetune_seeds > 1 and self.intermediate_seeds != "per-seed":
+            raise ValueError("field 'finetune_seeds': nested fine-tuning seeds need intermediate_seeds: per-seed")
+        if max(self.seeds) + 1000 * (self.finetune_seeds - 1) > SEED_MAX:  # plan.NESTED_SEED_STRIDE
+            raise ValueError(f"field 'seeds': seed {max(self.seeds)} + 1000 x {self.finetune_seeds - 1} nested "
+                             f"fine-tuning runs passes numpy's largest seed, {SEED_MAX}")
+        sides = {*names, *(c.kind for c in self.conditions)}
+        outcomes = {"alignment", "transfer", *(t.probe if isinstance(t, ProbeTarget) else t.task for t in self.targets)}
+        for p in self.analysis.primary:
+            for side in (p.a, p.b):
+                if side not in sides:
+                    raise ValueError(f"field 'analysis': '{side}' is neither a condition nor a condition kind "
+                                     f"of this spec ({', '.join(sorted(sides))})")
+            for name in p.targets:
+                if name not in outcomes:
+                    raise ValueError(f"field 'analysis': '{name}' is not a target of this spec "
+                                     f"({', '.join(sorted(outcomes))})")
         return self
 
 

@@ -21,13 +21,13 @@ from xstilts.experiments.execute import LocalExecutor, RunContext, Summary, regi
 from xstilts.experiments.finetune import CONFIG_FILE, run_finetune
 from xstilts.experiments.hparams import HParams
 from xstilts.experiments.intermediate import SOURCE_FILE, is_complete, run_intermediate
-from xstilts.experiments.plan import Node, Plan, render_plan, validate
+from xstilts.experiments.plan import Node, Plan, render_plan, study_seeds, validate
 from xstilts.experiments.spec import load_spec_tasks
 from xstilts.models.encoders import load_encoder, weights_hash
 from xstilts.paths import user_dir
 from xstilts.report.alignment import per_language_table
 from xstilts.report.html import write_html
-from xstilts.report.study import ConditionInfo, build_report
+from xstilts.report.study import ConditionInfo, Design, Primary, build_report
 from xstilts.report.tables import print_report
 from xstilts.store import ResultRow, ResultsStore
 from xstilts.tasks import get_task
@@ -39,7 +39,8 @@ def _encoder_of(node: Node, deps: dict[str, dict]) -> str:
 
 def _provenance(node: Node, ctx: RunContext) -> dict[str, Any]:
     """What every row of a node carries to say where it came from (and what the report selects by)."""
-    return {"study": ctx.spec.name if ctx.spec else None, "node": node.key}
+    unit = {"unit": node.meta["unit"]} if "unit" in node.meta else {}  # nested fine-tuning seeds: their encoder's seed
+    return {"study": ctx.spec.name if ctx.spec else None, "node": node.key, **unit}
 
 
 def _with_spec_tasks(runner):
@@ -167,25 +168,60 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
         summary = RayExecutor(work, root, console=console, address=ray_address).run(plan, store)
     else:
         summary = LocalExecutor(work, root, console=console).run(plan, store)
-    path = report_study(plan, store, html or work / "report.html", folder=work, console=console)
+    path = report_study(plan, store, html or work / "report.html", folder=work, console=console, smoke=smoke)
     if summary.failed or summary.blocked:
         console.print(f"[red]{len(summary.failed)} node(s) failed, {len(summary.blocked)} blocked[/] "
                       "(the table above names them; `xstilts plan` shows their state)")
     return path, summary
 
 
-def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, console: Console) -> Path:
-    """Print the study's report and write its HTML, with the recommendations saved in FOLDER."""
+def conditions_of(spec) -> list[ConditionInfo]:
+    return [ConditionInfo(c.name, c.kind, tuple(c.tasks), c.pair, translation_of=c.translation_of)
+            for c in spec.conditions]
+
+
+def design_of(spec, *, smoke: bool = False) -> Design:
+    """The report's view of a spec: its declared analysis, phase-2 runs per condition (0: untrained),
+    the overlaps it declared, and whether it is a smoke run."""
+    runs = len(study_seeds(spec, smoke)) if spec.intermediate_seeds == "per-seed" else 1
+    a = spec.analysis
+    return Design(margin=a.margin, alpha=a.alpha, smoke=smoke,
+                  primary=tuple(Primary(p.a, p.b, tuple(p.targets)) for p in a.primary),
+                  phase2_runs={c.name: 0 if c.kind == "none" else runs for c in spec.conditions},
+                  declared_overlap={c.name: tuple(getattr(c, "declared_overlap", ()) or ()) for c in spec.conditions})
+
+
+def study_report(plan: Plan, rows: list[ResultRow], nodes: list[dict], *, smoke: bool = False):
+    """The report of a study's rows with its spec's design and its nodes' learning records."""
+    from xstilts.report.learning import learning_records
+
+    return build_report(rows, conditions_of(plan.spec), design=design_of(plan.spec, smoke=smoke),
+                        learning=learning_records(nodes, rows))
+
+
+def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, console: Console,
+                 smoke: bool = False, record=None) -> Path:
+    """Print the study's report and write its HTML, with the recommendations saved in FOLDER.
+    RECORD (a published study, experiments.power.Record) replaces the store's rows and nodes."""
+    from xstilts.experiments.publish import node_records
     from xstilts.experiments.recommend import load_saved, recommendation_grids
 
-    conditions = [ConditionInfo(c.name, c.kind, tuple(c.tasks), c.pair, translation_of=c.translation_of)
-                  for c in plan.spec.conditions]
-    rows, nodes = study_rows(plan, store)
-    report = build_report(rows, conditions)
+    if record is not None:
+        rows = [r for r in record.rows if r.protocol.get("node") in plan.nodes]
+        if not rows:
+            raise XstiltsError(f"{record.folder}: none of its {len(record.rows):,} rows comes from a node of this "
+                               "spec's plan (another version of the spec?): report it with its own spec.yaml")
+        nodes, where = record.nodes, str(record.folder)
+        n_nodes = len({r.protocol["node"] for r in rows})
+    else:
+        rows, n_nodes = study_rows(plan, store)
+        nodes, where = node_records(plan, store), store.url
+    report = study_report(plan, rows, nodes, smoke=smoke)
     print_report(report, console)
-    extra = [grid for rec in load_saved(folder) for grid in recommendation_grids(rec)]
+    extra = [grid for rec in load_saved(record.folder if record is not None else folder)
+             for grid in recommendation_grids(rec)]
     path = write_html(report, html, title=f"xstilts study: {plan.spec.name}", recommendations=extra)
     probe_or_ft = sum(n.kind != "intermediate" for n in plan.nodes.values())
-    console.print(f"report from {len(rows):,} rows of {nodes} of this plan's {probe_or_ft} probe and fine-tuning "
-                  f"nodes in {store.url}\nHTML report: {path}")
+    console.print(f"report from {len(rows):,} rows of {n_nodes} of this plan's {probe_or_ft} probe and fine-tuning "
+                  f"nodes in {where}\nHTML report: {path}")
     return path
