@@ -67,7 +67,7 @@ def test_errors_are_located(tmp_path, old, new, line, field):
 
 def test_condition_shape_is_checked(tmp_path):
     err = _error(GOOD.replace('tasks: ["nusax:eng"]', 'tasks: ["nusax:eng", "sst2"]'), tmp_path)
-    assert err.problems[0][0] == 6 and "kind 'english' trains exactly one task" in str(err)
+    assert err.problems[0][:2] == (8, "conditions.1.tasks") and "kind 'english' trains exactly one task" in str(err)
     err = _error(GOOD.replace(", pair: nusax}", "}"), tmp_path)
     assert "pair key(s) ['nusax'] link only one condition" in str(err)
 

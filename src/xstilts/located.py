@@ -7,6 +7,7 @@ user has to edit; unknown keys get "did you mean" from the model the location po
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,11 @@ def problems(root: yaml.Node | None, error: ValidationError, model: type[BaseMod
                   (f"; allowed: {', '.join(known)}" if known else "")
         elif err["type"] == "value_error":
             msg = msg.removeprefix("Value error, ")
+            if named := re.match(r"field '([A-Za-z_]+)': ", msg):  # a whole-model check: the line of its field
+                loc, msg = (*loc, named[1]), msg[named.end():]
+                field = ".".join(str(p) for p in (*prefix, *loc) if p not in tags)
+        elif err["type"] == "too_short" and err.get("input") == []:
+            msg = "an empty list; leave the key out to get its default"
         out.append((_line_of(root, (*prefix, *loc)), field, msg))
     return sorted(out, key=lambda p: p[0] or 0)
 
