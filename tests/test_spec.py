@@ -83,3 +83,36 @@ def test_data_root_is_relative_to_the_spec(tmp_path):
     path = tmp_path / "sub" / "s.yaml"
     path.write_text(GOOD + "data_root: ../data\n")
     assert load_spec(path).data_root == (tmp_path / "data").resolve()
+
+
+@pytest.mark.parametrize(("old", "new", "line", "field", "said"), [
+    # each of these once validated and then meant something else or failed at run time
+    ("max_steps: 10", "max_steps: true", 11, "intermediate.max_steps", "true is a boolean, not a number"),
+    ("lr: 1.0e-5", "lr: .inf", 11, "intermediate.lr", "finite number"),
+    ("lr: 1.0e-5", "lr: .nan", 11, "intermediate.lr", "finite number"),
+    ("seeds: [1, 2]", "seeds: [-1, 2]", 3, "seeds.0", "greater than or equal to 0"),
+    ("seeds: [1, 2]", "seeds: [1, 4294967296]", 3, "seeds.1", "less than or equal to 4294967295"),
+    ("seeds: [1, 2]", "seeds: [1, false]", 3, "seeds", "false is a boolean"),
+    ("langs: [jav]}", "langs: []}", 13, "targets.0.langs", "an empty list; leave the key out"),
+    ("langs: [yo]", "langs: []", 14, "targets.1.langs", "an empty list; leave the key out"),
+    ("probe: tatoeba,", "probe: tatoeba, layers: [],", 13, "targets.0.layers.list[int]", "an empty list"),
+])
+def test_values_that_would_mean_something_else_are_refused(tmp_path, old, new, line, field, said):
+    err = _error(GOOD.replace(old, new), tmp_path)
+    assert any(p[:2] == (line, field) and said in p[2] for p in err.problems), err.problems
+
+
+def test_numbers_stay_numbers():
+    """YAML 1.1 reads 2e-5 as text; it stays a learning rate, and true stays a boolean where one is asked."""
+    spec = parse_spec(GOOD.replace("lr: 1.0e-5", "lr: 2e-5, freeze_embeddings: true"))
+    assert spec.intermediate.lr == 2e-5 and spec.intermediate.freeze_embeddings is True
+
+
+def test_nested_seeds_must_stay_in_numpy_range(tmp_path):
+    err = _error(GOOD.replace("seeds: [1, 2]", "seeds: [1, 4294967000]\nfinetune_seeds: 2"), tmp_path)
+    assert err.problems[0][:2] == (3, "seeds") and "passes numpy's largest seed" in err.problems[0][2]
+
+
+def test_duplicate_condition_names_point_at_the_conditions(tmp_path):
+    err = _error(GOOD.replace("name: bug", "name: en"), tmp_path)
+    assert err.problems == [(4, "conditions", "name(s) ['en'] used twice")]
