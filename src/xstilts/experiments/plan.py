@@ -186,7 +186,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
                       "condition": {**c.model_dump(include={"kind", "tasks", "sampling", "translation_of"},
                                                    mode="json"), "mlm": mlm},
                       "smoke": smoke}
-            label = c.name + (f" (seed {seed})" if per_seed else "")
+            label = c.name + (f" (seed {seed})" if per_seed and len(seeds) > 1 else "")
             key = add("intermediate", label, config, (), _train_cost(hp, throughput), condition=c.name,
                       pair=c.pair, hparams=hp)
             trained[c.name, seed] = key
