@@ -426,7 +426,8 @@ def recommend(
     LogME and H-score of each task's English features on each phase-2 encoder, and language and
     script proximity. Then check the ranking against the study's actual gains per target
     (task:language): Spearman, NDCG@3, regret@1/3, and a least-squares blend of the signals scored
-    on held-out targets and held-out tasks; and print the cost of the signals beside the cost of
+    on held-out tasks, each figure beside a random ranking (mean, permutation p) and the gains' noise
+    ceiling; and print the cost of the signals beside the cost of
     the fine-tuning grid they would replace. The result is saved in the study's folder, and
     `xstilts report` adds it to the HTML report.
 
