@@ -17,7 +17,7 @@ import pytest
 from xstilts.data import catalog
 from xstilts.data.fetch import record_checksums
 from xstilts.data.integrity import count_key, load_checksums, load_counts
-from xstilts.errors import DataIntegrityError, PlaceholderGoldError
+from xstilts.errors import DataIntegrityError, MissingDataError, PlaceholderGoldError
 from xstilts.provenance import file_sha256
 
 RECORDED = load_checksums()
@@ -190,3 +190,16 @@ def test_record_checksums_writes_both_tables(root, tmp_path):
     assert sums == {"xcopa/data/it/val.it.jsonl": RECORDED["xcopa/data/it/val.it.jsonl"]}
     assert counts == {"xcopa/val/it": 100}
     assert json.loads((tmp_path / "counts.json").read_text()) == counts
+
+
+def test_symlink_loop_and_dangling_link_are_not_called_missing(root):
+    swh = root("tatoeba/tatoeba.swh-eng.swh")
+    root("tatoeba/tatoeba.swh-eng.eng")
+    swh.unlink()
+    swh.symlink_to(swh)
+    with pytest.raises(MissingDataError, match=f"{swh} is a symlink loop .*: replace the link with the file"):
+        catalog.read("tatoeba", "test", "swh", root.root)
+    swh.unlink()
+    swh.symlink_to(swh.parent / "gone")
+    with pytest.raises(MissingDataError, match=f"is a symlink to {swh.parent / 'gone'}, which does not exist"):
+        catalog.read("tatoeba", "test", "swh", root.root)

@@ -116,3 +116,11 @@ def test_nested_seeds_must_stay_in_numpy_range(tmp_path):
 def test_duplicate_condition_names_point_at_the_conditions(tmp_path):
     err = _error(GOOD.replace("name: bug", "name: en"), tmp_path)
     assert err.problems == [(4, "conditions", "name(s) ['en'] used twice")]
+
+
+def test_non_utf8_spec_names_file_line_and_byte(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_bytes(GOOD.replace("name: toy", "name: toy\n# caf\xe9").encode("latin-1"))
+    with pytest.raises(SpecError) as e:
+        load_spec(path)
+    assert str(e.value) == f"{path}:2: not UTF-8: byte 0xe9 at column 6; save the spec as UTF-8"

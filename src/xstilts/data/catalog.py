@@ -8,6 +8,8 @@ sources at the commit recorded in the folder's SOURCE.md.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -514,8 +516,22 @@ def _present(entry: DatasetEntry, split: str, lang: str, data_root: str | Path |
     paths = local_paths(entry, files[0], data_root)
     missing = [p for p in paths if not p.is_file()]
     if missing:
-        raise MissingDataError(f"{missing[0]} is missing; run `xstilts data fetch {entry.name}`")
+        raise MissingDataError(f"{missing[0]} {_why_unreadable(missing[0])}; run `xstilts data fetch {entry.name}`")
     return files[0], paths
+
+
+def _why_unreadable(path: Path) -> str:
+    """'is missing', or what else keeps a path that is there from being read as a file."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except (RuntimeError, OSError) as e:  # Python < 3.13 raises RuntimeError for a loop, later ELOOP
+            if isinstance(e, RuntimeError) or e.errno == errno.ELOOP:
+                return f"is a symlink loop ({path} -> {os.readlink(path)}): replace the link with the file"
+            return f"is a symlink to {os.readlink(path)}, which does not exist"
+    if path.exists():
+        return "is not a file"
+    return "is missing"
 
 
 def _checked(entry: DatasetEntry, f: DataFile, paths: tuple[Path, ...], read_all: Callable[[], Any],

@@ -309,7 +309,15 @@ def load_spec(path: str | Path) -> Spec:
     path = Path(path)
     if not path.is_file():
         raise SpecError(path, [(None, "", "no such spec file")])
-    return parse_spec(path.read_text(encoding="utf-8"), path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise SpecError(path, [(line, "", f"not UTF-8: byte 0x{raw[e.start]:02x} at column {column}; save the "
+                                          "spec as UTF-8")]) from None
+    return parse_spec(text, path)
 
 
 def load_spec_tasks(spec: Spec, data_root: str | Path | None = None) -> list:
