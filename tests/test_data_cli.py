@@ -34,4 +34,4 @@ def test_list_table_and_partial(tmp_path, data_root):
 
 def test_fetch_unknown_name_suggests():
     result = CliRunner().invoke(data_app, ["fetch", "xqaud"])
-    assert result.exit_code == 1 and "did you mean 'xquad'" in result.output
+    assert result.exit_code == 2 and "did you mean 'xquad'" in result.output

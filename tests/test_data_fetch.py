@@ -102,7 +102,7 @@ def test_corrupt_file_is_a_mismatch_naming_it(data_root, serve, tmp_path):
         fetch("copa", out, mirror=base, quiet=True)
     assert not (out / "copa" / "val-en.jsonl").exists() and not (out / "copa" / "val-en.jsonl.part").exists()
     result = CliRunner().invoke(data_app, ["fetch", "copa", "--mirror", base, "--data-root", str(out)])
-    assert result.exit_code == 1 and "checksum mismatch" in result.output
+    assert result.exit_code == 2 and "checksum mismatch" in result.output
 
 
 def test_archive_member_is_extracted(serve, tmp_path):
@@ -123,3 +123,12 @@ def test_unreachable_source_is_a_clear_error(tmp_path):
                          (DataFile("train", "en", ("a.txt",), ("http://127.0.0.1:9/a.txt",)),), "l", "v")
     with pytest.raises(FetchError, match="127.0.0.1:9/a.txt"):
         fetch(entry, tmp_path, quiet=True, timeout=2)
+    assert not (tmp_path / "toy" / "a.txt.part").exists()  # nothing arrived: no .part is named or kept
+
+
+def test_fetch_offline_names_no_part_it_did_not_keep_and_exits_2(tmp_path):
+    result = CliRunner().invoke(data_app, ["fetch", "copa", "--mirror", "http://127.0.0.1:9", "--data-root",
+                                           str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert ".part" not in result.output and "nothing downloaded; is this machine online?" in result.output
+    assert not list(tmp_path.rglob("*.part"))

@@ -62,5 +62,5 @@ def fetch(name: Annotated[str, typer.Argument(help="Dataset name, as shown by `x
         written = fetch_dataset(name, data_root, mirror=mirror, force=force)
     except (XstiltsError, KeyError) as e:
         typer.secho(f"error: {e.args[0] if isinstance(e, KeyError) else e}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(2) from None  # like every command: 2 for what the user can fix (name, network, disk)
     typer.echo(f"{name}: {len(written)} file(s) fetched into {default_data_root(data_root)}")

@@ -84,7 +84,13 @@ def download(url: str, dest: Path, expected: str | None, progress: Progress | No
         if not (e.code == 416 and have):  # 416 after a complete .part: nothing left to fetch
             raise FetchError(f"{url}: HTTP {e.code} {e.reason}") from None
     except (URLError, OSError) as e:
-        raise FetchError(f"{url}: {getattr(e, 'reason', e)} (partial download kept in {part})") from None
+        kept = part.is_file() and part.stat().st_size > 0
+        if not kept:
+            part.unlink(missing_ok=True)  # nothing arrived: nothing to resume from
+        raise FetchError(f"{url}: {getattr(e, 'reason', e)}"
+                         + (f" (partial download kept in {part}; fetch again to resume)" if kept else
+                            " (nothing downloaded; is this machine online? `--mirror URL` fetches from a copy)")
+                         ) from None
     _verify_and_place(part, dest, expected)
 
 
