@@ -347,3 +347,18 @@ def test_ray_resources_follow_the_spec_per_node_kind():
     assert ex._options(plan, "probe", True) == {"num_gpus": 1, "num_cpus": 1.0}  # a GPU each where there are GPUs
     assert ex._options(plan, "probe", False) == {"num_gpus": 0, "num_cpus": 1.0}
     assert RayExecutor("w", num_gpus=0.5)._options(plan, "finetune", True)["num_gpus"] == 0.5
+
+
+def test_a_full_disk_in_the_model_cache_names_the_cache_not_the_study(tmp_path):
+    """me5-small's conversion says where it needed room; the run's line keeps that, not the work folder."""
+    from xstilts.errors import DiskFullError as Full
+
+    said = "the disk is full: converting me5-small needs about 500 MB in /cache/models (3 MB free there); free some"
+
+    def converts(node, deps, ctx):  # as me5.ensure_me5 raises it
+        raise Full(said) from OSError(28, "No space left on device")
+
+    register_runner("toy", converts)
+    with pytest.raises(DiskFullError) as e:
+        LocalExecutor(tmp_path, console=QUIET).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
+    assert str(e.value) == f"toy A: {said}" and str(tmp_path) not in str(e.value)

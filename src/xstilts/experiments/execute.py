@@ -315,7 +315,10 @@ class _Bookkeeping:
         self.store.mark_failed(node.key, result, lease)
         self.summary.failed[node.key] = result
         if is_disk_full(result):
-            where = re.findall(r"'(/[^']+)'", result.strip().splitlines()[-1]) or [str(folder)]
+            last = result.strip().splitlines()[-1]
+            if "DiskFullError: " in last:  # ours already names the folder and its free space (the model cache)
+                raise DiskFullError(f"{node.kind} {node.label}: {last.split('DiskFullError: ', 1)[1]}")
+            where = re.findall(r"'(/[^']+)'", last) or [str(folder)]
             raise DiskFullError(f"the disk is full: {node.kind} {node.label} could not write {where[-1]} "
                                 f"({free_mb(where[-1]):,} MB free there); free some space, or point --work-dir, "
                                 "XSTILTS_HOME or XSTILTS_CACHE at a bigger disk, then run again (finished nodes "
