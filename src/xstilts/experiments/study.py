@@ -8,6 +8,7 @@ adapt a node's config to the phase functions; they resume a node killed half-way
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from xstilts.models.encoders import load_encoder, weights_hash
 from xstilts.paths import user_dir
 from xstilts.report.alignment import per_language_table
 from xstilts.report.html import write_html
-from xstilts.report.study import ConditionInfo, Design, Primary, build_report
+from xstilts.report.study import ConditionInfo, Design, Primary, ReportWarning, build_report
 from xstilts.report.tables import print_report
 from xstilts.store import ResultRow, ResultsStore
 from xstilts.tasks import get_task
@@ -195,8 +196,10 @@ def study_report(plan: Plan, rows: list[ResultRow], nodes: list[dict], *, smoke:
     """The report of a study's rows with its spec's design and its nodes' learning records."""
     from xstilts.report.learning import learning_records
 
-    return build_report(rows, conditions_of(plan.spec), design=design_of(plan.spec, smoke=smoke),
-                        learning=learning_records(nodes, rows))
+    with warnings.catch_warnings():  # the report prints its own notes, once, under "warning:"
+        warnings.simplefilter("ignore", ReportWarning)
+        return build_report(rows, conditions_of(plan.spec), design=design_of(plan.spec, smoke=smoke),
+                            learning=learning_records(nodes, rows))
 
 
 def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, console: Console,
