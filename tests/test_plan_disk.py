@@ -18,6 +18,7 @@ SPEC = """\
 name: toy
 model: xlm-roberta-base
 seeds: [1, 2]
+intermediate_seeds: first  # one encoder serves both seeds
 conditions:
   - {name: none, kind: none}
   - {name: en, kind: english, tasks: ["nusax:eng"]}

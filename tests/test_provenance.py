@@ -30,6 +30,7 @@ def test_canonical_json_rejects_unknown_types():
 
 
 def test_file_hash_is_of_the_content_even_when_size_and_mtime_are_kept(tmp_path):
+    provenance._HASHED.clear()  # earlier tests of this process hashed other files
     f = tmp_path / "train.tsv"
     f.write_bytes(b"hello\tworld\n")
     os.utime(f, ns=(OLD_NS, OLD_NS))
