@@ -112,20 +112,27 @@ def align(
     tasks: Annotated[str, typer.Option(
         help="Comma list of probes (tatoeba, flores, lareqa, bucc, ...; `xstilts tasks --role probe`) and of "
              "YAML task files, whose probes are run.")] = "tatoeba,flores",
-    layers: Annotated[str, typer.Option(
+    protocol: Annotated[str, typer.Option(
+        help="'alignment': the probe as an alignment measure, with the settings below. 'xtreme-r': the "
+             "benchmark's own protocol, which fixes them: Tatoeba English queries, cosine, mean pooling of "
+             "layer 7 of 12 (13 of 24), 512 tokens; BUCC CLS pooling of layer 7, threshold from dev; LAReQA "
+             "candidates with their paragraph. README: Retrieval protocols.")] = "alignment",
+    layers: Annotated[Optional[str], typer.Option(
         help="'last', 'middle', 'all' (0 = embeddings ... L) or a comma list such as 4,8,-1. "
-             "All layers come from one encoding pass.")] = "last",
-    pooling: Annotated[str, typer.Option(help="Sentence vector: 'mean' over tokens or the 'cls' token.")] = "mean",
+             "All layers come from one encoding pass. [alignment protocol; default: last]")] = None,
+    pooling: Annotated[Optional[str], typer.Option(
+        help="Sentence vector: 'mean' over tokens or the 'cls' token. [alignment protocol; default: mean]")] = None,
     prefix: Annotated[Optional[str], typer.Option(
         help="Text put before every sentence. Default: the model's own ('query: ' for me5-small, "
              "as its model card asks for symmetric tasks; none otherwise). Use '' for none.")] = None,
-    scorer: Annotated[str, typer.Option(
-        help="'cosine' (XTREME's protocol) or 'margin' (ratio margin over k neighbours, "
-             "Artetxe & Schwenk 2019). BUCC always mines by ratio margin.")] = "cosine",
-    margin_k: Annotated[int, typer.Option(help="Neighbours for margin scoring and mining.")] = 4,
+    scorer: Annotated[Optional[str], typer.Option(
+        help="'cosine' (XTREME's) or 'margin' (ratio margin over k neighbours, Artetxe & Schwenk 2019). "
+             "BUCC always mines by ratio margin. [alignment protocol; default: cosine]")] = None,
+    margin_k: Annotated[Optional[int], typer.Option(
+        help="Neighbours for margin scoring and mining (XTREME's 4). [default: 4]")] = None,
     tatoeba_langs: Annotated[str, typer.Option(
-        help="'xtreme' (XTREME's 36), 'default' (XTREME-R's 41), 'all' (112) or a comma list of ISO 639-3 "
-             "codes.")] = "xtreme",
+        help="'default' (XTREME-R's 41), 'xtreme' (XTREME's 36), 'all' (112) or a comma list of ISO 639-3 "
+             "codes.")] = "default",
     flores_langs: Annotated[str, typer.Option(
         help="'all' (SIB-200's 47), 'low' (the low-resource ones) or a comma list of codes like swh_Latn.")] = "all",
     flores_pairs: Annotated[str, typer.Option(
@@ -134,7 +141,8 @@ def align(
     max_sentences: Annotated[Optional[int], typer.Option(
         "--max-sentences", "--flores-sentences",
         help="Use only the first N sentences (pairs, questions) per language of each probe (default: all).")] = None,
-    max_length: Annotated[int, typer.Option(help="Tokens per sentence before truncation.")] = 128,
+    max_length: Annotated[Optional[int], typer.Option(
+        help="Tokens per sentence before truncation. [alignment protocol; default: 128]")] = None,
     device: Annotated[str, typer.Option(help="'cpu', 'cuda', 'cuda:1', ...")] = "cpu",
     data_root: DataRoot = None,
     store: StoreUrl = None,
@@ -147,13 +155,19 @@ def align(
     are mined and scored by F1). Every row is stored with its full protocol (model and weights
     hash, layer, pooling, prefix, scorer, data hash), so reruns overwrite rather than duplicate.
 
-    Example: xstilts align --model me5-small --tasks tatoeba,flores,bucc --layers all
+    The alignment protocol (default) is a measure for comparing encoders and layers; only
+    `--protocol xtreme-r` gives the figure XTREME-R publishes (Tatoeba: English queries).
+
+    Examples:
+      xstilts align --tasks tatoeba,flores,bucc --layers all
+      xstilts align --tasks tatoeba --protocol xtreme-r
     """
     from .experiments.align import run_alignment
 
     with user_errors():
         run_alignment(
-            model=model, tasks=[t.strip() for t in tasks.split(",") if t.strip()], layers=layers, pooling=pooling,
+            model=model, tasks=[t.strip() for t in tasks.split(",") if t.strip()], protocol=protocol,
+            layers=layers, pooling=pooling,
             prefix=prefix, scorer=scorer, margin_k=margin_k, langs={"tatoeba": tatoeba_langs, "flores": flores_langs},
             pairs=flores_pairs, max_sentences=max_sentences, max_length=max_length, device=device,
             data_root=data_root, store_url=store, json_out=json_out, console=console,

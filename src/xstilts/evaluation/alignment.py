@@ -6,19 +6,27 @@ metric pick what is done, never its name:
   translation among all sentences of the other side, accuracy, both directions;
 - bitext, texts aligned by id (FLORES via SIB-200): each language against the pivot (and any
   extra pairs), on the ids all of them share, both directions;
-- bitext scored by `bucc_f1` (BUCC): ratio-margin mining over every sentence of both sides, the
-  threshold chosen on the gold pairs as XTREME does, F1;
+- bitext scored by `bucc_f1` (BUCC): ratio-margin mining over every sentence of both sides, F1
+  at the threshold best on the gold pairs (an oracle's: the only gold is dev's), labelled so;
 - qa_retrieval (LAReQA): questions retrieve answer sentences from the pooled candidates of
   every language, mAP@20.
+Margin scoring re-scores the k nearest by cosine over the same k (k = 4), as XTREME.
 
 Each probe encodes every sentence once for all layers and returns result rows carrying the
 whole protocol; they never average (the report does).
+
+Two protocols, named in every row (`protocol.name`):
+- `alignment`: the probe as an alignment measure, any layers, both directions;
+- `xtreme-r`: the benchmark's own protocol (google-research/xtreme, scripts/run_tatoeba.sh,
+  run_bucc2018.sh, run_eval_lareqa.sh and third_party/evaluate_retrieval.py), whose Tatoeba rows
+  feed the XTREME-R retrieval category (`official_protocol`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from rich.progress import Progress
 
@@ -44,11 +52,62 @@ class Protocol:
     scorer: Scorer
     margin_k: int = 4
     max_length: int = 128
+    name: Literal["alignment", "xtreme-r"] = "alignment"
+    queries: Literal["both", "pivot"] = "both"  # bitext: which side retrieves; XTREME-R's Tatoeba: English
+    candidate_context: bool = False  # LAReQA: a candidate is its sentence followed by its paragraph
+    candidate_max_length: int | None = None  # LAReQA candidates (None: max_length)
+    layer_rule: str | None = None  # how the layer was chosen, where the settings chose it
 
     def row(self, enc: Encoder, model_hash: str, condition: str, **fields) -> ResultRow:
+        extra = {"layer_rule": self.layer_rule} if self.layer_rule else {}
+        if self.candidate_context or self.candidate_max_length:
+            extra |= {"candidate_context": self.candidate_context, "candidate_max_length": self.candidate_max_length}
         return ResultRow(model=enc.name, model_hash=model_hash, condition=condition, pooling=self.pooling,
                          scorer=self.scorer, prefix=self.prefix,
-                         protocol={"margin_k": self.margin_k, "max_length": self.max_length}, **fields)
+                         protocol={"name": self.name, "margin_k": self.margin_k,
+                                   "max_length": self.max_length, **extra}, **fields)
+
+
+# XTREME-R's layer, as our index (0 = embeddings): evaluate_retrieval.py pools
+# hidden_states[-num_layers:][specific_layer], i.e. our specific_layer + 1. run_tatoeba.sh sets 7
+# for 12-layer models and 13 for XLM-R (24 layers); run_bucc2018.sh sets 7 for every model.
+OFFICIAL_LAYERS = {"tatoeba": {12: 8, 24: 14}, "bucc": {12: 8, 24: 8}}
+
+
+def _official_layer(kind: str, num_layers: int) -> tuple[int, str]:
+    """(layer, rule): the script's layer for the depths it names, else extrapolated and said so."""
+    if num_layers in OFFICIAL_LAYERS[kind]:
+        return OFFICIAL_LAYERS[kind][num_layers], f"official ({kind} script, {num_layers} layers)"
+    layer = min(num_layers, num_layers // 2 + 2 if kind == "tatoeba" else 8)
+    return layer, (f"extrapolated: the official scripts name 12 and 24 layers only; "
+                   f"{'L//2 + 2' if kind == 'tatoeba' else '8'} (at most L) for L = {num_layers}")
+
+
+def official_protocol(task: TaskDef, num_layers: int, prefix: str, max_tokens: int = 512) -> Protocol:
+    """XTREME-R's protocol for a probe task, by what the task is:
+    - aligned bitext (Tatoeba): English sentences retrieve their translation, cosine, mean pooling
+      of layer 7 of 12 / 13 of 24 (`OFFICIAL_LAYERS`), 512 tokens;
+    - mined bitext (BUCC): ratio-margin mining (k = 4), CLS pooling of layer 7, 512 tokens (the
+      threshold: `_mining`);
+    - QA retrieval (LAReQA): questions (96 tokens) against candidates encoded with their paragraph
+      (256 tokens), mean pooling of the last layer, cosine. The benchmark scores a dual encoder
+      fine-tuned on SQuAD (our `lareqa` target); as a probe, the encoder is scored as it is.
+    Texts aligned by id (FLORES) are no XTREME-R task and have no such protocol. A model whose
+    positions hold fewer than 512 tokens (MAX_TOKENS) is scored at its own limit, recorded."""
+    base = Protocol(layers=(), pooling="mean", prefix=prefix, scorer="cosine", max_length=min(512, max_tokens),
+                    name="xtreme-r")
+    if task.type == "qa_retrieval":
+        return replace(base, layers=(num_layers,), max_length=min(96, max_tokens), candidate_context=True,
+                       candidate_max_length=min(256, max_tokens),
+                       layer_rule="last (the benchmark scores a fine-tuned dual encoder's output)")
+    if task.type == "bitext" and "bucc_f1" in task.metrics:
+        layer, rule = _official_layer("bucc", num_layers)
+        return replace(base, layers=(layer,), pooling="cls", layer_rule=rule)
+    if task.type == "bitext" and not id_aligned(task):
+        layer, rule = _official_layer("tatoeba", num_layers)
+        return replace(base, layers=(layer,), queries="pivot", layer_rule=rule)
+    raise ValueError(f"probe '{task.name}' has no XTREME-R settings (XTREME-R scores Tatoeba, BUCC and LAReQA); "
+                     "use the 'alignment' protocol")
 
 
 def _where(task: TaskDef, langs: Sequence[str]) -> dict:
@@ -63,10 +122,10 @@ def _bitext_rows(enc, proto, model_hash, condition, src_emb, tgt_emb, *, src_nam
                  data_hash, where) -> list[ResultRow]:
     """Accuracy in both directions for one aligned pair of embedding sets, every layer."""
     acc = get_metric("tatoeba_accuracy")
+    directions = [(src_emb, tgt_emb, f"{src_name}->{tgt_name}"), (tgt_emb, src_emb, f"{tgt_name}->{src_name}")]
     rows = []
     for layer in proto.layers:
-        for a, b, direction in ((src_emb, tgt_emb, f"{src_name}->{tgt_name}"),
-                                (tgt_emb, src_emb, f"{tgt_name}->{src_name}")):
+        for a, b, direction in directions if proto.queries == "both" else directions[1:]:
             top1 = search(a[layer], b[layer], scorer=proto.scorer, margin_k=proto.margin_k)[:, 0]
             value = acc(top1.tolist(), list(range(len(top1))))["accuracy"]
             rows.append(proto.row(enc, model_hash, condition, **where, language=language, direction=direction,
@@ -124,32 +183,43 @@ def _unique(ids: Sequence[str], side: dict[str, str]) -> tuple[list[str], dict[s
     return sentences, {side[i]: i for i in ids if count[side[i]] == 1}
 
 
+def _mined(enc, proto, task, source, max_sentences, data_root, progress) -> tuple[dict, list]:
+    """One BUCC source mined by ratio margin: ({layer: {(src id, tgt id): score}}, the gold pairs
+    whose sentences the cap keeps)."""
+    lang = source.lang
+    src, tgt, gold = catalog.bucc(lang, source.split, data_root, source.dataset)
+    src_ids = _mining_order(src, [a for a, _ in gold])[:max_sentences]
+    tgt_ids = _mining_order(tgt, [b for _, b in gold])[:max_sentences]
+    kept = set(src_ids), set(tgt_ids)
+    gold = [(a, b) for a, b in gold if a in kept[0] and b in kept[1]]
+    (xs, x_id), (ys, y_id) = _unique(src_ids, src), _unique(tgt_ids, tgt)
+    x = _encode(enc, proto, xs, progress, f"{task.name} {lang} {source.split}")
+    y = _encode(enc, proto, ys, progress, f"{task.name} {task.pivot} {source.split}")
+    scores = {layer: {(x_id[xs[i]], y_id[ys[j]]): score
+                      for i, j, score in mine(x[layer], y[layer], margin_k=proto.margin_k)
+                      if xs[i] in x_id and ys[j] in y_id} for layer in proto.layers}
+    return scores, gold
+
+
 def _mining(enc, proto, task, langs, common, max_sentences, data_root, progress) -> list[ResultRow]:
-    """BUCC: mine every sentence pair by ratio margin, choose the threshold on gold, F1."""
+    """BUCC: mine every sentence pair by ratio margin, F1 at the threshold best on the scored gold.
+    XTREME applies dev's best threshold to test, whose gold it deleted (test is scored by its
+    server); with gold only for dev, the threshold is an oracle's, and every row says so
+    (`threshold_from: oracle-dev`)."""
     rows = []
     for lang in langs:
         source = task.eval_sources(lang)[0]
-        src, tgt, gold = catalog.bucc(lang, source.split, data_root, source.dataset)
-        src_ids = _mining_order(src, [a for a, _ in gold])[:max_sentences]
-        tgt_ids = _mining_order(tgt, [b for _, b in gold])[:max_sentences]
-        kept = set(src_ids), set(tgt_ids)
-        gold = [(a, b) for a, b in gold if a in kept[0] and b in kept[1]]
-        (xs, x_id), (ys, y_id) = _unique(src_ids, src), _unique(tgt_ids, tgt)
-        x = _encode(enc, proto, xs, progress, f"{task.name} {lang}")
-        y = _encode(enc, proto, ys, progress, f"{task.name} {task.pivot}")
+        scores, gold = _mined(enc, proto, task, source, max_sentences, data_root, progress)
         for layer in proto.layers:
-            scores: dict[tuple[str, str], float] = {}
-            for i, j, score in mine(x[layer], y[layer], margin_k=proto.margin_k):
-                if xs[i] in x_id and ys[j] in y_id:
-                    scores[x_id[xs[i]], y_id[ys[j]]] = score
-            threshold, _ = bucc_optimize(scores, gold)
-            values = bucc_f1(bucc_extract(scores, threshold), gold)
+            threshold, _ = bucc_optimize(scores[layer], gold)
+            values = bucc_f1(bucc_extract(scores[layer], threshold), gold)
             for metric, value in values.items():
                 row = proto.row(enc, model_hash=common["model_hash"], condition=common["condition"],
                                 **_where(task, [lang]), language=lang, direction=f"{lang}<->{task.pivot}",
                                 layer=layer, metric=metric, value=value, data_hash=files_hash([source], data_root))
                 row.scorer = "margin"
-                row.protocol.update(threshold=threshold, gold_pairs=len(gold), mining="ratio margin, max")
+                row.protocol.update(threshold=threshold, threshold_from=f"oracle-{source.split}",
+                                    gold_pairs=len(gold), mining="ratio margin, max, score > 0")
                 rows.append(row)
     return rows
 
@@ -157,12 +227,14 @@ def _mining(enc, proto, task, langs, common, max_sentences, data_root, progress)
 def _qa_retrieval(enc, proto, task, langs, common, max_sentences, data_root, progress,
                   passage_prefix: str | None = None) -> list[ResultRow]:
     """XTREME-R LAReQA: each language's questions (the first MAX_SENTENCES) against the candidates
-    of all the task's languages."""
+    of all the task's languages (with their paragraph, as evaluate_retrieval.py joins them, where
+    the protocol says so)."""
     pool_langs = task.languages
     questions, cands = catalog.lareqa_pool(data_root, pool_langs, task.eval[0].dataset)
     pprefix = proto.prefix if passage_prefix is None else passage_prefix
-    cand_emb = encode(enc, [c.sentence for c in cands], layers=proto.layers, pooling=proto.pooling,
-                      prefix=pprefix, max_length=proto.max_length, progress=progress,
+    texts = [(c.sentence + c.context).replace("\n", "") if proto.candidate_context else c.sentence for c in cands]
+    cand_emb = encode(enc, texts, layers=proto.layers, pooling=proto.pooling,
+                      prefix=pprefix, max_length=proto.candidate_max_length or proto.max_length, progress=progress,
                       description=f"{task.name} candidates")
     position = {c.uid: j for j, c in enumerate(cands)}
     data_hash = files_hash(task.eval, data_root)

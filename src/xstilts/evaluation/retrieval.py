@@ -24,19 +24,19 @@ def knn(queries: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
 
-def search(src: np.ndarray, tgt: np.ndarray, *, scorer: Scorer, top: int = 1, margin_k: int = 4,
-           candidates: int = 16) -> np.ndarray:
+def search(src: np.ndarray, tgt: np.ndarray, *, scorer: Scorer, top: int = 1, margin_k: int = 4) -> np.ndarray:
     """For each source row, the indices of its `top` best targets, best first.
 
-    With scorer="margin", the `candidates` nearest targets by cosine are re-scored by the
-    ratio margin over `margin_k` neighbours in each direction (LASER's mining recipe)."""
+    With scorer="margin", the `margin_k` nearest targets by cosine (at least `top`) are re-scored
+    by the ratio margin over `margin_k` neighbours in each direction, as XTREME's
+    utils_retrieve.score_candidates: the same k for candidates and for the margin."""
     if scorer == "cosine":
         return knn(src, tgt, top)[1]
     if scorer != "margin":
         raise ValueError(f"scorer must be 'cosine' or 'margin', not {scorer!r}")
     src_avg = knn(src, tgt, margin_k)[0].mean(axis=1)  # x's mean cosine to its k nearest targets
     tgt_avg = knn(tgt, src, margin_k)[0].mean(axis=1)  # y's mean cosine to its k nearest sources
-    cos, idx = knn(src, tgt, max(candidates, top))
+    cos, idx = knn(src, tgt, max(margin_k, top))
     margin = cos / ((src_avg[:, None] + tgt_avg[idx]) / 2)
     order = np.argsort(-margin, axis=1, kind="stable")[:, :top]
     return np.take_along_axis(idx, order, axis=1)
@@ -45,8 +45,9 @@ def search(src: np.ndarray, tgt: np.ndarray, *, scorer: Scorer, top: int = 1, ma
 def mine(src: np.ndarray, tgt: np.ndarray, *, margin_k: int = 4) -> list[tuple[int, int, float]]:
     """Bitext mining by ratio margin, as XTREME's BUCC (utils_retrieve.mine_bitext, mode 'mine',
     retrieval 'max'): each sentence of either side proposes its best margin-scored neighbour
-    among its `margin_k` nearest; proposals are taken best-first, each sentence used once.
-    Returns (source index, target index, margin score), best first; no threshold is applied."""
+    among its `margin_k` nearest; proposals are taken best-first, each sentence used once, and
+    only those scoring above 0 are kept (mine_bitext's default threshold).
+    Returns (source index, target index, margin score), best first."""
     fwd_sim, fwd_idx = knn(src, tgt, margin_k)
     bwd_sim, bwd_idx = knn(tgt, src, margin_k)
     fwd_mean, bwd_mean = fwd_sim.mean(axis=1), bwd_sim.mean(axis=1)
@@ -61,5 +62,6 @@ def mine(src: np.ndarray, tgt: np.ndarray, *, margin_k: int = 4) -> list[tuple[i
         if a not in seen_src and b not in seen_tgt:
             seen_src.add(a)
             seen_tgt.add(b)
-            out.append((a, b, float(scores[i])))
+            if scores[i] > 0:
+                out.append((a, b, float(scores[i])))
     return out

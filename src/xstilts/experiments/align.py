@@ -56,17 +56,50 @@ def probe_langs(task: TaskDef, spec: str | None) -> list[str]:
     return langs
 
 
+def describe(proto: alignment.Protocol, task: TaskDef) -> str:
+    """A table title's account of the protocol."""
+    scorer = "ratio margin mining" if "bucc_f1" in task.metrics else proto.scorer
+    where = f", {proto.layer_rule}" if proto.layer_rule else ""
+    return (f"{proto.name} protocol: {proto.pooling} pooling, prefix {proto.prefix!r}, {scorer}, "
+            f"{proto.max_length} tokens{where}")
+
+
 def _progress(console: Console) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeRemainingColumn(), console=console, transient=True)
 
 
-def run_alignment(*, model: str, tasks: list[str], layers: str, pooling: str, prefix: str | None, scorer: str,
-                  margin_k: int, langs: dict[str, str], pairs: str, max_sentences: int | None, max_length: int,
-                  device: str, data_root: Path | None, store_url: str | None, json_out: Path | None,
+ALIGNMENT_DEFAULTS = {"layers": "last", "pooling": "mean", "scorer": "cosine", "max_length": 128}
+
+
+def protocols(probes: list[TaskDef], protocol: str, enc, prefix: str | None,
+              settings: dict[str, object | None]) -> dict[str, alignment.Protocol]:
+    """Each probe's protocol: the `alignment` probe with SETTINGS (layers, pooling, scorer,
+    max_length; None: ALIGNMENT_DEFAULTS), or `xtreme-r`, which fixes them all (giving one is an error)."""
+    prefix = enc.default_prefix if prefix is None else prefix
+    if protocol == "xtreme-r":
+        if given := [k for k, v in settings.items() if v is not None and k != "margin_k"]:
+            raise ValueError(f"--{given[0].replace('_', '-')}: the xtreme-r protocol fixes the layer, pooling, scorer "
+                             "and length of each probe; drop it, or use --protocol alignment")
+        return {t.name: alignment.official_protocol(t, enc.num_layers, prefix, enc.max_tokens) for t in probes}
+    if protocol != "alignment":
+        raise ValueError(f"--protocol must be 'alignment' or 'xtreme-r', not {protocol!r}")
+    s = {k: ALIGNMENT_DEFAULTS[k] if settings.get(k) is None else settings[k] for k in ALIGNMENT_DEFAULTS}
+    proto = alignment.Protocol(layers=tuple(resolve_layers(s["layers"], enc.num_layers)), pooling=s["pooling"],
+                               prefix=prefix, scorer=s["scorer"], margin_k=settings.get("margin_k") or 4,
+                               max_length=s["max_length"])
+    return {t.name: proto for t in probes}
+
+
+def run_alignment(*, model: str, tasks: list[str], protocol: str = "alignment", layers: str | None = None,
+                  pooling: str | None = None, prefix: str | None = None, scorer: str | None = None,
+                  margin_k: int | None = None, langs: dict[str, str], pairs: str = "",
+                  max_sentences: int | None = None, max_length: int | None = None, device: str = "cpu",
+                  data_root: Path | None = None, store_url: str | None = None, json_out: Path | None = None,
                   console: Console) -> list:
     """LANGS: probe name -> its language choice (see probe_langs); PAIRS: 'src:tgt,...' for the
-    probes whose texts are aligned by id (FLORES); MAX_SENTENCES caps every probe's sentences."""
+    probes whose texts are aligned by id (FLORES); MAX_SENTENCES caps every probe's sentences;
+    PROTOCOL and the settings after it: see `protocols`."""
     probes = [get_task(name) for name in probe_names(tasks)]
     root = resolve_data_root(data_root)
     chosen = {t.name: probe_langs(t, langs.get(t.name)) for t in probes}
@@ -77,25 +110,22 @@ def run_alignment(*, model: str, tasks: list[str], layers: str, pooling: str, pr
     with console.status(f"loading {model}"):
         enc = load_encoder(model, device=device)
         model_hash = weights_hash(enc)
-    proto = alignment.Protocol(
-        layers=tuple(resolve_layers(layers, enc.num_layers)), pooling=pooling,  # type: ignore[arg-type]
-        prefix=enc.default_prefix if prefix is None else prefix, scorer=scorer,  # type: ignore[arg-type]
-        margin_k=margin_k, max_length=max_length,
-    )
+    protos = protocols(probes, protocol, enc, prefix, {"layers": layers, "pooling": pooling, "scorer": scorer,
+                                                       "max_length": max_length, "margin_k": margin_k})
     store = ResultsStore(store_url)
     all_rows, t0 = [], time.perf_counter()
     with _progress(console) as progress:
         for task in probes:
+            proto = protos[task.name]
             rows = alignment.probe(enc, proto, task, langs=chosen[task.name], model_hash=model_hash,
                                    pairs=extra if id_aligned(task) else (), data_root=root, progress=progress,
                                    max_sentences=max_sentences)
             store.add(rows)  # stored per probe: a crash later loses nothing finished
             all_rows += rows
             groups = {**{name: g for name, g in task.lang_groups if name != "default"}, "all": chosen[task.name]}
-            scorer_name = "ratio margin mining" if "bucc_f1" in task.metrics else scorer
             progress.console.print(per_language_table(
                 [r for r in rows if r.metric == rows[0].metric] if rows else rows,
-                f"{task.name}: {model}, {pooling} pooling, prefix {proto.prefix!r}, {scorer_name}", groups))
+                f"{task.name}: {model}, {describe(proto, task)}", groups))
     console.print(f"{len(all_rows)} rows stored in {store.url} ({time.perf_counter() - t0:.0f} s)")
     if json_out:
         json_out.write_text(json.dumps([r.model_dump(mode="json") for r in all_rows], indent=1))

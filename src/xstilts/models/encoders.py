@@ -35,6 +35,14 @@ class Encoder:
     def num_layers(self) -> int:
         return self.model.config.num_hidden_layers
 
+    @property
+    def max_tokens(self) -> int:
+        """The longest input its position embeddings allow (RoBERTa-style models offset positions
+        by the padding index + 1, so XLM-R's 514 positions hold 512 tokens)."""
+        config = self.model.config
+        offset = config.pad_token_id + 1 if config.model_type in ("roberta", "xlm-roberta") else 0
+        return config.max_position_embeddings - offset
+
 
 def resolve(name: str) -> str:
     """The directory or hub id transformers should load for `name`."""
