@@ -31,6 +31,10 @@ def test_shipped_specs_cover_every_kind_target_and_probe():
     assert tasks - own == {t.name for t in all_tasks("target", builtin=True)}
     probes = {t.probe for s in specs for t in s.targets if isinstance(t, ProbeTarget)}
     assert probes - own == {t.name for t in all_tasks("probe", builtin=True)} == {"tatoeba", "flores", "lareqa", "bucc"}
+    # every probe XTREME-R scores runs with its protocol somewhere, Tatoeba after QA fine-tuning too
+    official = {(t.probe, t.after) for s in specs for t in s.targets
+                if isinstance(t, ProbeTarget) and t.protocol == "xtreme-r"}
+    assert {p for p, _ in official} == {"tatoeba", "lareqa", "bucc"} and ("tatoeba", "xquad") in official
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +95,18 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
         assert len(rep.primary) == len(loaded.analysis.primary) and all(c.verdict != "" for c in rep.primary)
         nested = {r.seed for r in study_rows(plan, ResultsStore(store))[0] if r.layer is None and r.condition == "none"}
         assert nested == {s + 1000 * k for s in (1, 2, 3) for k in range(min(loaded.finetune_seeds, 2))}
+    if any(isinstance(t, ProbeTarget) and t.probe == "tatoeba" and t.protocol == "xtreme-r" for t in loaded.targets):
+        from xstilts.experiments.plan import validate
+        from xstilts.experiments.publish import node_records
+        from xstilts.experiments.study import study_report, study_rows
+
+        plan = validate(spec, data_root=data_root, overlap=False, smoke=True, model=str(xlmr_tiny))
+        rows = study_rows(plan, ResultsStore(store))[0]
+        rep = study_report(plan, rows, node_records(plan, ResultsStore(store)), smoke=True)
+        assert rep.aggregates and all("tatoeba" in a.tasks and "retrieval" in a.categories for a in rep.aggregates)
+        after = [r for r in rows if r.protocol.get("fine_tuned_on")]
+        assert bool(after) == any(getattr(t, "after", None) for t in loaded.targets)
+        assert all(r.direction.startswith("eng->") for r in after)
     # the checkpoint policy: no optimizer state left; phase-3 weights only where the spec keeps them
     work, loaded = tmp_path / "work", load_spec(spec)
     assert not list(work.glob("**/state.pt"))

@@ -112,6 +112,7 @@ XTREME36 = tuple(XTREME36_ISO1)
 _TATOEBA_ISO3 = {**{v: k for k, v in XTREME36_ISO1.items()}, "az": "aze", "lt": "lit", "pl": "pol", "uk": "ukr",
                  "ro": "ron"}
 XTREME_R_TATOEBA = tuple(_TATOEBA_ISO3[c] for c in XTREME_R_LANGUAGES["tatoeba"])
+TATOEBA_ISO1 = {iso3: iso1 for iso1, iso3 in _TATOEBA_ISO3.items()}  # as XTREME-R's scores name them
 # Languages of the other low-resource sets, keyed by the code in their file names.
 _OTHER = dict(
     aym="aym_Latn", bzd="bzd_Latn", cni="cni_Latn", hch="hch_Latn", nah="nah_Latn", oto="oto_Latn",

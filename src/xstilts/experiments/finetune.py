@@ -29,7 +29,7 @@ from xstilts.errors import XstiltsError
 from xstilts.experiments.hparams import HParams, resolve as resolve_hparams
 from xstilts.features import cache as feature_cache
 from xstilts.features import choice, classification, qa, retrieval, tagging
-from xstilts.models.encoders import load_encoder, weights_hash
+from xstilts.models.encoders import load_encoder, save_encoder, weights_hash
 from xstilts.models.heads import TaskModel, task_model
 from xstilts.paths import cache_dir, data_root as resolve_data_root, user_dir
 from xstilts.provenance import tensor_state_hash
@@ -131,6 +131,7 @@ def run_finetune(
     intermediate: Sequence[str] = (), eval_langs: Sequence[str] | None = None,
     train_options: Mapping[str, Any] | None = None, progress: bool = True, console: Console | None = None,
     model_name: str | None = None, provenance: Mapping[str, Any] | None = None, keep_weights: bool = True,
+    encoder_out: Path | None = None,
 ) -> list[ResultRow]:
     """Fine-tune MODEL on TASK's English training data, then evaluate zero-shot in every language.
 
@@ -146,6 +147,8 @@ def run_finetune(
     MODEL_NAME names the model in result rows when MODEL is a phase-2 checkpoint of it. Once
     every language is stored the optimizer state is dropped (`drop_checkpoints`); KEEP_WEIGHTS
     False drops the selected weights too (a study's default: its rows are what it needs).
+    ENCODER_OUT: where to save the selected weights' encoder as an encoder directory (XTREME-R
+    scores Tatoeba on the encoder fine-tuned on English QA); it records `fine_tuned_on`.
     """
     console = console or make_console()
     t = get_task(task)
@@ -206,6 +209,11 @@ def run_finetune(
         losses.get("first_loss"), losses.get("final_loss"), selected_score=result.best_score)}
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
     selected = _load_best(tm, out / "train")
+    if encoder_out is not None:
+        save_encoder(tm.encoder, enc.tokenizer, {
+            "name": f"{model_name or model}+{t.name}", "base_model": model_name or model, "base_hash": encoder_hash,
+            "fine_tuned_on": t.name, "selected": selected, "seed": seed, "default_prefix": enc.default_prefix,
+            "weights_sha256": tensor_state_hash(tm.encoder.state_dict())}, Path(encoder_out))
     rows = _evaluate_checkpoint(tm, enc.tokenizer, t, out, config, selected, root=root, store_url=store_url,
                                 eval_langs=eval_langs, max_eval_examples=hp.max_eval_examples, console=console)
     drop_checkpoints(out, keep_weights=keep_weights)

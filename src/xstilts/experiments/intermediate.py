@@ -11,11 +11,8 @@ dev set now and then (its learning curve; `until` stops there once every task re
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,8 +25,8 @@ from xstilts.errors import XstiltsError
 from xstilts.experiments.finetune import dev_eval_fn, cached_train_features, head_options, train_config
 from xstilts.experiments.hparams import (PHASE2_DEV_EVALS, PHASE2_MAX_DEV_EXAMPLES, HParams,
                                          resolve as resolve_hparams)
-from xstilts.models import checksums
-from xstilts.models.encoders import load_encoder, pretrained_mlm_head, weights_hash
+from xstilts.models import encoders
+from xstilts.models.encoders import load_encoder, pretrained_mlm_head, save_encoder, weights_hash
 from xstilts.models.heads import HeadSpec, TaskModel
 from xstilts.paths import data_root as resolve_data_root
 from xstilts.provenance import tensor_state_hash
@@ -40,7 +37,7 @@ from xstilts.training import Collator, MLMCollator, train
 from xstilts.console import make_console
 
 MLM_TASK = "mlm"
-SOURCE_FILE = "xstilts_source.json"
+SOURCE_FILE = encoders.SOURCE_FILE
 CODE_VERSION = "2"  # bump when phase-2 outputs can change for the same inputs
 
 
@@ -170,18 +167,7 @@ def run_intermediate(
         "seconds": round(time.perf_counter() - started, 1),
         "weights_sha256": tensor_state_hash(enc.model.state_dict()),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".encoder-", dir=out))
-    try:
-        enc.model.save_pretrained(tmp)
-        enc.tokenizer.save_pretrained(tmp)
-        source["files"] = checksums.record(tmp, skip=(SOURCE_FILE,))  # checked by load_encoder before use
-        (tmp / SOURCE_FILE).write_text(json.dumps(source, indent=2, default=str))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    save_encoder(enc.model, enc.tokenizer, source, final)
     shutil.rmtree(out / "train" / "last", ignore_errors=True)  # optimizer state is no longer needed
     console.print(f"intermediate encoder saved to {final} ({source['seconds']:.0f} s)")
     return final

@@ -5,9 +5,11 @@ Three kinds of node:
   per-seed`, the default: the encoder is the unit of replication), or one trained with the first
   seed and reused by every target and seed (`first`, as the paper). Output: {"encoder": dir}.
 - `probe`: each alignment probe on each encoder (the base encoder and every intermediate
-  checkpoint). Output: e.g. {"rows": n}.
+  checkpoint); a probe `after: TASK` on each unit's encoder fine-tuned on TASK (that
+  finetune node exports it). Output: e.g. {"rows": n}.
 - `finetune`: each target task x condition x seed, from that condition's encoder with fresh
-  heads; with `finetune_seeds: k`, k runs nested in each unit (phase-2 seed). Output: e.g. {"rows": n}.
+  heads; with `finetune_seeds: k`, k runs nested in each unit (phase-2 seed). Output: e.g.
+  {"rows": n}, and {"encoder": dir} where a probe scores the fine-tuned encoder.
 
 A key hashes the kind, the node's config (with a content hash of the data files it reads),
 its dependencies' keys, and the code version: the package version plus a per-kind constant in
@@ -35,7 +37,8 @@ from xstilts.experiments.spec import (ProbeTarget, Spec, SpecError, TaskTarget, 
 from xstilts.provenance import package_version, stable_hash
 from xstilts.store import LEASE_SECONDS
 
-CODE_VERSIONS = {"intermediate": "2", "probe": "2", "finetune": "2"}
+# probe 3: margin search re-scores the k nearest (was 16), mining drops pairs scoring <= 0
+CODE_VERSIONS = {"intermediate": "2", "probe": "3", "finetune": "2"}
 NESTED_SEED_STRIDE = 1000  # fine-tuning seeds nested in unit s: s, s + 1000, ...
 # Used for the cost only, where neither the spec nor the target's recipe sets them.
 _FALLBACK_BATCH, _FALLBACK_LENGTH = 32, 128
@@ -197,13 +200,21 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
         if smoke:
             p = p.model_copy(update={"max_sentences": min(p.max_sentences or 10**9, SMOKE_SENTENCES)})
         probes.append((p, guard.probe_langs(p), data_id(guard.target_sources(p), root)))
+
+    def add_probe(p: ProbeTarget, langs, data, cond: str, tasks: list[str], seed: int | None, dep: str | None) -> None:
+        config = {**p.model_dump(mode="json"), "langs": list(langs), "model": spec.model, "condition": cond,
+                  "intermediate_tasks": tasks, "intermediate_seed": seed, "data": data, "smoke": smoke}
+        label = (f"{p.probe}{f' after {p.after}' if p.after else ''} on {cond}"
+                 + (f" (seed {seed})" if seed is not None else ""))
+        add("probe", label, config, (dep,) if dep else (), _probe_cost(p, langs, throughput, root), condition=cond)
+
     for cond, tasks, seed, dep in encoders:
         for p, langs, data in probes:
-            config = {**p.model_dump(mode="json"), "langs": list(langs), "model": spec.model, "condition": cond,
-                      "intermediate_tasks": tasks, "intermediate_seed": seed, "data": data, "smoke": smoke}
-            label = f"{p.probe} on {cond}" + (f" (seed {seed})" if seed is not None else "")
-            add("probe", label, config, (dep,) if dep else (), _probe_cost(p, langs, throughput, root), condition=cond)
+            if p.after is None:
+                add_probe(p, langs, data, cond, tasks, seed, dep)
 
+    exported = {p.after for p, _, _ in probes if p.after}  # fine-tuned encoders a probe scores
+    finetuned: dict[tuple[str, str, int], str] = {}
     for t in (t for t in spec.targets if isinstance(t, TaskTarget)):
         task = get_task(t.task)
         sources = [*task.train_first, *task.train, *guard.target_sources(t)]
@@ -214,10 +225,22 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
                 dep = () if c.kind == "none" else (trained[c.name, unit if per_seed else seeds[0]],)
                 config = {"task": t.task, "langs": t.langs, "train": hp.node_config(), "seed": seed,
                           "model": spec.model, "condition": c.name, "intermediate_tasks": c.tasks, "data": data,
-                          "smoke": smoke}
+                          "smoke": smoke, **({"export_encoder": True} if t.task in exported and seed == unit else {})}
                 label = f"{t.task} after {c.name} (seed {seed}" + (f", unit {unit})" if seed != unit else ")")
-                add("finetune", label, config, dep, _train_cost(hp, throughput), condition=c.name, hparams=hp,
+                finetuned[t.task, c.name, seed] = add(
+                    "finetune", label, config, dep, _train_cost(hp, throughput), condition=c.name, hparams=hp,
                     **({"unit": unit} if spec.finetune_seeds > 1 else {}))
+
+    for p, langs, data in probes:
+        if p.after is None:
+            continue
+        if not any(t.task == p.after for t in spec.targets if isinstance(t, TaskTarget)):
+            raise KeyError(f"probe {p.probe}: after '{p.after}', which is not a target task of this spec "
+                           f"(add `- task: {p.after}` to targets)")
+        for c in spec.conditions:
+            for seed, unit in finetune_seeds(spec, seeds, smoke):
+                if seed == unit:  # the unit's first fine-tuning run: one fine-tuned encoder per unit
+                    add_probe(p, langs, data, c.name, c.tasks, unit, finetuned[p.after, c.name, seed])
     return Plan(nodes, spec)
 
 
@@ -312,7 +335,26 @@ def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> lis
         name = t.probe if isinstance(t, ProbeTarget) else t.task
         for field, msg in check.problems(get_task(name), root):  # the validator every task passes
             add(where, f"task '{name}': {field}: {msg}")
+        if isinstance(t, ProbeTarget):
+            add_protocol_problems(t, ("targets", i), spec, add)
     return problems
+
+
+def add_protocol_problems(t: ProbeTarget, where: tuple, spec: Spec, add) -> None:
+    """A probe's `protocol: xtreme-r` must be one the task has; `after:` must name a target task."""
+    from xstilts.evaluation.alignment import official_protocol
+    from xstilts.tasks import get_task
+
+    if t.protocol == "xtreme-r":
+        try:
+            official_protocol(get_task(t.probe), 12, "")
+        except ValueError as e:
+            add((*where, "protocol"), str(e))
+    targets = [x.task for x in spec.targets if isinstance(x, TaskTarget)]
+    if t.after is not None and t.after not in targets:
+        add((*where, "after"), f"'{t.after}' is not a target task of this spec"
+                               + (f" (its targets: {', '.join(targets)})" if targets else "")
+                               + f"; add `- task: {t.after}` to targets")
 
 
 def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | None = None,

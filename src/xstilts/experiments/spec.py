@@ -133,15 +133,31 @@ class Condition(_Strict):
 
 class ProbeTarget(_Strict):
     """A probe scored on the encoder itself (no fine-tuning): a task of role "probe", built in
-    (tatoeba, flores, lareqa, bucc) or the spec's own; see evaluation.alignment."""
+    (tatoeba, flores, lareqa, bucc) or the spec's own; see evaluation.alignment.
+
+    `protocol: xtreme-r` scores it as the benchmark does (Tatoeba: English queries at the official
+    layer, 512 tokens), which fixes layers, pooling and scorer; its Tatoeba rows feed the XTREME-R
+    retrieval category. `after: TASK` scores the encoder once fine-tuned on TASK's English data
+    (a target of the spec), as XTREME-R scores Tatoeba after SQuAD (`after: xquad`)."""
 
     probe: Annotated[str, Field(min_length=1)]
     langs: Langs | None = None  # None: the probe's XTREME-R languages
+    protocol: Literal["alignment", "xtreme-r"] = "alignment"
+    after: str | None = None
     layers: str | Annotated[list[int], Field(min_length=1)] = "middle"
     pooling: Literal["mean", "cls"] = "mean"
     prefix: str | None = None  # None: the encoder's default ("query: " for e5)
     scorer: Literal["cosine", "margin"] = "cosine"
     max_sentences: PositiveInt | None = None  # the first N pairs / sentences / questions per language
+
+    @model_validator(mode="after")
+    def _protocol_fixes_its_settings(self) -> ProbeTarget:
+        if self.protocol == "xtreme-r":
+            for name in ("layers", "pooling", "scorer"):
+                if name in self.model_fields_set:
+                    raise ValueError(f"field '{name}': the xtreme-r protocol fixes the layer, pooling and scorer; "
+                                     "drop it, or use protocol: alignment")
+        return self
 
 
 class TaskTarget(_Strict):

@@ -18,6 +18,7 @@ from rich.console import Console
 from xstilts.errors import XstiltsError
 from xstilts.evaluation import alignment
 from xstilts.evaluation.encode import resolve_layers
+from xstilts.experiments.align import describe
 from xstilts.experiments.execute import LocalExecutor, RunContext, Summary, register_runner
 from xstilts.experiments.finetune import CONFIG_FILE, run_finetune
 from xstilts.experiments.hparams import HParams
@@ -75,17 +76,21 @@ def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
     enc = load_encoder(_encoder_of(node, deps))
     if torch.cuda.is_available():  # the GPU (or share of one) this node holds
         enc.model.to("cuda")
-    proto = alignment.Protocol(
-        layers=tuple(resolve_layers(c["layers"], enc.num_layers)),
-        pooling=c["pooling"], prefix=enc.default_prefix if c["prefix"] is None else c["prefix"], scorer=c["scorer"],
-    )
-    rows = alignment.probe(enc, proto, get_task(c["probe"]), langs=c["langs"], model_hash=weights_hash(enc),
+    task, prefix = get_task(c["probe"]), enc.default_prefix if c["prefix"] is None else c["prefix"]
+    if c.get("protocol") == "xtreme-r":
+        proto = alignment.official_protocol(task, enc.num_layers, prefix, enc.max_tokens)
+    else:
+        proto = alignment.Protocol(layers=tuple(resolve_layers(c["layers"], enc.num_layers)), pooling=c["pooling"],
+                                   prefix=prefix, scorer=c["scorer"])
+    rows = alignment.probe(enc, proto, task, langs=c["langs"], model_hash=weights_hash(enc),
                            condition=c["condition"], data_root=ctx.data_root, max_sentences=c["max_sentences"])
+    after = {"fine_tuned_on": c["after"]} if c.get("after") else {}
     for r in rows:  # rows name the study's model; the condition says what trained it
         r.model, r.intermediate, r.seed = c["model"], list(c["intermediate_tasks"]), c["intermediate_seed"]
-        r.protocol.update(_provenance(node, ctx))
+        r.protocol.update(_provenance(node, ctx), **after)
+    title = f"{c['probe']} on {c['condition']}" + (f" after {c['after']}" if after else "")
     make_console(width=160).print(per_language_table(
-        [r for r in rows if r.metric == rows[0].metric] if rows else rows, f"{c['probe']} on {c['condition']}: {proto.pooling} pooling, prefix {proto.prefix!r}, {proto.scorer}",
+        [r for r in rows if r.metric == rows[0].metric] if rows else rows, f"{title}: {describe(proto, task)}",
         {"all": c["langs"]}))
     return {"rows": rows}
 
@@ -98,15 +103,18 @@ def finetune_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
         intermediate=c["intermediate_tasks"], eval_langs=c["langs"], model_name=c["model"],
         provenance=_provenance(node, ctx),
         keep_weights=ctx.spec.checkpoints.keep_finetuned if ctx.spec else True,
+        encoder_out=Path(ctx.node_dir) / "encoder" if c.get("export_encoder") else None,
     )
     config = json.loads((Path(ctx.node_dir) / CONFIG_FILE).read_text())
-    return {"rows": rows, "learning": config["learning"]}  # English dev curve, chance and verdict
+    exported = {"encoder": str(Path(ctx.node_dir) / "encoder")} if c.get("export_encoder") else {}
+    return {"rows": rows, "learning": config["learning"], **exported}  # English dev curve, chance and verdict
 
 
 register_runner("intermediate", _with_spec_tasks(intermediate_node),
                 is_valid=lambda out: is_complete(Path(out["encoder"])))
 register_runner("probe", _with_spec_tasks(probe_node))
-register_runner("finetune", _with_spec_tasks(finetune_node))
+register_runner("finetune", _with_spec_tasks(finetune_node),
+                is_valid=lambda out: "encoder" not in out or is_complete(Path(out["encoder"])))
 
 
 def study_rows(plan: Plan, store: ResultsStore) -> tuple[list[ResultRow], int]:

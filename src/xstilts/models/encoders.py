@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +107,25 @@ def _tokenizer(path: str, _stamp: tuple) -> PreTrainedTokenizerBase:
     """Tokenizers are loaded once per process: XLM-R's 250k-piece tokenizer.json takes ~1 s to
     parse, and a study loads the same one in every node."""
     return AutoTokenizer.from_pretrained(path)
+
+
+def save_encoder(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, source: dict, final: Path) -> Path:
+    """Write an encoder directory atomically (a temporary folder renamed into place): weights,
+    tokenizer, and SOURCE (what made it) with every file's checksum, which `load_encoder` checks."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".encoder-", dir=final.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        source = {**source, "files": checksums.record(tmp, skip=(SOURCE_FILE,))}
+        (tmp / SOURCE_FILE).write_text(json.dumps(source, indent=2, default=str))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
 
 
 def _source_info(path: str) -> dict:

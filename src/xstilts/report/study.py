@@ -21,7 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from xstilts.metrics.xtreme_r import Benchmark, xtreme_r
+from xstilts.data.catalog import TATOEBA_ISO1
+from xstilts.metrics.xtreme_r import RETRIEVAL, Benchmark, xtreme_r
 from xstilts.report.stats import ALPHA, MARGIN, Comparison, compare, decide, spearman
 from xstilts.report.xtreme import Aggregate, ReportError, Scores, aggregate_all, language_scores
 from xstilts.store import ResultRow
@@ -167,6 +168,29 @@ def unit_of(row: ResultRow) -> int | None:
     """The replication unit of a row: the phase-2 seed of its encoder where the study nests
     fine-tuning seeds in it (`protocol['unit']`), else the row's own seed."""
     return row.protocol.get("unit", row.seed)
+
+
+def official_retrieval(probes: Sequence[ResultRow], targets: Sequence[ResultRow], benchmark: Benchmark
+                       ) -> list[ResultRow]:
+    """The benchmark's retrieval tasks from probe rows scored with its protocol (`xtreme-r`: English
+    queries), as rows its aggregation reads beside the fine-tuned tasks, in its language codes. Where
+    a condition was probed after fine-tuning on a task (XTREME-R scores Tatoeba after SQuAD), only
+    those rows count. A probe of an encoder every fine-tuning run of the condition shares (the base
+    encoder; phase 2 trained once) stands for each of those runs; a unit's, for the unit's runs."""
+    retrieval = {t.name for t in benchmark.tasks if t.category == RETRIEVAL}
+    official = [r for r in probes if r.task in retrieval and r.protocol.get("name") == "xtreme-r"
+                and (r.direction or "").startswith("eng->")]
+    runs: dict[str, set[tuple[int | None, int | None]]] = defaultdict(set)
+    for r in targets:
+        runs[r.condition].add((r.seed, unit_of(r)))
+    out = []
+    for cond in dict.fromkeys(r.condition for r in official):
+        rows = [r for r in official if r.condition == cond]
+        for r in [r for r in rows if r.protocol.get("fine_tuned_on")] or rows:
+            seeds = sorted(s for s, u in runs[cond] if r.seed is None or u == r.seed) or [r.seed]
+            out += [r.model_copy(update={"seed": s, "layer": None, "direction": None,
+                                         "language": TATOEBA_ISO1.get(r.language, r.language)}) for s in seeds]
+    return out
 
 
 Units = dict[str, dict[str, dict[int | None, dict[str, float]]]]  # condition -> task -> unit -> language -> score
@@ -435,7 +459,8 @@ def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] 
         benchmark=benchmark,
         target_tasks=tasks,
         probe_tasks=probe_tasks,
-        aggregates=sorted(aggregate_all(scores, benchmark),
+        aggregates=sorted(aggregate_all(language_scores([*targets, *official_retrieval(probes, targets, benchmark)],
+                                                        benchmark), benchmark),
                           key=lambda a: (order[a.condition], a.seed is None, a.seed or 0)),
         gains=gains,
         pairs=_comparisons(_pair_links(infos), units, tasks, design, pick=_zero_shot),

@@ -100,8 +100,9 @@ def xtreme_grid(report: StudyReport) -> Grid:
     aggs = report.aggregates
     cats = list(dict.fromkeys(c for a in aggs for c in a.categories))
     partial = {c for a in aggs for c in a.partial_categories} | ({"overall"} if any(a.partial for a in aggs) else set())
+    columns = list(dict.fromkeys([*report.target_tasks, *(t for a in aggs for t in a.tasks)]))
     grid = Grid("Official XTREME-R scores (English included, as XTREME-R's evaluate.py; mean over runs)",
-                ["condition", *report.target_tasks, "en", "transfer gap",
+                ["condition", *columns, "en", "transfer gap",
                  *(c + (" †" if c in partial else "") for c in [*cats, "overall"])],
                 signed=False)
     missing = sorted({m for a in aggs for m in a.missing_tasks})
@@ -113,6 +114,12 @@ def xtreme_grid(report: StudyReport) -> Grid:
     outside = sorted({t for a in aggs for t, r in a.tasks.items() if not r.in_benchmark})
     if outside:
         notes.append(f"not XTREME-R tasks, left out of categories and overall: {', '.join(outside)}")
+    averaged = [t for t in columns if t not in outside]
+    if averaged:
+        notes.append(f"overall averages {', '.join(averaged)}")
+    if retrieval := [t for t in columns if t not in report.target_tasks]:
+        notes.append(f"{', '.join(retrieval)}: probe rows of the xtreme-r protocol (English queries, the official "
+                     "layer; after fine-tuning where the spec says `after:`)")
     grid.caption = ". ".join([report.benchmark.describe(), *notes,
                               "task scores average the XTREME-R languages present; en and gap average over tasks"])
     names = [n for n in report.conditions if report.aggregates_of(n)]
@@ -121,7 +128,7 @@ def xtreme_grid(report: StudyReport) -> Grid:
         tasks = [r for a in aggs_c for r in a.tasks.values()]
         grid.rows.append([
             name,
-            *(_f(mean_score(report, name, t)) for t in report.target_tasks),
+            *(_f(mean_score(report, name, t)) for t in columns),
             _f(_mean([r.english for r in tasks if r.english is not None])),
             _f(_mean([r.gap for r in tasks if r.gap is not None])),
             *(_f(_mean([a.categories[c] for a in aggs_c if c in a.categories])) for c in cats),
