@@ -11,7 +11,14 @@ from xstilts.report import plots
 from xstilts.report.html import write_html
 from xstilts.report.stats import NO_CLAIM, holm
 from xstilts.report.study import ConditionInfo, build_report
-from xstilts.report.tables import comparison_grid, print_report, significance_grid, translations_grid, xtreme_grid
+from xstilts.report.tables import (
+    NA_NOTE,
+    comparison_grid,
+    print_report,
+    significance_grid,
+    translations_grid,
+    xtreme_grid,
+)
 
 from .test_report_study import study_rows
 
@@ -54,20 +61,23 @@ def test_one_seed_says_so(one_seed_report, tmp_path):
     assert grid.rows and all(r[6:8] == ["n/a (1 unit)"] * 2 for r in grid.rows)  # t, Holm
     sst2 = next(r for r in grid.rows if r[0] == "sst2" and r[2] == "xnli")
     assert sst2[3:6] == ["1 (seeds)", "+2.00", "n/a (1 unit)"] and sst2[8].startswith("no claim")
-    assert NO_CLAIM in grid.caption and NO_CLAIM in comparison_grid(one_seed_report).caption
-    assert "No significance claim is made with fewer than 3 units" in terminal(one_seed_report)
-    assert NO_CLAIM in write_html(one_seed_report, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert NA_NOTE in grid.caption and "no stars: fewer than 3 units" in comparison_grid(one_seed_report).caption
+    # the long notice once, in the limits, however many tables have n/a cells
+    assert terminal(one_seed_report).count("No significance claim is made with fewer than 3 units") == 1
+    page = write_html(one_seed_report, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert page.count(NO_CLAIM) == 1 and page.count(NA_NOTE) >= 2
+    assert "1 fine-tuning seed each" in page and "1 fine-tuning seeds" not in page
 
 
 def test_two_seeds_make_no_claim_either(tmp_path):
     rep = build_report(study_rows(deltas={"none": (0.0, 0.0), "sst2": (1.0, 3.0)}, seeds=(1, 2)))
     assert all(c.p_holm is None and c.verdict == "no claim" for c in rep.gains)
     assert "n/a (2 units)" in terminal(rep) and NO_CLAIM.split(":")[0] in terminal(rep)
-    assert NO_CLAIM in write_html(rep, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert write_html(rep, tmp_path / "r.html").read_text(encoding="utf-8").count(NO_CLAIM) == 1
 
 
 def test_three_units_state_no_disclaimer_where_tested(report):
-    assert NO_CLAIM not in significance_grid(report).caption and NO_CLAIM not in comparison_grid(report).caption
+    assert NA_NOTE not in significance_grid(report).caption and "no stars" not in comparison_grid(report).caption
     # the probes ran once per encoder (one phase-2 run per condition): no claim there, said so
     assert all(c.verdict == "no claim" for c in report.alignment_gains) and NO_CLAIM in terminal(report)
 
@@ -107,7 +117,9 @@ def test_html_is_self_contained_with_tables_and_pngs(report, tmp_path):
     assert text.count("<table>") == 7
     assert "src=\"http" not in text and "<link" not in text
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
-    assert len(images) == 5  # heatmap, xnli and mlqa per-language bars, scatter, layer curves
+    assert len(images) == 6  # forest, heatmap, xnli and mlqa per-language bars, scatter, layer curves
+    first = re.search(r"<img[^>]*alt=\"([^\"]+)\"", text).group(1)
+    assert first == "forest plot of the comparisons" and text.index(first) < text.index("<table>")  # the forest first
     for b64 in images:
         png = base64.b64decode(b64)
         assert png.startswith(PNG_MAGIC)
@@ -134,5 +146,6 @@ def test_mixed_seed_counts_claim_only_where_tested():
     assert [c.p_holm for c in xnli] == pytest.approx(holm([c.p for c in xnli]))  # family: the 3 xnli tests
     grid = significance_grid(rep)
     assert [r[6] == "n/a (2 units)" for r in grid.rows] == [c.task == "mlqa" for c in rep.gains]
-    assert f"{NO_CLAIM} (rows with n/a)" in grid.caption
-    assert "t-test over 3 units" in comparison_grid(rep).caption and NO_CLAIM in comparison_grid(rep).caption
+    assert NA_NOTE in grid.caption
+    assert "t-test over 3 units" in comparison_grid(rep).caption
+    assert "no stars in cells of tasks with fewer than 3 units" in comparison_grid(rep).caption

@@ -23,6 +23,7 @@ from typing import Literal
 
 from xstilts.data.catalog import TATOEBA_ISO1
 from xstilts.metrics.xtreme_r import RETRIEVAL, Benchmark, xtreme_r
+from xstilts.report.setup import Setup, setup_of
 from xstilts.report.stats import ALPHA, MARGIN, Comparison, compare, decide, spearman
 from xstilts.report.xtreme import Aggregate, ReportError, Scores, aggregate_all, language_scores
 from xstilts.store import ResultRow
@@ -32,7 +33,9 @@ KINDS: tuple[Kind, ...] = ("none", "english", "low-resource", "translated", "mul
 BASELINE = "none"  # the kind of the baseline condition (and the name inferred as that kind)
 # Probe settings that change what a score measures: row fields, and keys of a row's `protocol` dict.
 PROBE_FIELDS = ("task", "dataset", "split", "metric", "pooling", "scorer", "prefix")
-PROBE_PROTOCOL_KEYS = ("max_sentences", "margin_k", "max_length", "passage_prefix")
+PROBE_PROTOCOL_KEYS = ("name", "fine_tuned_on", "max_sentences", "margin_k", "max_length", "passage_prefix",
+                       "candidate_context")
+LABEL_NAMES = {"name": "protocol"}  # how a probe label names a protocol key
 
 
 class ReportWarning(UserWarning):
@@ -91,6 +94,7 @@ class Design:
     phase2_runs: dict[str, int] = field(default_factory=dict)  # condition -> phase-2 encoders (0: untrained; default 1)
     declared_overlap: dict[str, tuple[str, ...]] = field(default_factory=dict)  # condition -> targets
     smoke: bool = False
+    phase2_steps: tuple[int, ...] = ()  # step budgets of the phase-2 nodes (report.setup.phase2_steps)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class StudyReport:
     learning: list = field(default_factory=list)  # report.learning.LearningRecord of every training node
     excluded: list[str] = field(default_factory=list)  # runs left out because they did not learn, in words
     warnings: list[str] = field(default_factory=list)
+    setup: Setup = field(default_factory=Setup)  # model, phase-3 budgets, splits, metrics, evaluation cuts
 
     def gain(self, condition: str, task: str) -> Comparison | None:
         return next((c for c in self.gains if c.a == condition and c.task == task), None)
@@ -270,7 +275,7 @@ def _probe_labels(rows: Sequence[ResultRow]) -> list[str]:
             seen[(s["task"], k)].add(repr(s.get(k)))
     labels = []
     for s in settings:
-        parts = [f"{k}={s.get(k)!r}" if k == "prefix" else f"{k}={s.get(k)}"
+        parts = [f"{k}={s.get(k)!r}" if k == "prefix" else f"{LABEL_NAMES.get(k, k)}={s.get(k)}"
                  for k in names if len(seen[(s["task"], k)]) > 1]
         labels.append(f"{s['task']} ({', '.join(parts)})" if parts else str(s["task"]))
     return labels
@@ -475,4 +480,5 @@ def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] 
         learning=list(learning),
         excluded=excluded,
         warnings=notes,
+        setup=setup_of(rows, benchmark),
     )

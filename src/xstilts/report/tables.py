@@ -12,12 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from xstilts.report.answer import headline
-from xstilts.report.stats import MIN_UNITS, NO_CLAIM, Comparison, fmt_ci, fmt_p
+from xstilts.report.setup import limits
+from xstilts.report.stats import MIN_UNITS, Comparison, fmt_ci, fmt_p
 from xstilts.report.study import StudyReport
 from xstilts.console import make_console
 
 TEXT_COLUMNS = {"condition", "kind", "minus", "task"}
 STARS_NOTE = "* p<0.05, ** p<0.01, *** p<0.001 after Holm correction"
+NA_NOTE = f"n/a: fewer than {MIN_UNITS} units, so no p-value and no claim (see Limits)"
 
 
 @dataclass
@@ -47,10 +49,34 @@ def _test_note(comps: list[Comparison]) -> str:
     if not comps:
         return ""
     if not any(c.tested for c in comps):
-        return NO_CLAIM
+        return f"no stars: fewer than {MIN_UNITS} units, no claim (see Limits)"
     units = sorted({len(c.units) for c in comps if c.tested})
     note = f"t-test over {'/'.join(map(str, units))} units, {STARS_NOTE}"
-    return note + (f". {NO_CLAIM} (cells of tasks with fewer units)" if not all(c.tested for c in comps) else "")
+    return note + (f"; no stars in cells of tasks with fewer than {MIN_UNITS} units (no claim)"
+                   if not all(c.tested for c in comps) else "")
+
+
+def _where(report: StudyReport, task: str) -> str:
+    """'test, first 200 examples per language' for a task (or probe label) from the report's setup."""
+    s, base = report.setup, task.split(" ")[0]
+    cut = s.eval_cut.get(base) or s.probe_cut.get(base)
+    unit = "sentences" if base in s.probe_cut else "examples"
+    return "/".join(s.splits.get(base, ())) + (f", first {cut} {unit} per language" if cut else "")
+
+
+def languages_note(report: StudyReport, comps: list[Comparison]) -> str:
+    """The data and language set behind a table of comparisons: per task, its split, any cut, and the
+    languages averaged (the training language is excluded from transfer comparisons; each row uses
+    the languages both of its sides have)."""
+    by_task: dict[str, list[set[str]]] = {}
+    for c in comps:
+        by_task.setdefault(c.task, []).append({lang.split("/")[0] for lang in c.languages})
+    parts = []
+    for task, sets in by_task.items():
+        union = set().union(*sets)
+        varies = "" if all(s == union for s in sets) else ", rows: the languages both sides have"
+        parts.append(f"{task} ({_where(report, task)}{varies}): {', '.join(sorted(union))}")
+    return ("Data and languages: " + "; ".join(parts)) if parts else ""
 
 
 def _with_breaks(grid: Grid, report: StudyReport, names: list[str]) -> Grid:
@@ -92,6 +118,7 @@ def comparison_grid(report: StudyReport) -> Grid:
         aligned = [_f(align.per_task.get(p) if align else None, signed=True) for p in probes]
         overall = [_f(align.gain if align else None, signed=True)] if len(probes) > 1 else []
         grid.rows.append([name, info.kind, *cells, mean, *aligned, *overall])
+    grid.caption += ". " + languages_note(report, [*report.gains, *report.alignment_gains])
     return _with_breaks(grid, report, names)
 
 
@@ -117,6 +144,13 @@ def xtreme_grid(report: StudyReport) -> Grid:
     averaged = [t for t in columns if t not in outside]
     if averaged:
         notes.append(f"overall averages {', '.join(averaged)}")
+    present = {t: sorted({lang for a in aggs if t in a.tasks for lang in a.tasks[t].per_language
+                          if t in outside or lang in report.benchmark.task(t).languages})
+               for t in columns}
+    notes.append("Data and languages: " + "; ".join(f"{t} ({_where(report, t)}): {', '.join(ls)}"
+                                                   for t, ls in present.items() if ls)
+                 + ". These scores include English and only XTREME-R's languages, so they differ from the "
+                 "zero-shot tables, which exclude English and average every language evaluated")
     if retrieval := [t for t in columns if t not in report.target_tasks]:
         notes.append(f"{', '.join(retrieval)}: probe rows of the xtreme-r protocol (English queries, the official "
                      "layer; after fine-tuning where the spec says `after:`)")
@@ -144,7 +178,7 @@ def _test_rows(comps: list[Comparison]) -> list[list[str]]:
 
 
 TEST_COLUMNS = ["condition", "minus", "task", "units", "difference", "95% CI", "p (t)", "p Holm", "verdict"]
-TEST_METHOD = ("the unit is the trained encoder (phase-2 seed; its fine-tuning seeds and languages averaged "
+TEST_METHOD = ("The unit is the trained encoder (phase-2 seed; its fine-tuning seeds and languages averaged "
                "first), or the fine-tuning seed where a condition had one phase-2 run ('(seeds)': then two "
                "encoders are compared, not kinds of training); transfer: zero-shot languages only; "
                "difference: mean ± std over units; 95% CI and p: t over units (paired by unit, Welch where "
@@ -152,43 +186,44 @@ TEST_METHOD = ("the unit is the trained encoder (phase-2 seed; its fine-tuning s
                f"tests, Holm), else inconclusive with its power for the margin; tests need {MIN_UNITS}+ units")
 
 
-def _caption(comps: list[Comparison], family: str) -> str:
-    claim = [f"{NO_CLAIM} (rows with n/a)"] if any(not c.tested for c in comps) else []
+def _caption(comps: list[Comparison], family: str, report: StudyReport | None = None) -> str:
+    claim = [NA_NOTE] if any(not c.tested for c in comps) else []
     margin = f"margin ±{comps[0].margin:g}, alpha {comps[0].alpha:g}" if comps else ""
-    return ". ".join([TEST_METHOD, f"Holm across {family}; {margin}", *claim])
+    where = [note] if report is not None and (note := languages_note(report, comps)) else []
+    return ". ".join([*where, TEST_METHOD, f"Holm across {family}; {margin}", *claim])
 
 
 def primary_grid(report: StudyReport) -> Grid:
     return Grid("Declared primary comparisons", TEST_COLUMNS, _test_rows(report.primary),
-                caption=_caption(report.primary, "the primary comparisons"))
+                caption=_caption(report.primary, "the primary comparisons", report))
 
 
 def significance_grid(report: StudyReport) -> Grid:
     return Grid("Zero-shot gains over the baseline: tests", TEST_COLUMNS, _test_rows(report.gains),
-                caption=_caption(report.gains, "all conditions × tasks"))
+                caption=_caption(report.gains, "all conditions × tasks", report))
 
 
 def english_grid(report: StudyReport) -> Grid:
     return Grid("The training language (English) on its own: gains over the baseline", TEST_COLUMNS,
-                _test_rows(report.english), caption=_caption(report.english, "these comparisons"))
+                _test_rows(report.english), caption=_caption(report.english, "these comparisons", report))
 
 
 def pairs_grid(report: StudyReport) -> Grid:
     return Grid("Same data, different language: low-resource minus English (zero-shot)", TEST_COLUMNS,
                 _test_rows(report.pairs),
-                caption=_caption(report.pairs, "these comparisons (conditions linked by their pair key)"))
+                caption=_caption(report.pairs, "these comparisons (conditions linked by their pair key)", report))
 
 
 def translations_grid(report: StudyReport) -> Grid:
     return Grid("Translated vs source: translated condition minus the condition training the source task",
                 TEST_COLUMNS, _test_rows(report.translations),
-                caption=_caption(report.translations, "these comparisons (linked by translation_of)"))
+                caption=_caption(report.translations, "these comparisons (linked by translation_of)", report))
 
 
 def alignment_tests_grid(report: StudyReport) -> Grid:
     comps = [*report.alignment_gains, *report.alignment_pairs]
     return Grid("Alignment probes: gains over the baseline and low-resource minus English", TEST_COLUMNS,
-                _test_rows(comps), caption=_caption(comps, "each of the two groups")
+                _test_rows(comps), caption=_caption(comps, "each of the two groups", report)
                 + ". Probe score per unit: mean over languages, directions and layers")
 
 
@@ -205,6 +240,8 @@ def alignment_grid(report: StudyReport) -> Grid:
     grid.caption = (f"Spearman rho = {rho[0]:.2f} (p {'' if p_text.startswith('<') else '= '}{p_text}) "
                     f"across {len(grid.rows)} conditions"
                     if rho else "Spearman correlation needs at least 3 conditions with both gains")
+    if note := languages_note(report, report.alignment_gains):
+        grid.caption += f". {note}; Δ transfer: mean over the target tasks' zero-shot gains"
     return grid
 
 
@@ -218,7 +255,7 @@ def to_rich(grid: Grid) -> Table:
 
 
 def print_report(report: StudyReport, console: Console | None = None) -> None:
-    """The terminal view: the answer, the primary comparisons, runs left out, the comparison and its
+    """The terminal view: the answer, the study's limits, the primary comparisons, runs left out, the comparison and its
     tests, English on its own, the pairs, translated vs source, alignment tests, the phase-2 learning
     table, the XTREME-R retrieval choice, and warnings."""
     console = console or make_console()
@@ -226,6 +263,8 @@ def print_report(report: StudyReport, console: Console | None = None) -> None:
         console.print("[bold yellow]SMOKE RUN[/]: tiny budgets that test the code paths; these numbers mean nothing")
     if answer := headline(report):
         console.print(f"[bold]Answer:[/] {answer}")
+    for line in limits(report):
+        console.print(f"[yellow]limit:[/] {line}")
     if report.primary:
         console.print(to_rich(primary_grid(report)))
     for line in report.excluded:
@@ -240,10 +279,8 @@ def print_report(report: StudyReport, console: Console | None = None) -> None:
         from xstilts.report.learning import learning_grid
 
         console.print(to_rich(learning_grid(report.learning)))
-    if any(not c.tested for c in report.comparisons):
-        console.print(f"[bold]{NO_CLAIM}.[/]")
     console.print(report.benchmark.describe())
     if report.correlation:
-        console.print(alignment_grid(report).caption)
+        console.print(alignment_grid(report).caption.split(". Data and languages")[0])
     for note in report.warnings:
         console.print(f"[yellow]warning:[/] {note}")
