@@ -12,7 +12,7 @@ from xstilts.data.cli import data_app
 
 def test_list_json_counts_and_status(data_root):
     t = time.perf_counter()
-    result = CliRunner().invoke(data_app, ["list", "--json", "--data-root", str(data_root)])
+    result = CliRunner().invoke(data_app, ["list", "--json", "-", "--data-root", str(data_root)])
     assert result.exit_code == 0, result.output
     assert time.perf_counter() - t < 20
     rows = {r["name"]: r for r in json.loads(result.output)["datasets"]}

@@ -5,7 +5,6 @@ A typer sub-app; the main CLI mounts it as `data`. Only parsing and printing liv
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -29,14 +28,23 @@ STATUS_STYLE = {"present": "green", "partial": "yellow", "missing": "red"}
 
 @data_app.command("list")
 def list_(data_root: DataRoot = None,
-          as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+          json_out: Annotated[Optional[Path], typer.Option(
+              "--json", help="Also write the list as JSON to this file; '-' prints only the JSON, to standard "
+                             "output.")] = None) -> None:
     """Every catalogued dataset: role, format, languages, splits, example counts per split and
     whether its files are present, missing or partial under the data root."""
+    from xstilts.experiments.export import emit, to_stdout
+
     root = default_data_root(data_root)
     rows = inventory(root)
-    if as_json:
-        typer.echo(json.dumps({"data_root": str(root), "datasets": [r.as_dict() for r in rows]}, indent=2))
-        return
+    if json_out is not None:
+        try:
+            emit({"data_root": str(root), "datasets": [r.as_dict() for r in rows]}, json_out)
+        except OSError as e:
+            typer.secho(f"error: {e.strerror or e}: {e.filename or json_out}", fg="red", err=True)
+            raise typer.Exit(2) from None
+        if to_stdout(json_out):
+            return
     table = Table(title=f"datasets under {root}")
     for col in ("dataset", "role", "format", "langs", "splits (examples)", "status"):
         table.add_column(col, justify="right" if col == "langs" else "left")

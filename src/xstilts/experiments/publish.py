@@ -1,8 +1,8 @@
 """`xstilts report SPEC --publish DIR`: everything a reader needs to check or redo a finished study,
 in one folder small enough to commit: its result rows, the spec as written and as resolved, every
 node's effective settings, state and time, the environment, the HTML report and any saved
-recommendations. Re-importing `rows.json.gz` into a store (`ResultsStore.import_json`) gives the
-same report.
+recommendations. `xstilts report --from DIR` reports it again (recommendations included),
+`recommend --from DIR` ranks from its rows, `export --from DIR` writes them as CSV and JSON.
 """
 
 from __future__ import annotations
@@ -95,3 +95,26 @@ def publish(plan: Plan, store: ResultsStore, rows: list[ResultRow], html: Path, 
             shutil.copyfile(src, dst)
             written.append(dst)
     return written
+
+
+def record_spec(spec: Path | None, record: Path | None) -> Path:
+    """The spec a command reads: SPEC as given, else the published record's own spec.yaml."""
+    from xstilts.errors import XstiltsError
+
+    if spec is not None:
+        return spec
+    if record is None:
+        raise XstiltsError("give a study spec (SPEC) or a published record (--from DIR)")
+    if not (Path(record) / "spec.yaml").is_file():
+        raise XstiltsError(f"{record}: not a published study record (no spec.yaml); "
+                           "`xstilts report SPEC --publish DIR` writes one")
+    return Path(record) / "spec.yaml"
+
+
+def record_rows(record, plan: Plan) -> list[ResultRow]:
+    """RECORD's rows (experiments.power.Record) for PLAN: all of them when PLAN is the record's own
+    spec (a node's key changes when its kind's code version is bumped, so a record published by
+    older code would otherwise lose those nodes' rows), else those of PLAN's nodes."""
+    own = record.spec.model_dump(mode="json") == plan.spec.model_dump(mode="json")
+    return [r for r in record.rows if own or r.protocol.get("node") in plan.nodes]
+

@@ -11,6 +11,8 @@ Signals, per candidate condition c (every condition but the baseline) and target
   encoded: XNLI's English training set is MNLI, which an `mnli` condition trains on;
 - proximity: 1 when c trains in l, 0.5 in l's script, else 0 (from ISO 639-3 + script tags);
 - combined: the mean of the signals' z-scores across candidates (no fitting).
+From a published record's rows alone (`recommend --from DIR`, no phase-2 encoders): alignment and
+proximity; LogME and H-score need the encoders' features and are skipped, by name (`skipped`).
 Validation (recommend_check): each figure against the random ranking and the gains' own noise
 ceiling, the fitted blend on whole tasks left out. Costs: phase 2 (which both need), the signals'
 own seconds (probe nodes, feature encoding) and the seconds of the fine-tuning grid they replace.
@@ -46,6 +48,7 @@ from xstilts.tasks import get_task
 from xstilts.tasks.data import normalise, read_sources
 
 SIGNALS = ("alignment", "logme", "hscore", "proximity")
+ENCODER_SIGNALS = ("logme", "hscore")  # need the phase-2 encoders' features (not in a published record)
 MAX_FEATURE_EXAMPLES = 500  # English training examples encoded per candidate for LogME / H-score
 MAX_TOKENS = 4000  # tagging: labelled tokens kept for LogME / H-score
 NOT_HELD_OUT = "fitted (leave one target out)"  # a language shares its task's fine-tuning runs
@@ -71,6 +74,12 @@ class Recommendation:
     draws: int = 0
     rng_seed: int = 0
     features: dict[str, dict[str, int]] = field(default_factory=dict)  # task -> {'examples', 'skipped'}
+    skipped: dict[str, str] = field(default_factory=dict)  # signal -> why it was not measured
+
+
+def signals_of(rec: Recommendation) -> list[str]:
+    """The signals REC measured, in SIGNALS order."""
+    return [s for s in SIGNALS if s in rec.signals]
 
 
 def _iso3(lang: str) -> str:
@@ -213,72 +222,90 @@ def _gains(scores, task: str, candidates: Sequence[str], baseline: str, unit_of:
     return gains, per_unit
 
 
-def recommend(plan: Plan, store: ResultsStore, tasks: Sequence[str], langs: Sequence[str] | None, *,
-              encoders: dict[str, str], data_root: Path | None, console=None) -> Recommendation:
-    """The ranking and its validation for TASKS; ENCODERS maps each candidate to its phase-2 encoder.
-    Targets are 'task:language' (each task's non-English languages, or those of LANGS it has)."""
-    from xstilts.experiments.study import study_rows
+NodeTime = tuple[str, "str | None", float]  # (kind, fine-tuned task or None, seconds it ran)
 
+
+def store_times(plan: Plan, store: ResultsStore) -> list[NodeTime]:
+    """The plan's nodes that finished in STORE, with their seconds."""
+    stored = {n.key: n for n in store.nodes()}
+    return [(n.kind, n.config.get("task"), (s.finished_at - s.started_at).total_seconds())
+            for key, n in plan.nodes.items() if (s := stored.get(key)) is not None and s.finished_at and s.started_at]
+
+
+def record_times(record) -> list[NodeTime]:
+    """A published record's nodes (nodes.json) with their seconds."""
+    return [(n["kind"], (n.get("config") or {}).get("task"), float(n["seconds"])) for n in record.nodes
+            if n.get("seconds")]
+
+
+def recommend(plan: Plan, rows: Sequence, tasks: Sequence[str], langs: Sequence[str] | None, *,
+              encoders: dict[str, str] | None, node_times: Sequence[NodeTime], data_root: Path | None,
+              console=None) -> Recommendation:
+    """The ranking and its validation for TASKS from the study's ROWS; ENCODERS maps each candidate
+    to its phase-2 encoder (None: LogME and H-score are skipped); NODE_TIMES: the finished nodes'
+    kinds, tasks and seconds (the costs). Targets are 'task:language' (each task's non-English languages, or those of
+    LANGS it has)."""
     conditions = {c.name: c for c in plan.spec.conditions}
     baseline = next((c.name for c in plan.spec.conditions if c.kind == "none"), None)
     if baseline is None:
         raise XstiltsError(f"{plan.spec.name}: recommend compares conditions with the baseline; the spec has no "
                            "condition of kind 'none'")
     candidates = [c for c in conditions if c != baseline]
-    rows, _ = study_rows(plan, store)
     train_langs = _condition_langs(plan)
     unit_of = {n.config["seed"]: n.meta.get("unit", n.config["seed"]) for n in plan.nodes.values()
                if n.kind == "finetune"}
-    signals: dict[str, dict[str, dict[str, float]]] = {s: {} for s in SIGNALS}
+    skipped = {} if encoders is not None else {
+        s: "needs the phase-2 encoders' features (LogME / H-score of the target's English training data "
+           "on each encoder); run the study, then `xstilts recommend SPEC`" for s in ENCODER_SIGNALS}
+    measured = [s for s in SIGNALS if s not in skipped]
+    signals: dict[str, dict[str, dict[str, float]]] = {s: {} for s in measured}
     gains: dict[str, dict[str, float]] = {}
     unit_gains: dict[str, dict[str, dict[str, float]]] = {}
     features: dict[str, dict[str, int]] = {}
-    seen = phase2_hashes(plan, data_root)
+    seen = phase2_hashes(plan, data_root) if encoders is not None else set()
     feature_seconds = 0.0
     for task in tasks:
         by_lang, by_unit = _gains(language_scores([r for r in rows if r.task == task and r.layer is None]), task,
                                   candidates, baseline, unit_of)
         task_langs = ([lang for lang in langs if lang in by_lang] if langs
                       else sorted(lang for lang in by_lang if lang != "en")) or ["en"]
-        started = time.perf_counter()
-        examples, skipped = feature_examples(task, data_root, seen)
-        features[task] = {"examples": len(examples), "skipped": skipped}
-        if console is not None:
-            console.print(f"[dim]{task}: LogME / H-score on {len(examples)} English training examples no phase-2 "
-                          f"encoder trained on ({skipped} skipped that one did)[/]")
         logme_, hscore_ = {}, {}
-        for c in candidates:
-            x, y = task_features(encoders[c], task, examples)
-            logme_[c], hscore_[c] = logme(x, y), hscore(x, y)
+        if encoders is not None:
+            started = time.perf_counter()
+            examples, n_skipped = feature_examples(task, data_root, seen)
+            features[task] = {"examples": len(examples), "skipped": n_skipped}
             if console is not None:
-                console.print(f"[dim]{task} on {c}: LogME {logme_[c]:.4f}, H-score {hscore_[c]:.3f} "
-                              f"({len(y)} {'tokens' if len(y) > MAX_FEATURE_EXAMPLES else 'examples'})[/]")
-        feature_seconds += time.perf_counter() - started
+                console.print(f"[dim]{task}: LogME / H-score on {len(examples)} English training examples no "
+                              f"phase-2 encoder trained on ({n_skipped} skipped that one did)[/]")
+            for c in candidates:
+                x, y = task_features(encoders[c], task, examples)
+                logme_[c], hscore_[c] = logme(x, y), hscore(x, y)
+                if console is not None:
+                    console.print(f"[dim]{task} on {c}: LogME {logme_[c]:.4f}, H-score {hscore_[c]:.3f} "
+                                  f"({len(y)} {'tokens' if len(y) > MAX_FEATURE_EXAMPLES else 'examples'})[/]")
+            feature_seconds += time.perf_counter() - started
         alignment = _alignment_signal(rows, candidates, baseline, task_langs)
         for lang in task_langs:
             target = f"{task}:{lang}"
             signals["alignment"][target] = alignment[lang]
-            signals["logme"][target], signals["hscore"][target] = dict(logme_), dict(hscore_)
+            if encoders is not None:
+                signals["logme"][target], signals["hscore"][target] = dict(logme_), dict(hscore_)
             signals["proximity"][target] = {c: proximity(train_langs[c], lang) for c in candidates}
             if lang in by_lang:
                 gains[target], unit_gains[target] = dict(by_lang[lang]), dict(by_unit[lang])
-    signals["combined"] = {t: {c: statistics.mean(check.z_scores(signals[s][t])[c] for s in SIGNALS)
+    signals["combined"] = {t: {c: statistics.mean(check.z_scores(signals[s][t])[c] for s in measured)
                                for c in candidates}
                            for t in signals["alignment"]}
-    nodes = {n.key: n for n in store.nodes()}
     seconds: dict[str, float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)
-    for key, n in plan.nodes.items():
-        stored = nodes.get(key)
-        if stored is None or not (stored.finished_at and stored.started_at):
-            continue
-        if n.kind != "finetune" or n.config.get("task") in tasks:
-            seconds[n.kind] += (stored.finished_at - stored.started_at).total_seconds()
-            counts[n.kind] += 1
+    for kind, task, secs in node_times:
+        if kind != "finetune" or task in tasks:
+            seconds[kind] += secs
+            counts[kind] += 1
     rec = Recommendation(list(tasks), candidates, signals, gains,
                          phase2_seconds=seconds["intermediate"], signal_seconds=seconds["probe"] + feature_seconds,
                          grid_seconds=seconds["finetune"], grid_nodes=counts["finetune"], unit_gains=unit_gains,
-                         features=features)
+                         features=features, skipped=skipped)
     if rec.gains:
         checked = check.validate_ranking(signals, rec.gains, candidates, unit_gains)
         rec.validation, rec.p, rec.random, rec.ceiling = (checked[k] for k in ("validation", "p", "random", "ceiling"))
@@ -299,14 +326,16 @@ def recommendation_grids(rec: Recommendation) -> list[Grid]:
     """The ranking, its check against the study's gains and the costs, as grids for the terminal and
     the HTML report."""
     tasks = ", ".join(rec.tasks)
+    present = signals_of(rec)
     rank = Grid(f"{tasks}: intermediate tasks ranked by signals measured without fine-tuning",
-                ["rank", "condition", "combined (z)", *SIGNALS, "actual gain"], signed=False,
+                ["rank", "condition", "combined (z)", *present, "actual gain"], signed=False,
                 caption=f"means over {len(rec.signals['combined'])} targets ({', '.join(rec.signals['combined'])}); "
                         "combined: the mean of the signals' z-scores across candidates; actual gain: the "
-                        "study's mean gain over the baseline on the same targets, in points")
+                        "study's mean gain over the baseline on the same targets, in points"
+                        + (f". Not measured: {skipped_line(rec)}" if rec.skipped else ""))
     for i, (c, values) in enumerate(ranking(rec), 1):
         actual = [g[c] for g in rec.gains.values() if c in g]
-        rank.rows.append([str(i), c, f"{values['combined']:+.2f}", *(f"{values[s]:.3f}" for s in SIGNALS),
+        rank.rows.append([str(i), c, f"{values['combined']:+.2f}", *(f"{values[s]:.3f}" for s in present),
                           f"{statistics.mean(actual):+.2f}" if actual else "not run"])
     grids = [rank]
     if rec.validation:
@@ -351,6 +380,14 @@ def _check_grid(rec: Recommendation) -> Grid:
     return grid
 
 
+def skipped_line(rec: Recommendation) -> str:
+    """The signals REC did not measure, by name, and why."""
+    why = defaultdict(list)
+    for signal, reason in rec.skipped.items():
+        why[reason].append(signal)
+    return "; ".join(f"{', '.join(names)} ({reason})" for reason, names in why.items())
+
+
 def cost_line(rec: Recommendation) -> str:
     return (f"cost: phase 2 {rec.phase2_seconds / 60:.1f} min (both need it); then the signals "
             f"{rec.signal_seconds / 60:.1f} min (probes, feature encoding) vs the fine-tuning grid they replace "
@@ -374,49 +411,68 @@ def load_saved(folder: Path) -> list[Recommendation]:
     return out
 
 
-def run_recommend(spec_path: Path, tasks: Sequence[str], langs: Sequence[str] | None, *,
+def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[str] | None, *,
                   data_root: Path | None = None, store_url: str | None = None, smoke: bool = False,
                   model: str | None = None, work_dir: Path | None = None, json_out: Path | None = None,
-                  console=None) -> Recommendation:
+                  record: Path | None = None, console=None) -> Recommendation:
     """Load a finished study, rank its conditions for TASKS, validate, print, and save as JSON in the
-    study's folder (where `xstilts report` picks it up) and at JSON_OUT."""
-    import json
-
+    study's folder (where `xstilts report` picks it up) and at JSON_OUT (not '-', standard output:
+    the caller prints the returned result there).
+    RECORD (a published study's folder) replaces the store: its rows give the signals they
+    support, and the result is saved only at JSON_OUT (the record itself is left as published)."""
     from xstilts.console import make_console
+    from xstilts.experiments.export import emit, to_stdout
     from xstilts.experiments.plan import validate
-    from xstilts.experiments.study import smoke_store_url, study_dir
+    from xstilts.experiments.power import load_record
+    from xstilts.experiments.publish import record_rows, record_spec
+    from xstilts.experiments.study import smoke_store_url, study_dir, study_rows
     from xstilts.report.tables import to_rich
 
     console = console or make_console()
-    plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model)
-    store = ResultsStore(store_url or plan.spec.store or (smoke_store_url() if smoke else None), read_only=True)
+    spec_path = record_spec(spec_path, record)
+    rec_ = load_record(record) if record is not None else None
+    # a record was run already: its overlaps and model were checked then (nothing runs here)
+    plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model, check_model=rec_ is None,
+                    overlap=rec_ is None)
     targets = {n.config.get("task") for n in plan.nodes.values() if n.kind == "finetune"}
     for task in tasks:
         if task not in targets:
             raise XstiltsError(f"{spec_path}: '{task}' is not a fine-tuned target of study '{plan.spec.name}' "
                                f"(its targets: {', '.join(sorted(targets))})")
-    done = {n.key: n for n in store.nodes("done")}
-    encoders: dict[str, str] = {}
-    for key, node in plan.nodes.items():
-        if node.kind == "intermediate" and key in done:
-            encoders.setdefault(node.meta["condition"], done[key].outputs["encoder"])
-    missing = [c.name for c in plan.spec.conditions if c.kind != "none" and c.name not in encoders]
-    if missing:
-        raise XstiltsError(f"{spec_path}: the phase-2 encoders of {missing} are not done yet: run "
-                           f"`xstilts run {spec_path}` first")
-    rec = recommend(plan, store, tasks, langs, encoders=encoders, data_root=data_root or plan.spec.data_root,
-                    console=console)
+    if rec_ is not None:
+        rows, times, encoders = record_rows(rec_, plan), record_times(rec_), None
+    else:
+        store = ResultsStore(store_url or plan.spec.store or (smoke_store_url() if smoke else None), read_only=True)
+        done = {n.key: n for n in store.nodes("done")}
+        encoders = {}
+        for key, node in plan.nodes.items():
+            if node.kind == "intermediate" and key in done:
+                encoders.setdefault(node.meta["condition"], done[key].outputs["encoder"])
+        missing = [c.name for c in plan.spec.conditions if c.kind != "none" and c.name not in encoders]
+        if missing:
+            raise XstiltsError(f"{spec_path}: the phase-2 encoders of {missing} are not done yet: run "
+                               f"`xstilts run {spec_path}` first")
+        rows, times = study_rows(plan, store)[0], store_times(plan, store)
+    rec = recommend(plan, rows, tasks, langs, encoders=encoders, node_times=times,
+                    data_root=data_root or plan.spec.data_root, console=console)
+    if rec.skipped:
+        console.print(f"[yellow]from the record's rows alone: {', '.join(signals_of(rec))} measured; skipped "
+                      f"{skipped_line(rec)}[/]", soft_wrap=True)
     for grid in recommendation_grids(rec):
         console.print(to_rich(grid))
     if rec.validation:
         console.print(f"[bold]Is this check informative?[/] {check.verdict(rec.ceiling)}")
     console.print(cost_line(rec))
-    text = json.dumps(asdict(rec), indent=1)
-    folder = study_dir(plan.spec, work_dir, smoke)
-    for path in (saved_path(folder, tasks), json_out):
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text, encoding="utf-8")
-    console.print(f"saved to {saved_path(folder, tasks)}" + (f" and {json_out}" if json_out else "")
-                  + f"; `xstilts report {spec_path}` adds it to the HTML report")
+    saved = []
+    if rec_ is None:
+        saved.append(saved_path(study_dir(plan.spec, work_dir, smoke), tasks))
+        emit(asdict(rec), saved[0])
+    if json_out is not None and not to_stdout(json_out):  # '-': the caller prints it, after this output
+        emit(asdict(rec), json_out)
+        saved.append(Path(json_out))
+    if saved:
+        console.print(f"saved to {' and '.join(map(str, saved))}"
+                      + (f"; `xstilts report {spec_path}` adds it to the HTML report" if rec_ is None else ""))
+    elif rec_ is not None and not to_stdout(json_out):
+        console.print("not saved (the record is left as published): --json FILE saves it")
     return rec
