@@ -32,6 +32,18 @@ def test_normalise_and_names():
         train_sources("nusax")
 
 
+def test_language_codes_in_either_form_and_suggested_as_codes():
+    """Task names take ISO 639-3, with the script where the dataset has one; the other form of a
+    catalog task's code names the same task, and a typo is matched against codes, not folder names."""
+    assert get_task("sib200:bug").name == "sib200:bug_Latn"
+    assert get_task("nusax:bug_Latn").name == "nusax:bug"
+    assert train_sources("nusax:bug_Latn") == train_sources("nusax:bug")
+    with pytest.raises(KeyError, match="did you mean 'bug'"):  # was 'ngaju', the nearest folder name
+        train_sources("nusax:bgu")
+    with pytest.raises(KeyError, match="did you mean 'swh', 'swa'"):  # the ISO code, the task's
+        train_sources("afrisenti:sw")
+
+
 def test_squad_dev_half_leaks_into_xquad(data_root):
     xquad = target_sources(TaskTarget(task="xquad", langs=["en"]))
     [o] = find_overlaps({"squad": [Source("squad_v2", "dev", "en")]}, {"xquad": xquad}, data_root)

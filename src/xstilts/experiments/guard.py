@@ -59,7 +59,10 @@ def _dataset_lang(entry: catalog.DatasetEntry, lang: str) -> str:
         tag = catalog.LANGUAGE_TAGS.get(code, code)
         if lang in (code, tag, tag.split("_")[0]):
             return code
-    raise KeyError(f"'{entry.name}' has no language '{lang}'{did_you_mean(lang, entry.languages)}")
+    # suggest codes, not the folder names: the catalog's tasks of this dataset first, then ISO 639-3
+    codes = dict.fromkeys([*(n.split(":", 1)[1] for n in task_registry() or {} if n.startswith(f"{entry.name}:")),
+                           *(catalog.LANGUAGE_TAGS.get(code, code).split("_")[0] for code in entry.languages)])
+    raise KeyError(f"'{entry.name}' has no language '{lang}'{did_you_mean(lang, codes)}")
 
 
 def train_sources(name: str) -> tuple[TextSource, ...]:
@@ -67,6 +70,10 @@ def train_sources(name: str) -> tuple[TextSource, ...]:
     'dataset[:lang]' of the data catalog read from its train split in that language (its first
     split where it has none, e.g. tydiqa:bn → dev). Raises KeyError with "did you mean" for unknown names."""
     registry = task_registry() or {}
+    if registry:
+        from xstilts.tasks.registry import canonical_name
+
+        name = canonical_name(name)
     if name in registry:
         return tuple(registry[name].train)
     dataset, _, lang = name.partition(":")

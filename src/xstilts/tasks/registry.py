@@ -42,7 +42,20 @@ def register_user_tasks(tasks: Iterable[TaskDef]) -> None:
         REGISTRY[task.name] = task
 
 
+def canonical_name(name: str) -> str:
+    """The catalog's name of a task named with another form of its language code: codes are
+    ISO 639-3, with the script where the dataset has one ('sib200:bug_Latn'), and either form is
+    accepted ('sib200:bug', 'nusax:bug_Latn' is 'nusax:bug'). NAME itself where no one task matches."""
+    if name in REGISTRY or ":" not in name:
+        return name
+    dataset, lang = name.split(":", 1)
+    iso = lang.split("_")[0]
+    matches = [n for n in REGISTRY if n.startswith(f"{dataset}:") and n.split(":", 1)[1].split("_")[0] == iso]
+    return matches[0] if len(matches) == 1 else name
+
+
 def get_task(name: str) -> TaskDef:
+    name = canonical_name(name)
     if name not in REGISTRY:
         raise KeyError(f"unknown task '{name}'{did_you_mean(name, REGISTRY)}")
     return REGISTRY[name]
