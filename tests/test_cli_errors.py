@@ -115,7 +115,7 @@ def test_ctrl_c_during_run_marks_the_node_interrupted(spec, data_root, tmp_path)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=interruptible)
     for line in proc.stdout:
-        if line.startswith("intermediate nusax-eng"):  # the executor announces the node it starts
+        if "] elapsed " in line and "intermediate nusax-eng" in line:  # the executor announces the node it starts
             proc.send_signal(signal.SIGINT)
             break
     rest = proc.stdout.read()

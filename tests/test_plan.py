@@ -177,3 +177,26 @@ def test_smoke_plan_is_the_spec_on_a_tiny_budget_with_other_keys(tmp_path):
     assert {n.config["max_sentences"] for n in _by(smoke, "probe")} == {100}
     assert {(n.kind, n.config.get("task") or n.config.get("probe")) for n in smoke.nodes.values()} == \
         {(n.kind, n.config.get("task") or n.config.get("probe")) for n in real.nodes.values()}
+
+
+def test_the_overlap_check_is_remembered_only_by_run(data_root, tmp_path, monkeypatch):
+    """`plan` reads the data's text for the overlap guard and writes nothing; `run` (remember)
+    keeps the warnings under a hash of what was read, so the next plan does not read it again."""
+    from xstilts.experiments import guard
+    from xstilts.experiments.plan import overlap_warnings
+
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+    spec = load_spec(EXPERIMENTS / "demo.yaml")
+    first = overlap_warnings(spec, data_root)
+    assert not (tmp_path / "cache").exists()
+    assert overlap_warnings(spec, data_root, remember=True) == first
+    assert len(list((tmp_path / "cache" / "overlap").glob("*.json"))) == 1
+
+    def unread(*args, **kwargs):
+        raise AssertionError("the guard read the data again")
+
+    monkeypatch.setattr(guard, "check_spec", unread)
+    assert overlap_warnings(spec, data_root) == first
+    changed = spec.model_copy(update={"targets": spec.targets[:1]})
+    with pytest.raises(AssertionError, match="read the data again"):
+        overlap_warnings(changed, data_root)

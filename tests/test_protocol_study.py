@@ -35,7 +35,7 @@ def test_a_probe_after_a_task_scores_each_units_fine_tuned_encoder(tmp_path):
     plan = build_plan(parse_spec(SPEC), data_root=tmp_path)
     nodes = list(plan.nodes.values())
     finetune = {(n.config["task"], n.config["condition"], n.config["seed"]): n for n in nodes if n.kind == "finetune"}
-    after = [n for n in nodes if n.kind == "probe" and n.config["after"] == "xquad"]
+    after = [n for n in nodes if n.kind == "probe" and n.config.get("after") == "xquad"]
     assert sorted((n.config["condition"], n.config["intermediate_seed"]) for n in after) == [
         ("en", 1), ("en", 2), ("none", 1), ("none", 2)]
     for n in after:
@@ -44,7 +44,7 @@ def test_a_probe_after_a_task_scores_each_units_fine_tuned_encoder(tmp_path):
     # only the fine-tuning runs a probe reads export their encoder
     assert {k for k, n in finetune.items() if n.config.get("export_encoder")} == {
         ("xquad", c, s) for c in ("none", "en") for s in (1, 2)}
-    plain = [n for n in nodes if n.kind == "probe" and n.config["after"] is None]
+    plain = [n for n in nodes if n.kind == "probe" and n.config.get("after") is None]
     assert len(plain) == 3 and all(n.config["protocol"] == "xtreme-r" for n in plain)  # base + 2 encoders
 
 

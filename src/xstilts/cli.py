@@ -22,8 +22,8 @@ app = typer.Typer(
     no_args_is_help=True, pretty_exceptions_show_locals=False, rich_markup_mode="markdown",
 )
 app.add_typer(data_app, name="data")
-# Wide tables stay readable when output goes to a file or CI log (rich assumes 80 columns there).
-console = make_console(width=None if sys.stdout.isatty() else 160)
+# One width policy for every console of the process (console.py).
+console = make_console()
 
 DataRoot = Annotated[Optional[Path], typer.Option(
     "--data-root", help="Folder with one sub-folder per dataset (default: $XSTILTS_DATA).")]
@@ -38,9 +38,20 @@ Model = Annotated[str, typer.Option(
 _state = {"debug": False}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .provenance import package_version
+
+        print(f"xstilts {package_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option(
-        "--debug", help="Show the full traceback of any error (otherwise one line and a hint).")] = False) -> None:
+        "--debug", help="Show the full traceback of any error (otherwise one line and a hint).")] = False,
+          version: Annotated[bool, typer.Option(
+              "--version", callback=_print_version, is_eager=True,
+              help="Print the installed xstilts version and exit.")] = False) -> None:
     _state["debug"] = debug
 
 
@@ -175,6 +186,10 @@ def align(
 
 
 Seed = Annotated[int, typer.Option(help="Seed for data order, head initialisation and dropout.")]
+LogWith = Annotated[Optional[str], typer.Option(
+    "--log-with", help="Experiment tracking: 'tensorboard' (event files under each run's train/tensorboard/), "
+                       "'wandb' or 'mlflow' (if installed), or a comma list; logs the run's config and every "
+                       "step's loss, learning rate and dev score. Default: none ($XSTILTS_LOG_WITH).")]
 
 
 @app.command()
@@ -207,6 +222,7 @@ def finetune(
     data_root: DataRoot = None,
     store: StoreUrl = None,
     task_files: TaskFiles = None,
+    log_with: LogWith = None,
 ) -> None:
     """Fine-tune on the task's English training data, select on English dev, then evaluate
     zero-shot in every language of the task; prints a per-language table and stores the rows.
@@ -228,8 +244,14 @@ def finetune(
             warmup_ratio=warmup_ratio, max_length=max_length, freeze_embeddings=freeze_embeddings,
             gradient_checkpointing=gradient_checkpointing, max_train_examples=max_train_examples, eval_every=eval_every, max_dev_examples=max_dev_examples,
             max_eval_examples=max_eval_examples))
-        run_finetune(model, task, hp, seed=seed, out_dir=out_dir, data_root=data_root, store_url=store,
-                     resume=resume, console=console, eval_langs=eval_langs.split(",") if eval_langs else None)
+        from .training import tracking
+
+        if log_with is not None:
+            tracking.use(log_with)
+        with tracking.run_context(f"{task} {model} seed {seed}", {"command": "finetune", "task": task, "model": model,
+                                                                  "seed": seed, "hparams": hp.model_dump()}):
+            run_finetune(model, task, hp, seed=seed, out_dir=out_dir, data_root=data_root, store_url=store,
+                         resume=resume, console=console, eval_langs=eval_langs.split(",") if eval_langs else None)
 
 
 @app.command()
@@ -256,21 +278,46 @@ tasks_app = typer.Typer(help="The task catalog: built-in tasks and your own (--t
 app.add_typer(tasks_app, name="tasks")
 
 
+JsonOut = Annotated[Optional[Path], typer.Option(
+    "--json", help="Also write this command's result as JSON to this file; '-' writes only the JSON, to "
+                   "standard output (the human-readable output goes to standard error).")]
+
+
+@contextmanager
+def _human_output(json_out: Path | None):
+    """Everything printed inside (errors included) goes to standard error when the JSON goes to
+    standard output (`--json -`), so that standard output holds the JSON alone; yields the real
+    standard output, for the JSON."""
+    from contextlib import nullcontext, redirect_stdout
+
+    from .experiments.export import to_stdout
+
+    out = sys.stdout
+    with redirect_stdout(sys.stderr) if to_stdout(json_out) else nullcontext():
+        yield out
+
+
 @tasks_app.callback(invoke_without_command=True)
 def tasks(ctx: typer.Context,
           role: Annotated[Optional[str], typer.Option(help="'target', 'intermediate' or 'probe'.")] = None,
-          task_files: TaskFiles = None) -> None:
+          task_files: TaskFiles = None, json_out: JsonOut = None) -> None:
     """List the task catalog: built-in and user tasks, type, training data, evaluation languages, metrics."""
     if ctx.invoked_subcommand is not None:
         ctx.obj = task_files
         return
     from rich.table import Table
 
+    from .experiments.export import emit, task_record, to_stdout
     from .tasks import all_tasks
     from .tasks.registry import BUILTIN
 
-    with user_errors():
+    with _human_output(json_out) as out, user_errors():
         _load_task_files(task_files)
+        if json_out is not None:
+            emit({"tasks": [task_record(t, builtin=t.name in BUILTIN) for t in all_tasks(role)]}, json_out,
+                 stdout=out)
+    if to_stdout(json_out):
+        return
     table = Table(title="tasks")
     for col in ("task", "role", "type", "trains on", "evaluates", "metrics", "from"):
         table.add_column(col)
@@ -348,6 +395,15 @@ def validate(spec: SpecPath, data_root: DataRoot = None, smoke: Smoke = False, m
                   + f" nodes, about {plan.minutes:.0f} min on the default throughput")
 
 
+RecordSpec = Annotated[Optional[Path], typer.Argument(
+    help="A study spec (YAML); optional with --from DIR (the record's own spec.yaml).", exists=True,
+    dir_okay=False, show_default=False)]
+FromRecord = Annotated[Optional[Path], typer.Option(
+    "--from", help="A published study: the folder `xstilts report SPEC --publish DIR` wrote (rows.json.gz, "
+                   "spec.yaml, nodes.json), e.g. results/lowres-vs-english; its rows replace the store's.",
+    file_okay=False)]
+
+
 Pilot = Annotated[Optional[Path], typer.Option(
     "--pilot", help="A published study (a folder `report --publish` wrote) whose rows give the variance the "
                     "power of this spec's primary comparisons is computed from.")]
@@ -355,25 +411,32 @@ Pilot = Annotated[Optional[Path], typer.Option(
 
 @app.command()
 def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smoke: Smoke = False,
-         model: SpecModel = None, pilot: Pilot = None) -> None:
+         model: SpecModel = None, pilot: Pilot = None, json_out: JsonOut = None) -> None:
     """Print a study's DAG (phase-2 encoders, probes, fine-tuning runs), each node's status in the
     results store, its estimated cost and its effective hyper-parameters, before anything runs; and,
     for the spec's declared primary comparisons, the power its units give for its margin and the
     units needed for 80%, from a pilot's variance (--pilot) or analysis.planning_sd.
 
     Example: xstilts plan experiments/lowres-vs-english.yaml --pilot results/lowres-vs-english-pilot"""
+    from .experiments.export import emit, plan_record, to_stdout
     from .experiments.plan import render_plan, validate as validate_spec
     from .experiments.power import load_record, power_lines
     from .experiments.study import smoke_store_url
     from .store import ResultsStore
 
-    with user_errors():
+    with _human_output(json_out) as out, user_errors():
         p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model, check_model=False)
         record = load_record(pilot) if pilot is not None else None
         url = store or p.spec.store or (smoke_store_url() if smoke else None)
         # plan creates nothing; a store named by hand must be there (a study not run yet has none)
-        console.print(render_plan(p, ResultsStore(url, read_only=True, must_exist=store is not None)))
-        for line in power_lines(p.spec, record):
+        results = ResultsStore(url, read_only=True, must_exist=store is not None)
+        power = power_lines(p.spec, record)
+        if json_out is not None:
+            emit({"spec": str(spec), **plan_record(p, results, power)}, json_out, stdout=out)
+        if to_stdout(json_out):
+            return
+        console.print(render_plan(p, results))
+        for line in power:
             console.print(f"[{'yellow' if 'UNDER' in line or 'unknown' in line else 'green'}]{line}[/]")
 
 
@@ -398,6 +461,8 @@ def run(
     html: Annotated[Optional[Path], typer.Option(help="Where to write the HTML report.")] = None,
     smoke: Smoke = False,
     model: SpecModel = None,
+    log_with: LogWith = None,
+    json_out: JsonOut = None,
 ) -> None:
     """Run a study: intermediate training, alignment probes and zero-shot fine-tuning for every
     condition, target and seed of SPEC, then print the comparison and write the HTML report.
@@ -412,20 +477,32 @@ def run(
 
     Example: xstilts run experiments/demo.yaml;  xstilts run experiments/full.yaml --smoke
     """
-    from .experiments.study import run_study
+    from .experiments.export import emit, run_record
+    from .experiments.plan import validate as validate_spec
+    from .experiments.study import run_study, smoke_store_url
 
-    with user_errors():
-        _, summary = run_study(spec, data_root=data_root, store_url=store, work_dir=work_dir, executor=executor,
-                               html=html, console=console, smoke=smoke, model=model, ray_address=ray_address)
+    with _human_output(json_out) as out, user_errors():
+        if log_with is not None:
+            from .training import tracking
+
+            tracking.use(log_with)
+        path, summary = run_study(spec, data_root=data_root, store_url=store, work_dir=work_dir, executor=executor,
+                                  html=html, console=console, smoke=smoke, model=model, ray_address=ray_address)
+        if json_out is not None:
+            p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False)
+            from .store.store import default_url
+
+            url = store or p.spec.store or (smoke_store_url() if smoke else default_url())
+            emit({"spec": str(spec), **run_record(p, summary, store_url=url, html=path)}, json_out, stdout=out)
     if summary.failed or summary.blocked:
         raise typer.Exit(code=1)
 
 
 @app.command()
 def recommend(
-    spec: SpecPath,
     task: Annotated[list[str], typer.Option("--task", "-t", help="A fine-tuned target of the study, e.g. xnli; "
                                                                  "repeat for several (their targets are pooled).")],
+    spec: RecordSpec = None,
     langs: Annotated[Optional[str], typer.Option(help="Comma list of target languages (default: each task's "
                                                       "non-English languages the study evaluated).")] = None,
     data_root: DataRoot = None,
@@ -433,7 +510,9 @@ def recommend(
     work_dir: WorkDir = None,
     smoke: Smoke = False,
     model: SpecModel = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also save the ranking and its check here.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option(
+        "--json", help="Also save the ranking and its check here ('-': only the JSON, to standard output).")] = None,
+    record: FromRecord = None,
 ) -> None:
     """Rank a finished study's intermediate tasks for target tasks from signals that need no
     fine-tuning: the alignment change on the target languages' parallel text (the study's probes),
@@ -445,52 +524,74 @@ def recommend(
     the fine-tuning grid they would replace. The result is saved in the study's folder, and
     `xstilts report` adds it to the HTML report.
 
+    With --from DIR (a published study, whose phase-2 encoders are not there) it ranks from the
+    record's rows alone: alignment and proximity; LogME and H-score need the encoders and are
+    skipped, by name.
+
     Example: xstilts recommend experiments/lowres-vs-english.yaml --task xnli --task udpos
+
+    Example: xstilts recommend --from results/lowres-vs-english --task xnli --task udpos
     """
+    from dataclasses import asdict
+
+    from .experiments.export import emit, to_stdout
     from .experiments.recommend import run_recommend
     from .experiments.spec import load_spec
     from .experiments.study import smoke_store_url
     from .store import ResultsStore
 
-    with user_errors():
-        ResultsStore(store or load_spec(spec).store or (smoke_store_url() if smoke else None), read_only=True,
-                     must_exist=True)  # a missing or wrong store is said in one line, before any work
-        run_recommend(spec, task, langs.split(",") if langs else None, data_root=data_root, store_url=store,
-                          smoke=smoke, model=model, work_dir=work_dir, json_out=json_out, console=console)
+    with _human_output(json_out) as out, user_errors():
+        if record is None:
+            if spec is None:
+                raise XstiltsError("give a study spec (SPEC) or a published record (--from DIR)")
+            ResultsStore(store or load_spec(spec).store or (smoke_store_url() if smoke else None), read_only=True,
+                         must_exist=True)  # a missing or wrong store is said in one line, before any work
+        rec = run_recommend(spec, task, langs.split(",") if langs else None, data_root=data_root, store_url=store,
+                            smoke=smoke, model=model, work_dir=work_dir, json_out=json_out, record=record,
+                            console=console)
+        if to_stdout(json_out):
+            emit(asdict(rec), json_out, stdout=out)
 
 
 @app.command()
 def report(
-    spec: SpecPath,
+    spec: RecordSpec = None,
     data_root: DataRoot = None,
     store: StoreUrl = None,
     work_dir: WorkDir = None,
     html: Annotated[Optional[Path], typer.Option(help="Where to write the HTML report (default: "
-                                                      "report.html in the study's folder).")] = None,
+                                                      "report.html in the study's folder; with --from, "
+                                                      "report-from-RECORD.html there, RECORD the record folder's name).")] = None,
     publish: Annotated[Optional[Path], typer.Option(
         help="Also write the study's record to this folder, small enough to commit: rows.json.gz, the spec "
              "as written and resolved, nodes.json (each node's settings, state and seconds), "
              "environment.json (versions, git hash, CPU), report.html and saved recommendations.")] = None,
     smoke: Smoke = False,
     model: SpecModel = None,
-    record: Annotated[Optional[Path], typer.Option(
-        "--from", help="Report a published study (the folder `--publish` wrote: rows.json.gz, nodes.json) "
-                       "instead of the store's rows.")] = None,
+    record: FromRecord = None,
 ) -> None:
     """Report a study from the rows its nodes stored (nothing runs): the answer in one sentence,
     XTREME-R aggregation, gains over the no-intermediate baseline with significance over seeds,
     English vs low-resource, translated vs source, alignment gain vs transfer gain, and any saved
     `xstilts recommend` check; terminal tables and an HTML report.
 
+    A published study opens with one command (its own spec, rows, nodes and saved recommendations).
+
+    Example: xstilts report --from results/lowres-vs-english
+
     Example: xstilts report experiments/lowres-vs-english.yaml --publish results/lowres-vs-english
     """
     from .experiments.plan import validate as validate_spec
     from .experiments.power import load_record
-    from .experiments.publish import publish as publish_study
+    from .experiments.publish import publish as publish_study, record_spec
     from .experiments.study import report_study, smoke_store_url, study_dir, study_rows
     from .store import ResultsStore
 
     with user_errors():
+        if record is not None and publish is not None:
+            raise XstiltsError(f"--publish writes a record from a store's rows; {record} is a published record "
+                               "already (copy the folder to publish it elsewhere)")
+        spec = record_spec(spec, record)
         p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False)
         results = ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None), read_only=True,
                                must_exist=record is None)
@@ -498,11 +599,61 @@ def report(
             _refuse_empty(spec, p, results)
         folder = study_dir(p.spec, work_dir, smoke)
         rec = load_record(record) if record is not None else None
-        path = report_study(p, results, html or folder / "report.html", folder=folder, console=console,
+        # a record's report never overwrites the report of the user's own run of the same study
+        default = folder / (f"report-from-{record.resolve().name}.html" if record is not None else "report.html")
+        path = report_study(p, results, html or default, folder=folder, console=console,
                             smoke=smoke, record=rec)
         if publish is not None:
             written = publish_study(p, results, study_rows(p, results)[0], path, folder, publish)
             console.print(f"published {len(written)} files to {publish}: {', '.join(w.name for w in written)}")
+
+
+@app.command("export")
+def export(
+    spec: RecordSpec = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write rows.csv, MODEL/TASK.json and "
+                                                          "export.json into (created if needed).",
+                                      file_okay=False)] = Path("export"),
+    record: FromRecord = None,
+    data_root: DataRoot = None,
+    store: StoreUrl = None,
+    smoke: Smoke = False,
+    model: SpecModel = None,
+) -> None:
+    """Write a study's result rows (from the store) or a published record's (--from DIR) as files
+    other tools read: rows.csv (one line per row, every field, `protocol.<key>` columns holding
+    JSON) and one JSON file per model and task laid out like MTEB's results (scores per split,
+    language, condition and seed, with the protocol), plus export.json listing them.
+
+    Example: xstilts export experiments/demo.yaml --out demo-export
+
+    Example: xstilts export --from results/lowres-vs-english --out lowres-export
+    """
+    from .experiments.export import export_rows
+    from .experiments.plan import validate as validate_spec
+    from .experiments.power import load_record
+    from .experiments.publish import record_rows, record_spec
+    from .experiments.study import smoke_store_url, study_rows
+    from .store import ResultsStore
+
+    with user_errors():
+        spec_path = record_spec(spec, record)
+        rec = load_record(record) if record is not None else None
+        if rec is not None and spec is None:
+            rows, source = rec.rows, str(record)
+        else:
+            p = validate_spec(spec_path, data_root=data_root, overlap=False, smoke=smoke, model=model,
+                              check_model=False)
+            if rec is not None:
+                rows, source = record_rows(rec, p), f"{record} (nodes of {spec_path})"
+            else:
+                results = ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None),
+                                       read_only=True, must_exist=True)
+                rows, source = study_rows(p, results)[0], f"{results.url} (study {p.spec.name})"
+        written = export_rows(rows, out, source=source)
+    tasks = len(written) - 2
+    console.print(f"exported {len(rows):,} rows of {source}: {out / 'rows.csv'} and {tasks} task file"
+                  f"{'s' * (tasks != 1)} under {out}/ (listed in {out / 'export.json'})", soft_wrap=True)
 
 
 def _refuse_empty(spec: Path, plan, store) -> None:

@@ -19,10 +19,13 @@ Ctrl-C marks the node 'interrupted' (a rerun runs it again); a full disk stops t
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -54,6 +57,7 @@ class RunContext:
     data_root: Path | None = None
     store_url: str | None = None  # the study's store (runners return rows; the driver writes them)
     spec: Spec | None = None
+    log_with: tuple[str, ...] | None = None  # experiment trackers of the node's training (--log-with)
 
 
 # (node, outputs of its dependencies by key, context) -> JSON-able outputs; a list of result rows
@@ -112,9 +116,14 @@ class Summary:
 
 def run_node(runner: Runner, node: Node, deps: dict[str, dict], ctx: RunContext) -> tuple[str, Any, list]:
     """('done', outputs, rows) or ('failed', traceback, []); never raises, so a Ray task returns
-    it too. The rows go back to the driver, which alone writes the store."""
+    it too. The rows go back to the driver, which alone writes the store. Training inside logs
+    to CTX's trackers under the node's label, with its kind, key and config."""
+    from xstilts.training import tracking
+
     try:
-        outputs = dict(runner(node, deps, ctx))
+        with tracking.run_context(f"{node.kind} {node.label}", {"node": node.key, "kind": node.kind, **node.config},
+                                  project=ctx.spec.name if ctx.spec else None, log_with=ctx.log_with):
+            outputs = dict(runner(node, deps, ctx))
         rows = outputs.pop("rows", None)
         if isinstance(rows, list):
             outputs["rows"] = len(rows)
@@ -199,8 +208,11 @@ class _Bookkeeping:
     def __init__(self, plan: Plan, store: Any, work_dir: Path, data_root: Path | None, console: Console,
                  ttl: float):
         self.plan, self.store, self.summary, self.console, self.ttl = plan, store, Summary(), console, ttl
+        from xstilts.training import tracking
+
         spec = plan.spec
-        self.ctx = RunContext(Path(work_dir), data_root or (spec.data_root if spec else None), store.url, spec)
+        self.ctx = RunContext(Path(work_dir), data_root or (spec.data_root if spec else None), store.url, spec,
+                              tracking.active() or None)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.seen: dict[str, NodeRow] = {n.key: n for n in store.nodes()}  # states as this run found them
         self.outputs: dict[str, dict] = {}
@@ -354,6 +366,109 @@ class _Bookkeeping:
         time.sleep(POLL_SECONDS)
 
 
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class StudyClock:
+    """The study-level line printed before each node: `[node k/N] elapsed h:mm:ss, ETA ~h:mm:ss`.
+    N counts the nodes this run has to run (those already done are named once); the ETA is the
+    estimated minutes of the nodes left (this one included), scaled by how long this run's
+    finished nodes took against their own estimates, per kind where there is one of that kind.
+    Plain lines, so it reads the same in a terminal, a file or a CI log."""
+
+    def __init__(self, nodes: list[Node], already: int = 0, now: Callable[[], float] = time.monotonic):
+        self.now, self.started = now, now()
+        self.left = {n.key: n for n in nodes}
+        self.total, self.k, self.already = len(nodes), 0, already
+        self.taken: dict[str, list[tuple[float, float | None]]] = {}  # kind -> (seconds, estimated seconds)
+        self._began: dict[str, float] = {}
+
+    def ratio(self, kind: str) -> float | None:
+        """Actual / estimated time of this run's finished nodes (of KIND where any, else of all)."""
+        pairs = self.taken.get(kind) or [p for ps in self.taken.values() for p in ps]
+        known = [(s, e) for s, e in pairs if e]
+        return sum(s for s, _ in known) / sum(e for _, e in known) if known else None
+
+    def eta(self) -> float | None:
+        """Seconds left for the nodes not finished yet; None when nothing can be said yet."""
+        total = 0.0
+        for n in self.left.values():
+            estimate, ratio = (n.cost.minutes or 0) * 60 or None, self.ratio(n.kind)
+            if estimate is not None:
+                total += estimate * (ratio or 1.0)
+            elif self.taken.get(n.kind):  # no estimate: the mean time of this kind's finished nodes
+                total += sum(s for s, _ in self.taken[n.kind]) / len(self.taken[n.kind])
+            else:
+                return None
+        if n_running := [k for k in self._began if k in self.left]:
+            total -= sum(self.now() - self._began[k] for k in n_running)
+        return max(total, 0.0)
+
+    def begin(self, node: Node) -> str:
+        self.k += 1
+        self._began[node.key] = self.now()
+        eta = self.eta()
+        done = f" ({self.already} done before)" if self.already and self.k == 1 else ""
+        return (f"[node {self.k}/{self.total}{done}] elapsed {_clock(self.now() - self.started)}, "
+                f"ETA {'~' + _clock(eta) if eta is not None else 'unknown'}")
+
+    def end(self, node: Node, status: str) -> float:
+        seconds = self.now() - self._began.pop(node.key, self.now())
+        self.left.pop(node.key, None)
+        if status == "done":
+            self.taken.setdefault(node.kind, []).append((seconds, (node.cost.minutes or 0) * 60 or None))
+        return seconds
+
+
+class _PathRewriter:
+    """A stdout that prints paths under a node's attempt folder as the node's final folder (the
+    attempt folder is renamed to it once the node is done)."""
+
+    def __init__(self, stream: Any, attempt: Path, final: Path):
+        self.stream = stream
+        self.pairs = [(str(attempt), str(final)), (attempt.name, final.name)]
+
+    def write(self, text: str) -> int:
+        for old, new in self.pairs:
+            text = text.replace(old, new)
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def _final_paths(attempt: Path, final: Path) -> Iterator[None]:
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _PathRewriter(stdout, attempt, final), _PathRewriter(stderr, attempt, final)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+TIMINGS = "timings.jsonl"  # under the cache folder: how long finished nodes took on this machine
+
+
+def record_timing(node: Node, seconds: float, model: str | None) -> None:
+    """One line per finished node: its kind, model, estimated and measured time, and this machine
+    (plan.calibration turns these into honest estimates). Best effort: a read-only cache is skipped."""
+    from xstilts.paths import cache_dir
+
+    line = {"host": socket.gethostname(), "cpus": os.cpu_count(), "kind": node.kind, "model": model,
+            "estimated_min": node.cost.minutes, "tokens": node.cost.tokens, "encodings": node.cost.encodings,
+            "seconds": round(seconds, 2), "smoke": bool(node.config.get("smoke")), "time": time.time()}
+    try:
+        path = cache_dir() / TIMINGS
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+    except OSError:
+        pass
+
+
 class LocalExecutor:
     """Runs nodes one at a time in this process, in the plan's topological order; nodes another
     runner holds are left to it and waited for."""
@@ -367,6 +482,7 @@ class LocalExecutor:
     def run(self, plan: Plan, store: Any) -> Summary:
         book = _Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl)
         pending = list(book.todo)
+        clock = StudyClock(pending, already=len(book.summary.skipped))
         with book.beat:
             try:
                 while pending:
@@ -376,9 +492,16 @@ class LocalExecutor:
                             book.wait()
                         continue
                     node, deps, ctx = started
-                    self.console.print(f"[bold]{node.kind}[/] {escape(node.label)} [dim]{node.key[:10]}[/]")
-                    if not book.finish(node, *run_node(get_runner(node.kind).run, node, deps, ctx)):
+                    self.console.print(escape(clock.begin(node)) + f"  [bold]{node.kind}[/] {escape(node.label)} "
+                                       f"[dim]{node.key[:10]}[/]", soft_wrap=True)
+                    final = ctx.node_dir.parent / node.key[:16]
+                    with _final_paths(ctx.node_dir, final):  # runners print where things will be, not the attempt
+                        outcome = run_node(get_runner(node.kind).run, node, deps, ctx)
+                    seconds = clock.end(node, outcome[0])
+                    if not book.finish(node, *outcome):
                         pending.append(node)  # another runner took it over: wait for its outcome
+                    elif outcome[0] == "done" and plan.spec is not None:  # a study's node, of a named model
+                        record_timing(node, seconds, plan.spec.model)
             except KeyboardInterrupt:
                 raise book.interrupted() from None
         self.console.print(book.summary.table(plan))

@@ -19,6 +19,7 @@ every commit; bump the kind's constant when a change to its runner can move its 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,14 +32,12 @@ from rich.tree import Tree
 from xstilts.data import catalog
 from xstilts.experiments import guard
 from xstilts.experiments.hparams import HParams, HParamsError, check_layer, resolve
-from xstilts.experiments.runnable import model_problems
 from xstilts.experiments.spec import (ProbeTarget, Spec, SpecError, TaskTarget, Train, load_spec, load_spec_tasks,
                                       locate)
 from xstilts.provenance import package_version, stable_hash
 from xstilts.store import LEASE_SECONDS
 
-# probe 3: margin search re-scores the k nearest (was 16), mining drops pairs scoring <= 0
-CODE_VERSIONS = {"intermediate": "2", "probe": "3", "finetune": "2"}
+CODE_VERSIONS = {"intermediate": "2", "probe": "2", "finetune": "2"}
 NESTED_SEED_STRIDE = 1000  # fine-tuning seeds nested in unit s: s, s + 1000, ...
 # Used for the cost only, where neither the spec nor the target's recipe sets them.
 _FALLBACK_BATCH, _FALLBACK_LENGTH = 32, 128
@@ -61,6 +60,42 @@ class Throughput:
     train_tokens_per_s: float = 320.0  # batch 16 x 48 tokens per 2.4 s step, AdamW, fp32
     frozen_train_tokens_per_s: float = 590.0  # the same with word embeddings frozen (1.3 s)
     encode_sentences_per_s: float = 66.0
+
+
+# (non-embedding parameters, embedding parameters) of the models whose speed the defaults scale to
+_MODEL_SIZES = {"me5-small": (21e6, 96e6), "intfloat/multilingual-e5-small": (21e6, 96e6),
+                "xlm-roberta-base": (86e6, 192e6), "FacebookAI/xlm-roberta-base": (86e6, 192e6),
+                "xlm-roberta-large": (303e6, 257e6), "FacebookAI/xlm-roberta-large": (303e6, 257e6)}
+
+
+def model_size(model: str | None) -> tuple[float, float] | None:
+    """(non-embedding, embedding) parameters of MODEL: known names, else a local config.json."""
+    import json
+
+    if model in _MODEL_SIZES:
+        return _MODEL_SIZES[model]
+    config = Path(model or "") / "config.json"
+    if model and config.is_file():
+        try:
+            c = json.loads(config.read_text())
+            h, layers, ffn = c["hidden_size"], c["num_hidden_layers"], c.get("intermediate_size", 4 * c["hidden_size"])
+            return float(layers * (4 * h * h + 2 * h * ffn)), float(c["vocab_size"] * h)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return None
+
+
+def scaled_throughput(model: str | None, base: Throughput = Throughput()) -> tuple[Throughput, str]:
+    """BASE (me5-small's speeds) scaled to MODEL's size: compute per token grows with the
+    non-embedding parameters, an unfrozen step's optimizer cost with the embedding matrix."""
+    size, (body0, emb0) = model_size(model), _MODEL_SIZES["me5-small"]
+    if size is None or size == (body0, emb0):
+        return base, "me5-small speeds on 2 CPU cores (DESIGN.md)"
+    body, emb = size[0] / body0, size[1] / emb0
+    frozen = 1 / base.frozen_train_tokens_per_s * body
+    unfrozen = frozen + (1 / base.train_tokens_per_s - 1 / base.frozen_train_tokens_per_s) * emb
+    return (Throughput(1 / unfrozen, 1 / frozen, base.encode_sentences_per_s / body),
+            f"me5-small speeds on 2 CPU cores scaled to {model}'s size (×{body:.1f} compute per token)")
 
 
 @dataclass(frozen=True)
@@ -109,10 +144,34 @@ def data_id(sources: Sequence[guard.TextSource], data_root: str | Path | None) -
         return stable_hash({"sources": list(sources), "versions": versions, "files": "missing"})
 
 
-def _train_cost(hp: HParams, speed: Throughput) -> Cost:
-    if hp.max_steps is None:
+def _train_examples(sources: Sequence[guard.TextSource], data_root: str | Path | None) -> int | None:
+    """English training examples the sources hold: recorded counts (data/counts.json), else a
+    quick count of the files where they are there; None when neither is known."""
+    from xstilts.data import integrity
+
+    recorded, total = integrity.load_counts(), 0
+    for s in sources:
+        n = recorded.get(integrity.count_key(s.dataset, s.split, s.lang))
+        if n is None:
+            entry, files = catalog.get_dataset(s.dataset), catalog.dataset_files(s.dataset, s.split, s.lang)
+            paths = catalog.local_paths(entry, files[0], data_root) if files and not files[0].hf else ()
+            if not (paths and all(p.is_file() for p in paths)):
+                return None
+            n = catalog.readers.get_format(entry.format).count(paths)
+        total += n
+    return total
+
+
+def _train_cost(hp: HParams, speed: Throughput, examples: int | None = None) -> Cost:
+    """Padded tokens (max_length per example: an upper bound) and minutes. A length in epochs is
+    turned into steps from EXAMPLES (the training sources' size, capped by max_train_examples)."""
+    steps = hp.max_steps
+    if steps is None and examples:
+        n = min(examples, hp.max_train_examples or examples)
+        steps = math.ceil(hp.epochs * math.ceil(n / hp.batch_size) / hp.grad_accum)
+    if steps is None:
         return Cost()
-    tokens = hp.max_steps * hp.batch_size * hp.grad_accum * hp.max_length
+    tokens = steps * hp.batch_size * hp.grad_accum * hp.max_length
     per_s = speed.frozen_train_tokens_per_s if hp.freeze_embeddings else speed.train_tokens_per_s
     return Cost(tokens=tokens, minutes=tokens / per_s / 60)
 
@@ -184,13 +243,14 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
             cap = min(c.mlm.max_examples or 10**9, SMOKE_MLM_TEXTS) if smoke else c.mlm.max_examples
             mlm = {**c.mlm.model_dump(mode="json"), "max_examples": cap, "tasks": guard.mlm_tasks_for(c.mlm.languages)}
         sources = [s for t in [*c.tasks, *(mlm["tasks"] if mlm else [])] for s in guard.train_sources(t)]
+        cost = _train_cost(hp, throughput, _train_examples(sources, root))
         for seed in seeds if per_seed else seeds[:1]:
             config = {"model": spec.model, "seed": seed, "train": hp.node_config(), "data": data_id(sources, root),
                       "condition": {**c.model_dump(include={"kind", "tasks", "sampling", "translation_of"},
                                                    mode="json"), "mlm": mlm},
                       "smoke": smoke}
             label = c.name + (f" (seed {seed})" if per_seed and len(seeds) > 1 else "")
-            key = add("intermediate", label, config, (), _train_cost(hp, throughput), condition=c.name,
+            key = add("intermediate", label, config, (), cost, condition=c.name,
                       pair=c.pair, hparams=hp)
             trained[c.name, seed] = key
             encoders.append((c.name, c.tasks, seed if per_seed else None, key))
@@ -202,7 +262,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
         probes.append((p, guard.probe_langs(p), data_id(guard.target_sources(p), root)))
 
     def add_probe(p: ProbeTarget, langs, data, cond: str, tasks: list[str], seed: int | None, dep: str | None) -> None:
-        config = {**p.model_dump(mode="json"), "langs": list(langs), "model": spec.model, "condition": cond,
+        config = {**_probe_settings(p), "langs": list(langs), "model": spec.model, "condition": cond,
                   "intermediate_tasks": tasks, "intermediate_seed": seed, "data": data, "smoke": smoke}
         label = (f"{p.probe}{f' after {p.after}' if p.after else ''} on {cond}"
                  + (f" (seed {seed})" if seed is not None else ""))
@@ -220,6 +280,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
         sources = [*task.train_first, *task.train, *guard.target_sources(t)]
         data = data_id(sources, root)
         hp = resolve(task.recipe, spec.finetune, t.train, *([SMOKE_FINETUNE] if smoke else []))
+        cost = _train_cost(hp, throughput, _train_examples([*task.train_first, *task.train], root))
         for c in spec.conditions:
             for seed, unit in finetune_seeds(spec, seeds, smoke):
                 dep = () if c.kind == "none" else (trained[c.name, unit if per_seed else seeds[0]],)
@@ -228,7 +289,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
                           "smoke": smoke, **({"export_encoder": True} if t.task in exported and seed == unit else {})}
                 label = f"{t.task} after {c.name} (seed {seed}" + (f", unit {unit})" if seed != unit else ")")
                 finetuned[t.task, c.name, seed] = add(
-                    "finetune", label, config, dep, _train_cost(hp, throughput), condition=c.name, hparams=hp,
+                    "finetune", label, config, dep, cost, condition=c.name, hparams=hp,
                     **({"unit": unit} if spec.finetune_seeds > 1 else {}))
 
     for p, langs, data in probes:
@@ -340,6 +401,24 @@ def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> lis
     return problems
 
 
+def _probe_settings(p: ProbeTarget) -> dict[str, Any]:
+    """A probe's settings as its key holds them. Fields added after records were published enter
+    only when set, and `margin_search` only where the margin code changed what a probe scores (the
+    k nearest re-scored, was 16; mined pairs scoring <= 0 dropped): cosine probes score as before
+    and keep their keys, so published records (results/) still resume and match their nodes."""
+    from xstilts.tasks import get_task
+
+    settings = p.model_dump(mode="json", exclude={"protocol", "after"})
+    if p.protocol != "alignment":
+        settings["protocol"] = p.protocol
+    if p.after is not None:
+        settings["after"] = p.after
+    task = get_task(p.probe)
+    if p.protocol == "xtreme-r" or p.scorer == "margin" or "bucc_f1" in task.metrics:
+        settings["margin_search"] = "k-nearest, pairs > 0"
+    return settings
+
+
 def add_protocol_problems(t: ProbeTarget, where: tuple, spec: Spec, add) -> None:
     """A probe's `protocol: xtreme-r` must be one the task has; `after:` must name a target task."""
     from xstilts.evaluation.alignment import official_protocol
@@ -357,14 +436,22 @@ def add_protocol_problems(t: ProbeTarget, where: tuple, spec: Spec, add) -> None
                                + f"; add `- task: {t.after}` to targets")
 
 
+def model_problems(path, spec):
+    """runnable.model_problems, imported on use: it loads transformers (seconds `plan` does not need)."""
+    from xstilts.experiments import runnable
+
+    return runnable.model_problems(path, spec)
+
+
 def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | None = None,
-             throughput: Throughput = Throughput(), smoke: bool = False, model: str | None = None,
-             check_model: bool = True) -> Plan:
+             throughput: Throughput | None = None, smoke: bool = False, model: str | None = None,
+             check_model: bool = True, remember: bool = False) -> Plan:
     """`xstilts validate`: parse the spec, resolve every task and language name, check what a run
     would fail on (files the data root lacks, MLM languages without text, translations of the
     wrong task, settings no run can honour), build the plan and (with `overlap`, which reads
     the data) run the overlap guard. Runs nothing. MODEL replaces the spec's model; CHECK_MODEL
-    (`validate`, `run`) checks first that it loads here and has the probes' layers."""
+    (`validate`, `run`) checks first that it loads here and has the probes' layers; REMEMBER
+    (`run` only: `plan` and `validate` create nothing) keeps the overlap check in the cache."""
     spec = load_spec(path)
     if model:
         spec = spec.model_copy(update={"model": model})
@@ -376,12 +463,55 @@ def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | 
 
     if problems := _spec_problems(path, spec, resolve_data_root(data_root or spec.data_root)):
         raise SpecError(path, problems)
-    plan = build_plan(spec, throughput, data_root, smoke=smoke)
+    plan = build_plan(spec, throughput or scaled_throughput(spec.model)[0], data_root, smoke=smoke)
     if problems := guard.declaration_problems(spec):
         raise SpecError(path, problems)
     if overlap:
-        plan = replace(plan, warnings=(*plan.warnings, *guard.check_spec(spec, data_root)))
+        plan = replace(plan, warnings=(*plan.warnings, *overlap_warnings(spec, data_root, remember)))
     return plan
+
+
+def overlap_warnings(spec: Spec, data_root: str | Path | None = None, remember: bool = False) -> list[str]:
+    """guard.check_spec, read from disk (and, with REMEMBER, kept there) under a hash of everything it reads: the spec's
+    conditions and targets, the content of every file their text comes from, the datasets'
+    definitions and the guard's code. It reads and hashes every text of every source (most of a
+    `plan` of full.yaml); a spec whose data did not change is not read again. A refused overlap
+    (OverlapError) is never remembered: it is found again, and said, every time."""
+    import hashlib
+    import json
+    import os
+
+    from xstilts.paths import cache_dir
+
+    root = data_root or spec.data_root
+    try:
+        sources = sorted({s for c in spec.conditions if c.tasks
+                          for t in [*c.tasks, *(guard.mlm_tasks_for(c.mlm.languages) if c.mlm else [])]
+                          for s in guard.train_sources(t)}
+                         | {s for t in spec.targets for ss in guard.target_phases(t).values() for s in ss}, key=repr)
+        key = stable_hash({"spec": spec.model_dump(include={"conditions", "targets"}, mode="json"),
+                           "data": data_id(sources, root),
+                           "datasets": sorted({repr(catalog.get_dataset(s.dataset)) for s in sources}),
+                           "guard": hashlib.sha256(Path(guard.__file__).read_bytes()).hexdigest(),
+                           "version": package_version()})
+    except (OSError, KeyError, TypeError, ValueError):
+        return guard.check_spec(spec, data_root)
+    path = cache_dir() / "overlap" / f"{key[:32]}.json"
+    try:
+        return list(json.loads(path.read_text())["warnings"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    warnings = guard.check_spec(spec, data_root)
+    if not remember:
+        return warnings
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"warnings": warnings}))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return warnings
 
 
 # ---- the view `xstilts plan` prints -------------------------------------------------------
@@ -391,14 +521,60 @@ _STATUS = {"done": "[green]done[/]", "failed": "[red]failed[/]", "running": "[ye
            "without a word; a run takes it over)", None: "[dim]pending[/]"}
 
 
-def _fmt_cost(cost: Cost) -> str:
+def _fmt_cost(cost: Cost, factor: float = 1.0) -> str:
     parts = []
     if cost.tokens is not None:
         parts.append(f"{cost.tokens / 1e6:.2f}M tok")
     if cost.encodings is not None:
         parts.append(f"{cost.encodings:,} enc")
-    parts.append("? min" if cost.minutes is None else f"~{cost.minutes:.1f} min")
+    parts.append("? min" if cost.minutes is None else f"~{cost.minutes * factor:.1f} min")
     return ", ".join(parts)
+
+
+def calibration(plan: Plan, store: Any | None = None, timings: Path | None = None) -> dict[str, tuple[float, int, str]]:
+    """Kind -> (measured / estimated time, nodes measured, where): from this plan's own finished
+    nodes in STORE (their start and finish times) where there are any of the kind, else from the
+    nodes of the same model and budget (smoke or not) this machine finished before (TIMINGS,
+    written by the executor). Kinds with no measurement are left out (factor 1)."""
+    import json
+    import socket
+    from datetime import datetime
+
+    out: dict[str, tuple[float, int, str]] = {}
+    own: dict[str, list[tuple[float, float]]] = {}
+    for row in store.nodes() if store is not None else ():
+        node = plan.nodes.get(row.key)
+        if (node is None or row.status != "done" or not node.cost.minutes or not isinstance(row.started_at, datetime)
+                or not isinstance(row.finished_at, datetime)):
+            continue
+        own.setdefault(node.kind, []).append(((row.finished_at - row.started_at).total_seconds() / 60, node.cost.minutes))
+    for kind, pairs in own.items():
+        out[kind] = (sum(a for a, _ in pairs) / sum(e for _, e in pairs), len(pairs), "this study")
+    if timings is None:
+        from xstilts.experiments.execute import TIMINGS
+        from xstilts.paths import cache_dir
+
+        timings = cache_dir() / TIMINGS
+    smoke = any(n.config.get("smoke") for n in plan.nodes.values())
+    model, host = plan.spec.model if plan.spec else None, socket.gethostname()
+    machine: dict[str, list[tuple[float, float]]] = {}
+    try:
+        lines = timings.read_text().splitlines() if timings.is_file() else []
+    except OSError:
+        lines = []
+    for line in lines[-2000:]:
+        try:
+            t = json.loads(line)
+        except ValueError:
+            continue
+        if (t.get("host") == host and t.get("model") == model and bool(t.get("smoke")) == smoke
+                and t.get("estimated_min") and t.get("seconds")):
+            machine.setdefault(t["kind"], []).append((t["seconds"] / 60, t["estimated_min"]))
+    for kind, pairs in machine.items():
+        if kind not in out:
+            pairs = pairs[-50:]
+            out[kind] = (sum(a for a, _ in pairs) / sum(e for _, e in pairs), len(pairs), "this machine")
+    return out
 
 
 def _fmt_disk(d: Any) -> str:
@@ -425,17 +601,23 @@ def render_plan(plan: Plan, store: Any | None = None, *, disk: bool = True) -> G
         except DiskEstimateError as e:
             disk_lines = [Text(f"disk: unknown ({e})", style="dim")]
 
+    cal = calibration(plan, store)
+
+    def minutes(n: Node) -> float:
+        return (n.cost.minutes or 0.0) * cal.get(n.kind, (1.0,))[0]
+
     def line(n: Node) -> str:
         hp = f"  [magenta]{n.meta['hparams'].describe()}[/]" if n.meta.get("hparams") else ""
         keeps = _fmt_disk(sizes.nodes[n.key]) if sizes else ""
         return (f"{_STATUS.get(status.get(n.key), status.get(n.key))} [bold]{n.kind}[/] {n.label}  "
-                f"[cyan]{_fmt_cost(n.cost)}[/]{hp}{keeps}  [dim]{n.key[:10]}[/]")
+                f"[cyan]{_fmt_cost(n.cost, cal.get(n.kind, (1.0,))[0])}[/]{hp}{keeps}  [dim]{n.key[:10]}[/]")
 
     by_dep: dict[str | None, list[Node]] = {}
     for n in plan.nodes.values():
         by_dep.setdefault(n.deps[0] if n.deps else None, []).append(n)
     name = plan.spec.name if plan.spec else "plan"
-    tree = Tree(f"[bold]{name}[/]: {len(plan.nodes)} nodes, ~{plan.minutes:.0f} min of known cost")
+    tree = Tree(f"[bold]{name}[/]: {len(plan.nodes)} nodes, ~{sum(map(minutes, plan.nodes.values())):.0f} min "
+                "of known cost")
     base = tree.add("[bold]base encoder[/]" + (f" {plan.spec.model}" if plan.spec else ""))
     for n in by_dep.get(None, []):
         if n.kind == "intermediate":
@@ -446,7 +628,12 @@ def render_plan(plan: Plan, store: Any | None = None, *, disk: bool = True) -> G
             base.add(line(n))
     pending = [n for n in plan.nodes.values() if status.get(n.key) != "done"]
     unknown = sum(n.cost.minutes is None for n in pending)
-    left = sum(n.cost.minutes or 0.0 for n in pending)
+    left = sum(map(minutes, pending))
     summary = Text.from_markup(f"{len(plan.nodes) - len(pending)} done, {len(pending)} to run, ~{left:.0f} min"
                                + (f" (+{unknown} of unknown length)" if unknown else ""))
-    return Group(tree, summary, *disk_lines, *(Text(w, style="yellow") for w in plan.warnings))
+    basis = scaled_throughput(plan.spec.model if plan.spec else None)[1]
+    measured = "; ".join(f"{kind} ×{f:.2f} ({n} node{'s' * (n != 1)} of {where})" for kind, (f, n, where) in cal.items())
+    times = Text(f"times: {basis}" + (f", calibrated by measured/estimated time: {measured}" if measured else
+                                       "; not calibrated yet (no node of this model has finished on this machine): "
+                                       "a loaded or slower machine takes longer"), style="dim")
+    return Group(tree, summary, times, *disk_lines, *(Text(w, style="yellow") for w in plan.warnings))

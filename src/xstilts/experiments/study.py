@@ -89,7 +89,7 @@ def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
         r.model, r.intermediate, r.seed = c["model"], list(c["intermediate_tasks"]), c["intermediate_seed"]
         r.protocol.update(_provenance(node, ctx), **after)
     title = f"{c['probe']} on {c['condition']}" + (f" after {c['after']}" if after else "")
-    make_console(width=160).print(per_language_table(
+    make_console().print(per_language_table(
         [r for r in rows if r.metric == rows[0].metric] if rows else rows, f"{title}: {describe(proto, task)}",
         {"all": c["langs"]}))
     return {"rows": rows}
@@ -165,7 +165,7 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
     if executor not in ("local", "ray"):
         raise XstiltsError(f"--executor: '{executor}' is not an executor; use 'local' or 'ray'")
     with console.status("validating the spec and checking train/evaluation overlap"):
-        plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model)
+        plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model, remember=True)
     spec = plan.spec
     store = ResultsStore(store_url or spec.store or (smoke_store_url() if smoke else None))
     console.print(render_plan(plan, store))
@@ -202,23 +202,26 @@ def design_of(spec, *, smoke: bool = False) -> Design:
 
 def study_report(plan: Plan, rows: list[ResultRow], nodes: list[dict], *, smoke: bool = False):
     """The report of a study's rows with its spec's design and its nodes' learning records."""
+    import dataclasses
+
     from xstilts.report.learning import learning_records
+    from xstilts.report.setup import phase2_steps
 
     with warnings.catch_warnings():  # the report prints its own notes, once, under "warning:"
         warnings.simplefilter("ignore", ReportWarning)
-        return build_report(rows, conditions_of(plan.spec), design=design_of(plan.spec, smoke=smoke),
-                            learning=learning_records(nodes, rows))
+        design = dataclasses.replace(design_of(plan.spec, smoke=smoke), phase2_steps=phase2_steps(nodes))
+        return build_report(rows, conditions_of(plan.spec), design=design, learning=learning_records(nodes, rows))
 
 
 def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, console: Console,
                  smoke: bool = False, record=None) -> Path:
     """Print the study's report and write its HTML, with the recommendations saved in FOLDER.
     RECORD (a published study, experiments.power.Record) replaces the store's rows and nodes."""
-    from xstilts.experiments.publish import node_records
+    from xstilts.experiments.publish import node_records, record_rows
     from xstilts.experiments.recommend import load_saved, recommendation_grids
 
     if record is not None:
-        rows = [r for r in record.rows if r.protocol.get("node") in plan.nodes]
+        rows = record_rows(record, plan)
         if not rows:
             raise XstiltsError(f"{record.folder}: none of its {len(record.rows):,} rows comes from a node of this "
                                "spec's plan (another version of the spec?): report it with its own spec.yaml")

@@ -61,6 +61,9 @@ class TrainConfig(BaseModel):
     # length (max_steps or epochs) stays the cap and the schedule's length
     stop_at: float | None = None
     progress: bool = True
+    # experiment trackers ('tensorboard', 'wandb', 'mlflow'; training/tracking.py); None: those of
+    # $XSTILTS_LOG_WITH (`--log-with`), () none. They log, they change no result
+    log_with: tuple[str, ...] | None = None
     # test-only: raise TrainingInterrupted after this step, as if the process were killed
     stop_after_steps: PositiveInt | None = None
 

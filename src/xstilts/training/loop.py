@@ -16,6 +16,7 @@ import json
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -29,6 +30,7 @@ from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
 from ..errors import XstiltsError
+from . import tracking
 from .checkpoint import (
     atomic_dir,
     is_resumable,
@@ -48,7 +50,7 @@ from .sampling import BatchStream, TaskSampler, task_probabilities
 
 # may differ between a run and its resume (these change speed, not the recipe: the global batch
 # stays `batch_size` whatever the number of processes)
-RUN_ONLY = {"stop_after_steps", "progress", "device", "compile", "gradient_checkpointing", "world_size"}
+RUN_ONLY = {"stop_after_steps", "progress", "device", "compile", "gradient_checkpointing", "world_size", "log_with"}
 # what a checkpoint written before these options existed ran with (it resumes as it was)
 BEFORE_PACKING = {"packing": False, "token_budget": None, **{k: TrainConfig.model_fields[k].default
                                                             for k in ("pack_length", "bucket", "select_best", "stop_at")}}
@@ -167,9 +169,11 @@ def train(
     if not all(tasks.values()):
         raise ValueError(f"no training features for task(s) {[t for t, f in tasks.items() if not f]}")
 
-    # --- device and precision --------------------------------------------------------
+    # --- device, precision and trackers ----------------------------------------------
     bf16 = torch.cuda.is_available() if config.bf16 is None else config.bf16
+    log_with = tracking.active(config.log_with)
     accelerator = Accelerator(
+        **({"log_with": tracking.trackers(log_with, out_dir), "project_dir": out_dir} if log_with else {}),
         mixed_precision="bf16" if bf16 else "no",
         # several processes without a GPU: accelerate only sets up gloo on the CPU when told to
         cpu=int(os.environ.get("WORLD_SIZE", 1)) > 1 and not torch.cuda.is_available(),
@@ -221,6 +225,7 @@ def train(
         "world_size": world, "total_steps": total_steps,
         "warmup_steps": warmup_steps, "task_probabilities": probabilities,
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "log_with": list(log_with),
     }
 
     # --- resume ----------------------------------------------------------------------
@@ -292,9 +297,12 @@ def train(
     )
     bar = progress.add_task("train", total=total_steps, completed=step, loss=float("nan"), lr=0.0, tps=0.0)
     loss_value = None
+    if log_with:  # the run's config (its context's, e.g. a study node's, and the effective training settings)
+        accelerator.init_trackers(tracking.current()["project"] or "xstilts", config=tracking.flat(
+            {**tracking.current()["config"], "train": effective, "out_dir": str(out_dir), "resumed_at": step}))
 
     # --- the loop --------------------------------------------------------------------
-    with progress, (log_path.open("a") if main else open(os.devnull, "w")) as log:
+    with progress, (log_path.open("a") if main else open(os.devnull, "w")) as log, _finishing(accelerator):
         while step < total_steps and not stopped:
             started, tokens = time.perf_counter(), 0
             picked, batch_losses = [], []
@@ -350,11 +358,19 @@ def train(
                       "task_batches": {t: len(ls) for t, ls in task_losses.items()}}
             log.write(json.dumps(record) + "\n")
             progress.update(bar, completed=step, loss=loss_value, lr=lr, tps=tokens / elapsed)
+            if log_with:
+                accelerator.log({"train/loss": loss_value, "train/lr": lr, "train/epoch": record["epoch"],
+                                 "train/tokens_per_s": record["tokens_per_s"],
+                                 **({"train/grad_norm": grad_norm} if grad_norm is not None else {}),
+                                 **(tracking.numbers(record["task_loss"], "train/task_loss") if multi else {})},
+                                step=step)
 
             if eval_fn is not None and (step == total_steps or (config.eval_every and step % config.eval_every == 0)):
                 unwrapped = accelerator.unwrap_model(model)
                 score, metrics = evaluate(unwrapped)
                 log.write(json.dumps({"step": step, "eval": metrics, "score": score}) + "\n")
+                if log_with:
+                    accelerator.log({"dev/score": float(score), **tracking.numbers(metrics, "dev")}, step=step)
                 stopped = config.stop_at is not None and score >= config.stop_at
                 if best_score is None or score > best_score:
                     best_score, best_metrics = float(score), dict(metrics)
@@ -374,6 +390,17 @@ def train(
         load_weights(accelerator.unwrap_model(model), out_dir / "best")
     return TrainResult(step=step, best_score=best_score, best_metrics=best_metrics, last_loss=loss_value,
                        tasks=task_summary(log_path), evals=eval_curve(log_path), stopped=stopped)
+
+
+@contextmanager
+def _finishing(accelerator: Accelerator):
+    """Trackers flush and close when the loop ends, however it ends (a killed run's events stay)."""
+    try:
+        yield
+    finally:
+        for tracker in accelerator.trackers:
+            tracker.finish()
+        accelerator.trackers = []
 
 
 def _stack(arrays: list[np.ndarray], fill: float) -> np.ndarray:
