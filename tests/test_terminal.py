@@ -125,3 +125,14 @@ def test_study_prints_the_node_count_line(tmp_path):
     lines = [line for line in out.getvalue().splitlines() if line.startswith("[node ")]
     assert [line.split("]")[0] for line in lines] == ["[node 1/2", "[node 2/2"]
     assert "ETA ~0:01:00" in lines[0]
+
+
+def test_help_follows_the_width_policy():
+    """--help in a pipe is as wide as every other output (was 80 columns, cutting option names)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([str(Path(sys.executable).with_name("xstilts")), "align", "--help"], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "120"}, timeout=120).stdout
+    assert "--max-sentences,--flores-sentences" in out
+    assert max(len(line) for line in out.splitlines()) == 120

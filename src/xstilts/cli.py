@@ -9,11 +9,12 @@ from typing import Annotated, Optional
 
 import click
 import typer
+import typer.rich_utils
 from rich.markup import escape
 
 from .data.cli import data_app
 from .errors import Interrupted, XstiltsError
-from .console import make_console
+from .console import console_width, make_console
 
 app = typer.Typer(
     help="Cross-lingual intermediate-task training (STILTs) for multilingual encoders, evaluated on "
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 # One width policy for every console of the process (console.py).
 console = make_console()
+typer.rich_utils.MAX_WIDTH = console_width()  # --help too (typer's own console would take 80 in a pipe)
 
 DataRoot = Annotated[Optional[Path], typer.Option(
     "--data-root", help="Folder with one sub-folder per dataset (default: $XSTILTS_DATA).")]
