@@ -92,3 +92,16 @@ def test_run_offline_fails_in_seconds_with_one_line_and_runs_nothing(offline, tm
     assert result.output.startswith(f"error: {path}:2: model: model 'xlm-roberta-base' is not in the Hugging Face cache")
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "r.sqlite").exists() and not (tmp_path / "work").exists()
+
+
+def test_validate_command_warns_where_run_refuses(offline, tmp_path, data_root):
+    """`xstilts validate` checks the spec: a hub model this machine cannot reach is a warning (the
+    layers checked against its known config), not an error of the spec; `run` refuses it (above)."""
+    path = _spec(tmp_path, "xlm-roberta-base", layers="[1, 30]")
+    bad = CliRunner().invoke(app, ["validate", str(path), "--data-root", str(data_root)])
+    assert bad.exit_code == 2 and "layer 30 is outside 0..12" in bad.output
+    result = CliRunner().invoke(app, ["validate", str(_spec(tmp_path, "xlm-roberta-base")), "--data-root",
+                                      str(data_root)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("warning: model 'xlm-roberta-base' is not in the Hugging Face cache")
+    assert "`run` needs it. Probe layers checked against its known config (12 layers)" in " ".join(result.output.split())

@@ -71,7 +71,7 @@ def test_a_failed_node_is_recorded_and_the_rest_finish(tiny_model_dir, data_root
     refused = _run(spec, data_root, tmp_path)  # validate sees it before any node runs
     assert refused.exit_code == 2 and "targets.0.layers: layer 7 is outside 0..2" in refused.output
     # a fault only a node meets (as a layer of a model that cannot be inspected up front): recorded, others finish
-    monkeypatch.setattr(plan_module, "model_problems", lambda path, spec: [])
+    monkeypatch.setattr(plan_module, "model_problems", lambda path, spec, offline_ok=False: ([], []))
     result = _run(spec, data_root, tmp_path)
     assert result.exit_code == 1, result.output  # a failed node fails the run
     store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")

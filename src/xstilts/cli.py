@@ -382,7 +382,7 @@ def validate(spec: SpecPath, data_root: DataRoot = None, smoke: Smoke = False, m
     from .experiments.plan import validate as validate_spec
 
     with user_errors():
-        plan = validate_spec(spec, data_root=data_root, smoke=smoke, model=model)
+        plan = validate_spec(spec, data_root=data_root, smoke=smoke, model=model, offline_ok=True)
     kinds = {}
     for n in plan.nodes.values():
         kinds[n.kind] = kinds.get(n.kind, 0) + 1

@@ -27,6 +27,10 @@ class ModelLoadError(XstiltsError):
     """A model source is missing, corrupt or truncated."""
 
 
+class ModelUnavailable(ModelLoadError):
+    """A hub model neither in the Hugging Face cache nor reachable: the machine's state, not the spec's."""
+
+
 class DataIntegrityError(XstiltsError):
     """A catalogued file is not the one the catalog recorded: changed, truncated or replaced."""
 

@@ -436,26 +436,28 @@ def add_protocol_problems(t: ProbeTarget, where: tuple, spec: Spec, add) -> None
                                + f"; add `- task: {t.after}` to targets")
 
 
-def model_problems(path, spec):
+def model_problems(path, spec, offline_ok=False):
     """runnable.model_problems, imported on use: it loads transformers (seconds `plan` does not need)."""
     from xstilts.experiments import runnable
 
-    return runnable.model_problems(path, spec)
+    return runnable.model_problems(path, spec, offline_ok)
 
 
 def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | None = None,
              throughput: Throughput | None = None, smoke: bool = False, model: str | None = None,
-             check_model: bool = True, remember: bool = False) -> Plan:
+             check_model: bool = True, offline_ok: bool = False, remember: bool = False) -> Plan:
     """`xstilts validate`: parse the spec, resolve every task and language name, check what a run
     would fail on (files the data root lacks, MLM languages without text, translations of the
     wrong task, settings no run can honour), build the plan and (with `overlap`, which reads
     the data) run the overlap guard. Runs nothing. MODEL replaces the spec's model; CHECK_MODEL
-    (`validate`, `run`) checks first that it loads here and has the probes' layers; REMEMBER
+    (`validate`, `run`) checks first that it loads here and has the probes' layers (OFFLINE_OK,
+    `xstilts validate`: a hub model this machine cannot reach is a warning); REMEMBER
     (`run` only: `plan` and `validate` create nothing) keeps the overlap check in the cache."""
     spec = load_spec(path)
     if model:
         spec = spec.model_copy(update={"model": model})
-    if check_model and (problems := model_problems(path, spec)):
+    problems, model_warnings = model_problems(path, spec, offline_ok) if check_model else ([], [])
+    if problems:
         raise SpecError(path, problems)
     from xstilts.paths import data_root as resolve_data_root
 
@@ -466,15 +468,16 @@ def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | 
     plan = build_plan(spec, throughput or scaled_throughput(spec.model)[0], data_root, smoke=smoke)
     if problems := guard.declaration_problems(spec):
         raise SpecError(path, problems)
+    plan = replace(plan, warnings=(*plan.warnings, *model_warnings))
     if overlap:
         plan = replace(plan, warnings=(*plan.warnings, *overlap_warnings(spec, data_root, remember)))
     return plan
 
 
 def overlap_warnings(spec: Spec, data_root: str | Path | None = None, remember: bool = False) -> list[str]:
-    """guard.check_spec, read from disk (and, with REMEMBER, kept there) under a hash of everything it reads: the spec's
-    conditions and targets, the content of every file their text comes from, the datasets'
-    definitions and the guard's code. It reads and hashes every text of every source (most of a
+    """guard.check_spec, read from disk (and, with REMEMBER, kept there) under a hash of everything
+    it reads: the spec's conditions and targets, the content of every file their text comes from,
+    the datasets' definitions and the guard's code. It reads and hashes every text of every source (most of a
     `plan` of full.yaml); a spec whose data did not change is not read again. A refused overlap
     (OverlapError) is never remembered: it is found again, and said, every time."""
     import hashlib

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, ModelUnavailable
 from . import e5s1, me5
 
 CONNECT_SECONDS = 1.5  # name lookup and TCP connect to the hub, together
@@ -22,7 +22,8 @@ _OFFLINE_HINT = ("download it once on a machine with network (it is then cached)
 
 def model_layers(name: str) -> int:
     """The number of transformer layers of NAME (me5-small, a local folder, or a hub id); raises
-    ModelLoadError in one line when it cannot be loaded here."""
+    ModelLoadError in one line when it cannot be loaded here (ModelUnavailable: a hub id neither
+    cached nor reachable)."""
     if name == me5.NAME:
         return _me5_layers(me5.source_path())
     local = Path(name).expanduser()
@@ -36,11 +37,11 @@ def model_layers(name: str) -> int:
     except ModelLoadError:
         pass  # not in the Hugging Face cache: ask the hub, if it can be reached
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        raise ModelLoadError(f"model '{name}' is not in the Hugging Face cache and HF_HUB_OFFLINE is set: "
+        raise ModelUnavailable(f"model '{name}' is not in the Hugging Face cache and HF_HUB_OFFLINE is set: "
                              f"{_OFFLINE_HINT}")
     host = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname or "huggingface.co"
     if not _reachable(host):
-        raise ModelLoadError(f"model '{name}' is not in the Hugging Face cache and {host} cannot be reached from "
+        raise ModelUnavailable(f"model '{name}' is not in the Hugging Face cache and {host} cannot be reached from "
                              f"this machine: {_OFFLINE_HINT}")
     return _config(name, local=False).num_hidden_layers
 
