@@ -62,36 +62,22 @@ class Throughput:
     encode_sentences_per_s: float = 66.0
 
 
-# (non-embedding parameters, embedding parameters) of the models whose speed the defaults scale to
-_MODEL_SIZES = {"me5-small": (21e6, 96e6), "intfloat/multilingual-e5-small": (21e6, 96e6),
-                "xlm-roberta-base": (86e6, 192e6), "FacebookAI/xlm-roberta-base": (86e6, 192e6),
-                "xlm-roberta-large": (303e6, 257e6), "FacebookAI/xlm-roberta-large": (303e6, 257e6)}
-
-
-def model_size(model: str | None) -> tuple[float, float] | None:
-    """(non-embedding, embedding) parameters of MODEL: known names, else a local config.json."""
-    import json
-
-    if model in _MODEL_SIZES:
-        return _MODEL_SIZES[model]
-    config = Path(model or "") / "config.json"
-    if model and config.is_file():
-        try:
-            c = json.loads(config.read_text())
-            h, layers, ffn = c["hidden_size"], c["num_hidden_layers"], c.get("intermediate_size", 4 * c["hidden_size"])
-            return float(layers * (4 * h * h + 2 * h * ffn)), float(c["vocab_size"] * h)
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-    return None
-
-
 def scaled_throughput(model: str | None, base: Throughput = Throughput()) -> tuple[Throughput, str]:
-    """BASE (me5-small's speeds) scaled to MODEL's size: compute per token grows with the
-    non-embedding parameters, an unfrozen step's optimizer cost with the embedding matrix."""
-    size, (body0, emb0) = model_size(model), _MODEL_SIZES["me5-small"]
-    if size is None or size == (body0, emb0):
-        return base, "me5-small speeds on 2 CPU cores (DESIGN.md)"
-    body, emb = size[0] / body0, size[1] / emb0
+    """BASE (me5-small's speeds) scaled to MODEL's size (disk.model_size: known configs, a local
+    folder, the Hugging Face cache): compute per token grows with the non-embedding parameters,
+    an unfrozen step's optimizer cost with the embedding matrix. BASE where the size is unknown."""
+    from xstilts.experiments import disk
+    from xstilts.models import me5
+
+    note = "me5-small speeds on 2 CPU cores (DESIGN.md)"
+    if model in (None, me5.NAME):
+        return base, note
+    try:
+        size, ref = disk.model_size(model), disk.model_size(me5.NAME)
+    except disk.DiskEstimateError:
+        return base, note
+    body = (size.params - size.embedding_params) / (ref.params - ref.embedding_params)
+    emb = size.embedding_params / ref.embedding_params
     frozen = 1 / base.frozen_train_tokens_per_s * body
     unfrozen = frozen + (1 / base.train_tokens_per_s - 1 / base.frozen_train_tokens_per_s) * emb
     return (Throughput(1 / unfrozen, 1 / frozen, base.encode_sentences_per_s / body),
@@ -477,8 +463,8 @@ def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | 
 def overlap_warnings(spec: Spec, data_root: str | Path | None = None, remember: bool = False) -> list[str]:
     """guard.check_spec, read from disk (and, with REMEMBER, kept there) under a hash of everything
     it reads: the spec's conditions and targets, the content of every file their text comes from,
-    the datasets' definitions and the guard's code. It reads and hashes every text of every source (most of a
-    `plan` of full.yaml); a spec whose data did not change is not read again. A refused overlap
+    the datasets' definitions and the guard's code. It reads and hashes every text of every
+    source (most of a `plan` of full.yaml); a spec whose data did not change is not read again. A refused overlap
     (OverlapError) is never remembered: it is found again, and said, every time."""
     import hashlib
     import json
