@@ -15,7 +15,7 @@ from xstilts.cli import app
 from xstilts.data.cli import data_app
 from xstilts.store import ResultsStore
 
-RECORD = Path(__file__).resolve().parents[1] / "results" / "lowres-vs-english"
+RECORD = Path(__file__).resolve().parents[1] / "results" / "lowres-vs-english-pilot"
 
 SPEC = """\
 name: tiny-export
@@ -164,7 +164,7 @@ def test_a_published_record_exports_every_row(tmp_path):
 
 @pytest.mark.parametrize("args, says", [
     (["export", "--out", "x"], "give a study spec (SPEC) or a published record (--from DIR)"),
-    (["export", "--from", "."], "not a published study record (no spec.yaml)"),
+    (["export", "--from", "."], "not a published study record (no spec.yaml, no parts/)"),
 ])
 def test_export_refuses_without_a_source(args, says, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -1,6 +1,6 @@
 """Did it learn? The stated rule and its edges, each training phase recording its own task's dev
 curve and chance, `until:` stopping phase 2 at a dev target, and the rule applied to the
-committed lowres-vs-english record (whose nodes predate dev curves)."""
+committed lowres-vs-english pilot record (whose nodes predate dev curves)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from xstilts.report.learning import (LOSS_NEAR_CHANCE, MIN_ABOVE_CHANCE, chance_
 from xstilts.store import ResultsStore
 from xstilts.tasks import get_task
 
-STUDY = Path(__file__).resolve().parents[1] / "results" / "lowres-vs-english"
+STUDY = Path(__file__).resolve().parents[1] / "results" / "lowres-vs-english-pilot"
 LN3 = math.log(3)
 
 

@@ -20,7 +20,7 @@ from xstilts.metrics.ranking import ndcg_at_k, regret_at_k, spearman_rho
 from xstilts.tasks import get_task
 from xstilts.tasks.data import read_sources
 
-COMMITTED = Path(__file__).resolve().parents[1] / "results" / "lowres-vs-english" / "recommend-xnli+udpos.json"
+COMMITTED = Path(__file__).resolve().parents[1] / "results" / "lowres-vs-english-pilot" / "recommend-xnli+udpos.json"
 
 
 def _figures(predicted, gains, k):

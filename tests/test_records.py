@@ -1,4 +1,4 @@
-"""A published study record (results/lowres-vs-english, committed) opens with one command:
+"""A published study record (results/lowres-vs-english-pilot, committed) opens with one command:
 `report --from DIR` rebuilds its report with its recommendations, and `recommend --from DIR`
 ranks from its rows alone, naming the signals that need the phase-2 encoders."""
 
@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from xstilts.cli import app
 
-RECORD = Path(__file__).resolve().parents[1] / "results" / "lowres-vs-english"
+RECORD = Path(__file__).resolve().parents[1] / "results" / "lowres-vs-english-pilot"
 
 
 def _listing(folder: Path) -> dict[str, tuple[int, int]]:
@@ -35,7 +35,7 @@ def test_report_from_a_record_alone_keeps_every_section(home, data_root, tmp_pat
                                 env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     # in the study's folder, beside (never over) the report of the user's own run of it
-    html = home / "studies" / "lowres-vs-english" / "report-from-lowres-vs-english.html"
+    html = home / "studies" / "lowres-vs-english" / "report-from-lowres-vs-english-pilot.html"
     assert [p.name for p in html.parent.iterdir()] == [html.name]
     # every row of the record, probes included (their node keys are those of the code that ran them)
     rows = len(json.loads(gzip.decompress((RECORD / "rows.json.gz").read_bytes())))
@@ -57,7 +57,7 @@ def test_report_from_a_record_refuses_publish_and_a_folder_that_is_not_one(home,
     for cmd in (["report"], ["recommend", "--task", "xnli"], ["export"]):
         bad = runner.invoke(app, [*cmd, "--from", str(tmp_path / "empty")])
         assert bad.exit_code == 2, (cmd, bad.output)
-        assert "not a published study record (no spec.yaml)" in " ".join(bad.output.split())
+        assert "not a published study record (no spec.yaml, no parts/)" in " ".join(bad.output.split())
     neither = runner.invoke(app, ["report"])
     assert neither.exit_code == 2 and "give a study spec (SPEC) or a published record (--from DIR)" in neither.output
 

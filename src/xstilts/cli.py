@@ -406,6 +406,26 @@ FromRecord = Annotated[Optional[Path], typer.Option(
     file_okay=False)]
 
 
+def _seed_list(value: Optional[str]) -> Optional[list[int]]:
+    if value is None:
+        return None
+    try:
+        seeds = [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a comma list of seeds, e.g. 1 or 2,3") from None
+    if not seeds:
+        raise typer.BadParameter("name at least one seed, e.g. --seeds 1")
+    return seeds
+
+
+Part = Annotated[Optional[str], typer.Option(
+    "--seeds", callback=_seed_list, metavar="S[,S...]",
+    help="Only the part of the study these units (phase-2 seeds of the spec) need: for a study too long for "
+         "one sitting, run it part by part (`run --seeds 1`), publish each part (`report --seeds 1 --publish "
+         "results/NAME/parts/seed-1`); `report --from results/NAME` merges the parts, refusing parts from "
+         "other code or data. The untrained encoder's probes belong to the first seed's part.")]
+
+
 Pilot = Annotated[Optional[Path], typer.Option(
     "--pilot", help="A published study (a folder `report --publish` wrote) whose rows give the variance the "
                     "power of this spec's primary comparisons is computed from.")]
@@ -413,7 +433,7 @@ Pilot = Annotated[Optional[Path], typer.Option(
 
 @app.command()
 def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smoke: Smoke = False,
-         model: SpecModel = None, pilot: Pilot = None, json_out: JsonOut = None) -> None:
+         model: SpecModel = None, pilot: Pilot = None, seeds: Part = None, json_out: JsonOut = None) -> None:
     """Print a study's DAG (phase-2 encoders, probes, fine-tuning runs), each node's status in the
     results store, its estimated cost and its effective hyper-parameters, before anything runs; and,
     for the spec's declared primary comparisons, the power its units give for its margin and the
@@ -422,12 +442,13 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
     Example: xstilts plan experiments/lowres-vs-english.yaml --pilot results/lowres-vs-english-pilot"""
     from .experiments.export import emit, plan_record, to_stdout
     from .experiments.plan import render_plan, validate as validate_spec
-    from .experiments.power import load_record, power_lines
+    from .experiments.power import power_lines
+    from .experiments.record import load_record
     from .experiments.study import smoke_store_url
     from .store import ResultsStore
 
     with _human_output(json_out) as out, user_errors():
-        p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model, check_model=False)
+        p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model, check_model=False, units=seeds)
         record = load_record(pilot) if pilot is not None else None
         url = store or p.spec.store or (smoke_store_url() if smoke else None)
         # plan creates nothing; a store named by hand must be there (a study not run yet has none)
@@ -464,6 +485,7 @@ def run(
     smoke: Smoke = False,
     model: SpecModel = None,
     log_with: LogWith = None,
+    seeds: Part = None,
     json_out: JsonOut = None,
 ) -> None:
     """Run a study: intermediate training, alignment probes and zero-shot fine-tuning for every
@@ -489,9 +511,11 @@ def run(
 
             tracking.use(log_with)
         path, summary = run_study(spec, data_root=data_root, store_url=store, work_dir=work_dir, executor=executor,
-                                  html=html, console=console, smoke=smoke, model=model, ray_address=ray_address)
+                                  html=html, console=console, smoke=smoke, model=model, ray_address=ray_address,
+                                  units=seeds)
         if json_out is not None:
-            p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False)
+            p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False,
+                              units=seeds)
             from .store.store import default_url
 
             url = store or p.spec.store or (smoke_store_url() if smoke else default_url())
@@ -571,6 +595,7 @@ def report(
     smoke: Smoke = False,
     model: SpecModel = None,
     record: FromRecord = None,
+    seeds: Part = None,
 ) -> None:
     """Report a study from the rows its nodes stored (nothing runs): the answer in one sentence,
     XTREME-R aggregation, gains over the no-intermediate baseline with significance over seeds,
@@ -584,7 +609,7 @@ def report(
     Example: xstilts report experiments/lowres-vs-english.yaml --publish results/lowres-vs-english
     """
     from .experiments.plan import validate as validate_spec
-    from .experiments.power import load_record
+    from .experiments.record import load_record
     from .experiments.publish import publish as publish_study, record_spec
     from .experiments.study import report_study, smoke_store_url, study_dir, study_rows
     from .store import ResultsStore
@@ -594,7 +619,8 @@ def report(
             raise XstiltsError(f"--publish writes a record from a store's rows; {record} is a published record "
                                "already (copy the folder to publish it elsewhere)")
         spec = record_spec(spec, record)
-        p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False)
+        p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False,
+                          units=seeds)
         results = ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None), read_only=True,
                                must_exist=record is None)
         if record is None:
@@ -633,7 +659,7 @@ def export(
     """
     from .experiments.export import export_rows
     from .experiments.plan import validate as validate_spec
-    from .experiments.power import load_record
+    from .experiments.record import load_record
     from .experiments.publish import record_rows, record_spec
     from .experiments.study import smoke_store_url, study_rows
     from .store import ResultsStore

@@ -3,7 +3,7 @@
 Every result row and every planner node is keyed by `stable_hash` of its inputs, so the
 same protocol always maps to the same key and a rerun overwrites instead of duplicating.
 Data and weights are identified by content (`files_sha256`, `tensor_state_hash`), code by
-`git_hash` and `package_version`.
+`git_hash`, `code_hash` and `package_version`.
 """
 
 from __future__ import annotations
@@ -68,6 +68,16 @@ def git_hash() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("-dirty" if dirty else "")
+
+
+@functools.cache
+def code_hash() -> str:
+    """sha256 of the xstilts package's own files (its .py sources and the data files it ships,
+    caches excluded): the code a result came from, whether or not it runs from a git checkout,
+    and unchanged by commits that touch only docs, specs, tests or published records."""
+    here = Path(__file__).resolve().parent
+    return files_sha256(f for f in here.rglob("*") if f.is_file() and f.suffix in (".py", ".json")
+                        and "__pycache__" not in f.parts)
 
 
 @functools.cache

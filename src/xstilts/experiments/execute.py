@@ -45,7 +45,7 @@ from xstilts.diskfull import free_mb, is_disk_full
 from xstilts.errors import DiskFullError, Interrupted, XstiltsError
 from xstilts.experiments.plan import Node, Plan
 from xstilts.experiments.spec import Spec
-from xstilts.provenance import canonical_json
+from xstilts.provenance import canonical_json, code_hash
 from xstilts.store import LEASE_SECONDS, Lease, NodeRow
 
 POLL_SECONDS = 2.0  # how often a runner looks again at nodes other runners hold
@@ -127,6 +127,7 @@ def run_node(runner: Runner, node: Node, deps: dict[str, dict], ctx: RunContext)
         rows = outputs.pop("rows", None)
         if isinstance(rows, list):
             outputs["rows"] = len(rows)
+        outputs["code"] = code_hash()  # the code this node ran (a record's parts must share it)
         canonical_json(outputs)  # outputs go to the store as JSON: fail here, not at mark_done
         return "done", outputs, rows if isinstance(rows, list) else []
     except Exception:  # noqa: BLE001 - any runner error is recorded on its node

@@ -30,6 +30,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from xstilts.data import catalog
+from xstilts.errors import XstiltsError
 from xstilts.experiments import guard
 from xstilts.experiments.hparams import HParams, HParamsError, check_layer, resolve
 from xstilts.experiments.spec import (ProbeTarget, Spec, SpecError, TaskTarget, Train, load_spec, load_spec_tasks,
@@ -107,10 +108,38 @@ class Plan:
     nodes: dict[str, Node]  # in topological order: every node after its dependencies
     spec: Spec | None = None
     warnings: tuple[str, ...] = ()  # e.g. chance text overlaps the guard tolerated
+    units: tuple[int, ...] | None = None  # a part of the study (`--seeds`): its units; None: all of it
 
     @property
     def minutes(self) -> float:
         return sum(n.cost.minutes or 0.0 for n in self.nodes.values())
+
+
+def node_unit(node: Node, first_seed: int) -> int:
+    """The unit (phase-2 seed) a node belongs to: its encoder's training seed, a fine-tuning run's
+    unit, and the study's first seed for the untrained encoder's probes."""
+    c = node.config
+    if node.kind == "intermediate":
+        return c["seed"]
+    if node.kind == "probe":
+        return first_seed if c["intermediate_seed"] is None else c["intermediate_seed"]
+    return node.meta.get("unit", c["seed"])
+
+
+def part_of(plan: Plan, units: Sequence[int]) -> Plan:
+    """The nodes of PLAN whose unit is in UNITS, with the nodes they depend on: a part of a study
+    too long for one sitting, run (`run --seeds`) and published (`report --seeds --publish`) on
+    its own; `report --from` merges the parts (experiments.parts)."""
+    seeds = list(plan.spec.seeds)
+    if unknown := [u for u in units if u not in seeds]:
+        raise XstiltsError(f"--seeds: {', '.join(map(str, unknown))} {'is' if len(unknown) == 1 else 'are'} not "
+                           f"a seed of this spec (seeds: {', '.join(map(str, seeds))})")
+    keep = {k for k, n in plan.nodes.items() if node_unit(n, seeds[0]) in units}
+    for key in reversed(list(plan.nodes)):  # topological order reversed: a node before its dependencies
+        if key in keep:
+            keep.update(plan.nodes[key].deps)
+    return replace(plan, nodes={k: n for k, n in plan.nodes.items() if k in keep},
+                   units=tuple(sorted(set(units))))
 
 
 def node_key(kind: str, config: dict[str, Any], deps: Sequence[str]) -> str:
@@ -431,14 +460,16 @@ def model_problems(path, spec, offline_ok=False):
 
 def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | None = None,
              throughput: Throughput | None = None, smoke: bool = False, model: str | None = None,
-             check_model: bool = True, offline_ok: bool = False, remember: bool = False) -> Plan:
+             check_model: bool = True, offline_ok: bool = False, remember: bool = False,
+             units: Sequence[int] | None = None) -> Plan:
     """`xstilts validate`: parse the spec, resolve every task and language name, check what a run
     would fail on (files the data root lacks, MLM languages without text, translations of the
     wrong task, settings no run can honour), build the plan and (with `overlap`, which reads
     the data) run the overlap guard. Runs nothing. MODEL replaces the spec's model; CHECK_MODEL
     (`validate`, `run`) checks first that it loads here and has the probes' layers (OFFLINE_OK,
     `xstilts validate`: a hub model this machine cannot reach is a warning); REMEMBER
-    (`run` only: `plan` and `validate` create nothing) keeps the overlap check in the cache."""
+    (`run` only: `plan` and `validate` create nothing) keeps the overlap check in the cache;
+    UNITS (`--seeds`) keeps the part of the study those units need."""
     spec = load_spec(path)
     if model:
         spec = spec.model_copy(update={"model": model})
@@ -455,6 +486,8 @@ def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | 
     if problems := guard.declaration_problems(spec):
         raise SpecError(path, problems)
     plan = replace(plan, warnings=(*plan.warnings, *model_warnings))
+    if units:
+        plan = part_of(plan, units)
     if overlap:
         plan = replace(plan, warnings=(*plan.warnings, *overlap_warnings(spec, data_root, remember)))
     return plan
@@ -604,7 +637,8 @@ def render_plan(plan: Plan, store: Any | None = None, *, disk: bool = True) -> G
     by_dep: dict[str | None, list[Node]] = {}
     for n in plan.nodes.values():
         by_dep.setdefault(n.deps[0] if n.deps else None, []).append(n)
-    name = plan.spec.name if plan.spec else "plan"
+    name = (plan.spec.name if plan.spec else "plan") + (
+        f" (the part of seed{'s' * (len(plan.units) > 1)} {', '.join(map(str, plan.units))})" if plan.units else "")
     tree = Tree(f"[bold]{name}[/]: {len(plan.nodes)} nodes, ~{sum(map(minutes, plan.nodes.values())):.0f} min "
                 "of known cost")
     base = tree.add("[bold]base encoder[/]" + (f" {plan.spec.model}" if plan.spec else ""))

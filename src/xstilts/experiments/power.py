@@ -9,42 +9,13 @@ variance between encoders: the lines say so.
 
 from __future__ import annotations
 
-import json
 import warnings
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
-from xstilts.errors import XstiltsError
-from xstilts.experiments.spec import Spec, parse_spec
+from xstilts.experiments.record import Record
+from xstilts.experiments.spec import Spec
 from xstilts.report.stats import TARGET_POWER, power, sd_of_difference, units_needed
 from xstilts.report.study import ReportWarning, build_report
-from xstilts.store import ResultRow
-from xstilts.store.store import _open
-
-
-@dataclass(frozen=True)
-class Record:
-    """A published study (`xstilts report SPEC --publish DIR`): its spec, rows and nodes."""
-
-    folder: Path
-    spec: Spec
-    rows: list[ResultRow]
-    nodes: list[dict]
-
-
-def load_record(folder: str | Path) -> Record:
-    """Read a published record; one clear line when the folder is not one."""
-    folder = Path(folder)
-    need = [folder / "spec.yaml", folder / "rows.json.gz"]
-    if missing := [p.name for p in need if not p.is_file()]:
-        raise XstiltsError(f"{folder}: not a published study record (no {', '.join(missing)}); "
-                           "`xstilts report SPEC --publish DIR` writes one")
-    spec = parse_spec((folder / "spec.yaml").read_text(encoding="utf-8"), folder / "spec.yaml")
-    with _open(folder / "rows.json.gz", "rt") as f:
-        rows = [ResultRow.model_validate({k: v for k, v in r.items() if k != "key"}) for r in json.load(f)]
-    nodes_file = folder / "nodes.json"
-    nodes = json.loads(nodes_file.read_text(encoding="utf-8")) if nodes_file.is_file() else []
-    return Record(folder, spec, rows, nodes)
 
 
 def planned_units(spec: Spec) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from xstilts.experiments.plan import Plan
-from xstilts.provenance import git_hash, package_version
+from xstilts.provenance import code_hash, git_hash, package_version
 from xstilts.store import ResultRow, ResultsStore
 from xstilts.store.store import write_json
 
@@ -36,8 +36,9 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
-def environment(rows: list[ResultRow]) -> dict:
-    """This machine and package set, and the code and model versions the rows were produced with."""
+def environment(rows: list[ResultRow], nodes: list[dict], units: tuple[int, ...] | None = None) -> dict:
+    """This machine and package set, the code and model versions the rows were produced with (the
+    package hash each node recorded as it ran) and, for a part of a study, its units."""
     def installed(name: str) -> str | None:
         try:
             return version(name)
@@ -48,14 +49,16 @@ def environment(rows: list[ResultRow]) -> dict:
 
     return {
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "xstilts": package_version(), "git": git_hash(),
+        "xstilts": package_version(), "git": git_hash(), "code": code_hash(),
+        **({"part": {"seeds": list(units)}} if units else {}),
         "python": platform.python_version(), "platform": platform.platform(),
         "cpu": _cpu(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "packages": {p: v for p in PACKAGES if (v := installed(p)) is not None},
         "rows_from": {"git": sorted({r.git_hash for r in rows}),
                       "xstilts": sorted({r.package_version for r in rows}),
-                      "model_hash": sorted({r.model_hash for r in rows})},
+                      "model_hash": sorted({r.model_hash for r in rows}),
+                      "code": sorted({c for n in nodes if (c := (n.get("outputs") or {}).get("code"))})},
     }
 
 
@@ -78,10 +81,11 @@ def publish(plan: Plan, store: ResultsStore, rows: list[ResultRow], html: Path, 
     """Write the study's published record to OUT; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     spec = plan.spec
+    nodes = node_records(plan, store)
     files = {
         "spec.effective.yaml": yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True),
-        "nodes.json": json.dumps(node_records(plan, store), indent=1, default=str),
-        "environment.json": json.dumps(environment(rows), indent=1),
+        "nodes.json": json.dumps(nodes, indent=1, default=str),
+        "environment.json": json.dumps(environment(rows, nodes, plan.units), indent=1),
     }
     write_json(out / "rows.json.gz", [{"key": r.key(), **r.model_dump(mode="json")} for r in rows])
     written = [out / "rows.json.gz"]
@@ -98,21 +102,23 @@ def publish(plan: Plan, store: ResultsStore, rows: list[ResultRow], html: Path, 
 
 
 def record_spec(spec: Path | None, record: Path | None) -> Path:
-    """The spec a command reads: SPEC as given, else the published record's own spec.yaml."""
+    """The spec a command reads: SPEC as given, else the published record's own spec.yaml (its
+    first part's, for a record published in parts)."""
     from xstilts.errors import XstiltsError
+    from xstilts.experiments.record import spec_file
 
     if spec is not None:
         return spec
     if record is None:
         raise XstiltsError("give a study spec (SPEC) or a published record (--from DIR)")
-    if not (Path(record) / "spec.yaml").is_file():
-        raise XstiltsError(f"{record}: not a published study record (no spec.yaml); "
+    if not (path := spec_file(record)).is_file():
+        raise XstiltsError(f"{record}: not a published study record (no spec.yaml, no parts/); "
                            "`xstilts report SPEC --publish DIR` writes one")
-    return Path(record) / "spec.yaml"
+    return path
 
 
 def record_rows(record, plan: Plan) -> list[ResultRow]:
-    """RECORD's rows (experiments.power.Record) for PLAN: all of them when PLAN is the record's own
+    """RECORD's rows (experiments.record.Record) for PLAN: all of them when PLAN is the record's own
     spec (a node's key changes when its kind's code version is bumped, so a record published by
     older code would otherwise lose those nodes' rows), else those of PLAN's nodes."""
     own = record.spec.model_dump(mode="json") == plan.spec.model_dump(mode="json")

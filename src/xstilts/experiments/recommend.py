@@ -423,7 +423,7 @@ def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[
     from xstilts.console import make_console
     from xstilts.experiments.export import emit, to_stdout
     from xstilts.experiments.plan import validate
-    from xstilts.experiments.power import load_record
+    from xstilts.experiments.record import load_record
     from xstilts.experiments.publish import record_rows, record_spec
     from xstilts.experiments.study import smoke_store_url, study_dir, study_rows
     from xstilts.report.tables import to_rich

@@ -156,7 +156,7 @@ def study_dir(spec, work_dir: Path | None = None, smoke: bool = False) -> Path:
 def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str | None = None,
               work_dir: Path | None = None, executor: str = "local", html: Path | None = None,
               console: Console | None = None, smoke: bool = False, model: str | None = None,
-              ray_address: str | None = None) -> tuple[Path, Summary]:
+              ray_address: str | None = None, units: list[int] | None = None) -> tuple[Path, Summary]:
     """Validate, plan, run every node not yet done, then report; returns the HTML report's path
     and the run's summary (failed and blocked nodes included). SMOKE runs every node on the
     smoke budget into its own store and work folder; MODEL replaces the spec's model. The work
@@ -165,7 +165,7 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
     if executor not in ("local", "ray"):
         raise XstiltsError(f"--executor: '{executor}' is not an executor; use 'local' or 'ray'")
     with console.status("validating the spec and checking train/evaluation overlap"):
-        plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model, remember=True)
+        plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model, remember=True, units=units)
     spec = plan.spec
     store = ResultsStore(store_url or spec.store or (smoke_store_url() if smoke else None))
     console.print(render_plan(plan, store))
@@ -216,9 +216,11 @@ def study_report(plan: Plan, rows: list[ResultRow], nodes: list[dict], *, smoke:
 def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, console: Console,
                  smoke: bool = False, record=None) -> Path:
     """Print the study's report and write its HTML, with the recommendations saved in FOLDER.
-    RECORD (a published study, experiments.power.Record) replaces the store's rows and nodes."""
+    RECORD (a published study, experiments.record.Record) replaces the store's rows and nodes."""
     from xstilts.experiments.publish import node_records, record_rows
     from xstilts.experiments.recommend import load_saved, recommendation_grids
+    from xstilts.experiments.record import parts_grid
+    from xstilts.report.tables import to_rich
 
     if record is not None:
         rows = record_rows(record, plan)
@@ -234,7 +236,11 @@ def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, c
     print_report(report, console)
     extra = [grid for rec in load_saved(record.folder if record is not None else folder)
              for grid in recommendation_grids(rec)]
-    path = write_html(report, html, title=f"xstilts study: {plan.spec.name}", recommendations=extra)
+    provenance = [g] if record is not None and (g := parts_grid(record)) is not None else []
+    for grid in provenance:
+        console.print(to_rich(grid))
+    path = write_html(report, html, title=f"xstilts study: {plan.spec.name}", recommendations=extra,
+                      provenance=provenance)
     probe_or_ft = sum(n.kind != "intermediate" for n in plan.nodes.values())
     console.print(f"report from {len(rows):,} rows of {n_nodes} of this plan's {probe_or_ft} probe and fine-tuning "
                   f"nodes in {where}\nHTML report: {path}")

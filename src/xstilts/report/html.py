@@ -118,7 +118,8 @@ def study_summary(report: StudyReport) -> str:
             f"languages below it. {report.benchmark.describe()}.")
 
 
-def render_html(report: StudyReport, title: str = "xstilts study report", recommendations: Sequence[Grid] = ()) -> str:
+def render_html(report: StudyReport, title: str = "xstilts study report", recommendations: Sequence[Grid] = (),
+                provenance: Sequence[Grid] = ()) -> str:
     """The whole report as one HTML string; RECOMMENDATIONS: `xstilts recommend`'s grids, if it ran.
     It opens with the answer: a smoke banner if any, the 2–3 sentence answer, the forest plot of the
     declared (else baseline) comparisons, then the study's limits; the tables and other figures follow."""
@@ -172,6 +173,8 @@ def render_html(report: StudyReport, title: str = "xstilts study report", recomm
     if recommendations:
         parts += ["<h2>Which intermediate task would cheap signals have picked?</h2>",
                   *(grid_html(g) for g in recommendations)]
+    if provenance:
+        parts += ["<h2>Where the rows come from</h2>", *(grid_html(g) for g in provenance)]
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>")
 
@@ -182,9 +185,9 @@ CURVES_CAPTION = ("Training curves per node kind: phase 2, each intermediate run
 
 
 def write_html(report: StudyReport, path: str | Path, title: str = "xstilts study report",
-               recommendations: Sequence[Grid] = ()) -> Path:
+               recommendations: Sequence[Grid] = (), provenance: Sequence[Grid] = ()) -> Path:
     """Write the report to `path` (parents created) and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(report, title, recommendations), encoding="utf-8")
+    path.write_text(render_html(report, title, recommendations, provenance), encoding="utf-8")
     return path
