@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -87,3 +88,26 @@ def test_git_hash_and_version_never_fail(monkeypatch):
     monkeypatch.setenv("PATH", "")
     assert provenance.git_hash() == "unknown"
     provenance.git_hash.cache_clear()
+
+
+def test_source_hash_follows_the_code_that_makes_rows_not_the_report(tmp_path):
+    import shutil
+
+    import xstilts
+    from xstilts.provenance import code_hash, source_hash
+
+    package = tmp_path / "xstilts"
+    shutil.copytree(Path(xstilts.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = source_hash(package)
+    assert before == code_hash()  # where the package lives does not matter
+    (package / "report" / "html.py").write_text("# how a report is drawn\n", encoding="utf-8")
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    assert source_hash(package) == before
+    for changed in (package / "report" / "learning.py", package / "experiments" / "finetune.py",
+                    package / "data" / "checksums.json"):
+        text = changed.read_text(encoding="utf-8")
+        changed.write_text(text + "\n", encoding="utf-8")
+        assert source_hash(package) != before, changed
+        changed.write_text(text, encoding="utf-8")
+    assert source_hash(package) == before

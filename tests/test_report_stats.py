@@ -122,6 +122,11 @@ def test_verdicts_different_equivalent_inconclusive():
 
 def test_power_and_units_needed_agree():
     assert power(0.85, 8, 1.0) >= 0.8 > power(0.85, 7, 1.0)  # the pilot's UD-POS sd: 8 units for 1 point
+    # the same as statsmodels' where it is defined, and a number where statsmodels gives NaN
+    for sd, n in ((0.5, 3), (0.7, 5), (1.5, 12)):
+        assert power(sd, n, 1.0) == pytest.approx(TTestPower().power(effect_size=1.0 / sd, nobs=n, alpha=0.05))
+    assert np.isnan(TTestPower().power(effect_size=1.0 / 0.3, nobs=8, alpha=0.05))
+    assert 0.999 < power(0.3, 8, 1.0) <= 1.0
     assert units_needed(0.85, 1.0) == 8
     assert units_needed(None, 1.0) is None and power(None, 5, 1.0) is None and power(1.0, 1, 1.0) is None
     assert units_needed(2.0, 1.0) > units_needed(1.0, 1.0)

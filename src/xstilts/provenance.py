@@ -72,12 +72,22 @@ def git_hash() -> str:
 
 @functools.cache
 def code_hash() -> str:
-    """sha256 of the xstilts package's own files (its .py sources and the data files it ships,
-    caches excluded): the code a result came from, whether or not it runs from a git checkout,
-    and unchanged by commits that touch only docs, specs, tests or published records."""
-    here = Path(__file__).resolve().parent
-    return files_sha256(f for f in here.rglob("*") if f.is_file() and f.suffix in (".py", ".json")
-                        and "__pycache__" not in f.parts)
+    """`source_hash` of this xstilts package: the code a result came from."""
+    return source_hash(Path(__file__).resolve().parent)
+
+
+def source_hash(package: Path) -> str:
+    """sha256 of the files of PACKAGE (an xstilts source folder) that can change a result: its .py
+    sources and the data files it ships, less caches and the `report` modules, which only read rows
+    (`report/learning.py` counts: training nodes call it to record what they learnt). The same
+    whether or not it runs from a git checkout, and unchanged by commits that touch only docs,
+    specs, tests, published records or how a report is drawn."""
+    def counts(f: Path) -> bool:
+        rel = f.relative_to(package).parts
+        return (f.suffix in (".py", ".json") and "__pycache__" not in rel
+                and (rel[0] != "report" or rel == ("report", "learning.py")))
+
+    return files_sha256(f for f in package.rglob("*") if f.is_file() and counts(f))
 
 
 @functools.cache

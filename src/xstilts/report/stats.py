@@ -205,10 +205,10 @@ def power(sd: float | None, n: int, margin: float, alpha: float = ALPHA, *, pair
         return None
     if sd == 0:
         return 1.0
-    if paired:
-        return float(TTestPower().power(effect_size=margin / sd, nobs=n, alpha=alpha, alternative="two-sided"))
-    return float(TTestIndPower().power(effect_size=margin / sd, nobs1=n, alpha=alpha, ratio=1.0,
-                                       alternative="two-sided"))
+    # the noncentral t directly: statsmodels' TTestPower returns NaN once power nears 1 (sd 0.3, 8 units)
+    df, nc = (n - 1, margin / sd * math.sqrt(n)) if paired else (2 * n - 2, margin / sd * math.sqrt(n / 2))
+    t = sps.t.ppf(1 - alpha / 2, df)
+    return float(sps.nct.sf(t, df, nc) + sps.nct.cdf(-t, df, nc))
 
 
 def units_needed(sd: float | None, margin: float, alpha: float = ALPHA, target: float = TARGET_POWER, *,
