@@ -18,6 +18,7 @@ from rich.console import Console
 from xstilts.errors import DiskFullError, XstiltsError
 from xstilts.experiments.execute import LocalExecutor, RayExecutor, register_runner
 from xstilts.store import ResultsStore
+from xstilts.provenance import code_hash
 
 TOY_PLAN = textwrap.dedent('''
     from xstilts.experiments.plan import Node, Plan
@@ -83,7 +84,7 @@ def test_resume_after_sigkill_repeats_no_finished_node(tmp_path):
     counts = (tmp_path / "counter").read_text().split()
     assert sorted(counts) == ["A", "B", "C", "D", "E"]  # each finished node ran exactly once
     done = {n.key: n.outputs for n in store.nodes("done")}
-    assert done[by_label["D"]] == {"value": "ACD"}
+    assert done[by_label["D"]] == {"value": "ACD", "code": code_hash()}  # the code the node ran
     assert len(done) == 5
 
 
@@ -152,7 +153,7 @@ def test_ray_executor_runs_the_dag(tmp_path):
         ray.shutdown()
     assert sorted(summary.done) == sorted(key[x] for x in "ABEF")
     assert list(summary.failed) == [key["C"]] and summary.blocked == [key["D"]]
-    assert {n.key: n.outputs for n in store.nodes("done")}[key["F"]] == {"value": "ABEF"}
+    assert {n.key: n.outputs for n in store.nodes("done")}[key["F"]] == {"value": "ABEF", "code": code_hash()}
     assert "ValueError: C broke" in store.nodes("failed")[0].error
 
 
@@ -263,7 +264,7 @@ def test_a_runner_that_lost_its_lease_does_not_overwrite_the_new_holder(tmp_path
     summary = LocalExecutor(tmp_path / "work", console=QUIET).run(plan, store)
     assert store.node(key["A"]).outputs == {"value": "theirs"} and store.node(key["A"]).owner == "other"
     assert summary.elsewhere == [key["A"]] and summary.done == [key["B"]]
-    assert store.node(key["B"]).outputs == {"value": "theirsB"}
+    assert store.node(key["B"]).outputs == {"value": "theirsB", "code": code_hash()}
 
 
 def interruptible() -> None:

@@ -135,6 +135,9 @@ def part_of(plan: Plan, units: Sequence[int]) -> Plan:
         raise XstiltsError(f"--seeds: {', '.join(map(str, unknown))} {'is' if len(unknown) == 1 else 'are'} not "
                            f"a seed of this spec (seeds: {', '.join(map(str, seeds))})")
     keep = {k for k, n in plan.nodes.items() if node_unit(n, seeds[0]) in units}
+    if not keep:
+        raise XstiltsError(f"--seeds: no node of this plan belongs to seed(s) {', '.join(map(str, units))} (a smoke "
+                           "run plans only the first seeds)")
     for key in reversed(list(plan.nodes)):  # topological order reversed: a node before its dependencies
         if key in keep:
             keep.update(plan.nodes[key].deps)
