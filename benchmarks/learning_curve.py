@@ -1,6 +1,7 @@
 """How many steps move alignment (phase 2) and converge on English dev (phase 3)?
 
-The budgets of experiments/lowres-vs-english.yaml come from this measurement on me5-small:
+The budgets of experiments/lowres-vs-english-pilot.yaml (and the phase-3 budget of the powered
+experiments/lowres-vs-english.yaml) come from this measurement on me5-small:
 - phase 2: NusaX Buginese (and English) trained for several step counts through the study
   pipeline itself (one condition per count), each encoder probed on FLORES (every layer) and
   Tatoeba, so the curve is retrieval accuracy against intermediate steps;
