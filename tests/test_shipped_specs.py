@@ -120,6 +120,9 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
 
     targets = [t.task for t in loaded.targets if isinstance(t, TaskTarget)
                and get_task(t.task).head in ("classification", "tagging")]
+    if not targets:  # a phase-2 pilot: no fine-tuned target to recommend for
+        assert not any(isinstance(t, TaskTarget) for t in loaded.targets)
+        return
     rec = run_recommend(spec, targets, None, data_root=data_root, store_url=store, smoke=True, model=str(xlmr_tiny),
                         work_dir=work)
     assert (work / f"recommend-{'+'.join(targets)}.json").is_file()
