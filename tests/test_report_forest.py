@@ -169,3 +169,7 @@ def test_phase2_budget_comes_from_the_intermediate_nodes():
              {"kind": "intermediate", "config": {"train": {"max_steps": None, "epochs": 1}}}]
     assert phase2_steps(nodes) == (50, 100)
     assert phase2_steps([]) == ()
+    # `until` stopped a 400-step run at its dev evaluation of step 75: the steps it trained count
+    until = {"kind": "intermediate", "config": {"train": {"max_steps": 400, "until": 60}},
+             "outputs": {"stopped_early": True, "learning": {"nusax:eng": {"curve": [[25, 47.5], [50, 53.9], [75, 74.8]]}}}}
+    assert phase2_steps([until, {**until, "outputs": {**until["outputs"], "stopped_early": False}}]) == (75, 400)

@@ -59,10 +59,18 @@ def setup_of(rows: Iterable[ResultRow], benchmark=None) -> Setup:
 
 
 def phase2_steps(nodes: Iterable[Mapping]) -> tuple[int, ...]:
-    """The distinct step budgets of a study's phase-2 (intermediate) nodes, dicts shaped like
-    nodes.json's entries; () where none is recorded (no phase 2, or budgets in epochs)."""
-    out = {n["config"]["train"].get("max_steps") for n in nodes
-           if n.get("kind") == "intermediate" and isinstance((n.get("config") or {}).get("train"), Mapping)}
+    """The distinct numbers of steps a study's phase-2 (intermediate) nodes trained, dicts shaped like
+    nodes.json's entries: the step budget, or the last dev evaluation's step where `until` stopped a
+    run there; () where none is recorded (no phase 2, or budgets in epochs)."""
+    out = set()
+    for n in nodes:
+        train = (n.get("config") or {}).get("train")
+        if n.get("kind") != "intermediate" or not isinstance(train, Mapping):
+            continue
+        outputs = n.get("outputs") or {}
+        curves = [e.get("curve") or [] for e in (outputs.get("learning") or {}).values() if isinstance(e, Mapping)]
+        stopped = [c[-1][0] for c in curves if c] if outputs.get("stopped_early") else []
+        out.add(max(stopped) if stopped else train.get("max_steps"))
     return tuple(sorted(s for s in out if isinstance(s, int)))
 
 
