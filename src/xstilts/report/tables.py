@@ -57,7 +57,10 @@ def _test_note(comps: list[Comparison]) -> str:
 
 
 def _where(report: StudyReport, task: str) -> str:
-    """'test, first 200 examples per language' for a task (or probe label) from the report's setup."""
+    """'test, first 200 examples per language' for a task (or probe label) from the report's setup;
+    each outcome's for a comparison over several ('tatoeba+flores')."""
+    if "+" in task:
+        return "; ".join(f"{t}: {_where(report, t)}" for t in task.split("+"))
     s, base = report.setup, task.split(" ")[0]
     cut = s.eval_cut.get(base) or s.probe_cut.get(base)
     unit = "sentences" if base in s.probe_cut else "examples"
