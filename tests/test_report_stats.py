@@ -161,7 +161,36 @@ def test_t_intervals_keep_their_coverage_on_the_engines_variance_structure(n_uni
 def test_stars_and_spearman():
     assert [stars(p) for p in (None, 0.2, 0.04, 0.009, 0.0001)] == ["", "", "*", "**", "***"]
     rho, p = spearman([1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 4.0, 3.0])
-    expected = sps.spearmanr([1, 2, 3, 4], [2, 1, 4, 3])
-    assert rho == pytest.approx(0.6) and p == pytest.approx(expected.pvalue)
+    assert rho == pytest.approx(0.6) and p == pytest.approx(_exact_p([2, 1, 4, 3]))
+    # four conditions in perfect inverse order: 2 of the 24 orderings are as extreme (the t
+    # approximation, which the report used to print, says p = 0)
+    rho, p = spearman([1.0, 2.0, 3.0, 4.0], [0.4, 0.3, 0.2, 0.1])
+    assert rho == pytest.approx(-1.0) and p == pytest.approx(2 / 24) and sps.spearmanr([1, 2, 3, 4], [4, 3, 2, 1]).pvalue < 1e-6
+    big = [3.0, 1.0, 4.0, 1.5, 5.0, 9.0, 2.0, 6.0, 5.5, 3.5]  # past 8 points: the t approximation
+    assert spearman(list(range(10)), big)[1] == pytest.approx(sps.spearmanr(range(10), big).pvalue)
     assert spearman([1.0, 2.0], [1.0, 2.0]) is None
     assert spearman([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]) is None
+
+
+def _exact_p(ranks: list[int]) -> float:
+    """Two-sided exact p of Spearman's rho for ranks against 1..n, by enumerating every ordering."""
+    import itertools
+
+    n = len(ranks)
+
+    def rho(r):
+        return 1 - 6 * sum((i + 1 - x) ** 2 for i, x in enumerate(r)) / (n * (n * n - 1))
+
+    seen = abs(rho(ranks))
+    perms = list(itertools.permutations(range(1, n + 1)))
+    return sum(abs(rho(q)) >= seen - 1e-12 for q in perms) / len(perms)
+
+
+def test_declared_verdicts_carry_their_power():
+    a = {u: {"all": 10.0 + 0.3 * (u % 2)} for u in range(1, 6)}
+    b = {u: {"all": 1.0} for u in range(1, 6)}
+    c = compare("a", "b", "x", a, b)
+    decide([c])
+    assert c.verdict == "different" and "power" not in c.verdict_text()
+    assert c.verdict_text(with_power=True).endswith(f"5 units, power {c.power:.0%} for ±1)")
+    assert c.power == pytest.approx(power(float(np.std([a[u]["all"] - 1.0 for u in a], ddof=1)), 5, 1.0))

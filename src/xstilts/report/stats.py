@@ -111,16 +111,17 @@ class Comparison:
     def a_mean(self) -> float:
         return statistics.fmean(self.a_scores)
 
-    def verdict_text(self) -> str:
-        """The verdict in words, with what it rests on."""
+    def verdict_text(self, with_power: bool = False) -> str:
+        """The verdict in words, with what it rests on. An inconclusive verdict always names its
+        power; WITH_POWER names it beside any verdict (a declared comparison: the power it had)."""
         n = f"{len(self.units)} unit{'s' * (len(self.units) != 1)}"
+        power = "" if self.power is None else f", power {self.power:.0%} for ±{self.margin:g}"
         if self.verdict == "different":
             side = self.a if self.gain.mean > 0 else self.b
-            return f"different: {side} higher (p Holm {fmt_p(self.p_holm)}, {n})"
+            return f"different: {side} higher (p Holm {fmt_p(self.p_holm)}, {n}{power * with_power})"
         if self.verdict == "equivalent":
-            return f"equivalent within ±{self.margin:g} (TOST p Holm {fmt_p(self.p_equiv)}, {n})"
+            return f"equivalent within ±{self.margin:g} (TOST p Holm {fmt_p(self.p_equiv)}, {n}{power * with_power})"
         if self.verdict == "inconclusive":
-            power = "" if self.power is None else f", power {self.power:.0%} for ±{self.margin:g}"
             return f"inconclusive ({n}{power})"
         return f"no claim ({n}: at least {MIN_UNITS} needed)"
 
@@ -318,9 +319,20 @@ def apply_holm(comparisons: Sequence[Comparison]) -> None:
     decide(comparisons)
 
 
+EXACT_SPEARMAN = 8  # up to this many points the p-value enumerates every pairing (8! = 40,320)
+
+
 def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float] | None:
-    """Spearman's rho and its p-value, or None with fewer than 3 points or a constant side."""
+    """Spearman's rho and its two-sided p-value, or None with fewer than 3 points or a constant side.
+    With a handful of conditions the t approximation is wrong (4 points in perfect order give p 0,
+    where only 2 of the 24 orderings are that extreme: p 0.083), so small samples get the exact
+    permutation p-value."""
     if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
         return None
-    res = sps.spearmanr(x, y)
-    return float(res.statistic), float(res.pvalue)
+    rho = float(sps.spearmanr(x, y).statistic)
+    if len(x) > EXACT_SPEARMAN:
+        return rho, float(sps.spearmanr(x, y).pvalue)
+    exact = sps.permutation_test((np.asarray(x, float), np.asarray(y, float)),
+                                 lambda a, b: sps.spearmanr(a, b).statistic, permutation_type="pairings",
+                                 n_resamples=math.inf, alternative="two-sided")
+    return rho, float(exact.pvalue)
