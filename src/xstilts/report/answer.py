@@ -47,7 +47,7 @@ def setup_sentence(report: StudyReport) -> str:
 
 
 def _quote(c: Comparison, metric: str) -> str:
-    return f"{c.a} − {c.b} on {c.task} ({metric}): {c.gain.mean:+.2f} points {fmt_ci(c.ci)}, {c.verdict_text()}"
+    return f"{c.a} − {c.b} on {c.task} ({metric}): {c.gain.mean:+.2f} points {fmt_ci(c.ci)}, {c.verdict_text(with_power=True)}"
 
 
 def _per_task(report: StudyReport, comps: list[Comparison]) -> str:

@@ -115,9 +115,11 @@ def limits(report) -> list[str]:
                    "samples widen every interval.")
     if report.excluded:
         n = len(report.excluded)
-        kept = " (kept all the same in a smoke run)" if design.smoke else ", so were left out of every comparison"
-        out.append(f"{n} training run{'s' * (n != 1)} did not learn {'its' if n == 1 else 'their'} own task"
-                   f"{kept}: they are listed below.")
+        one = n == 1
+        kept = (" (kept all the same in a smoke run)" if design.smoke
+                else f", so {'it was' if one else 'they were'} left out of every comparison")
+        out.append(f"{n} training run{'s' * (not one)} did not learn {'its' if one else 'their'} own task"
+                   f"{kept}: {'it is' if one else 'they are'} listed below.")
     rising: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in report.learning:
         if r.phase == "finetune" and len(r.curve) >= 2:

@@ -358,9 +358,16 @@ def _primary(design: Design, conditions: dict[str, ConditionInfo], units: Units,
                     for u, vals in by_unit.items():
                         per[u].append(statistics.fmean(vals.values()))
             need = len(members) * len(outcomes)
+            partial.update(u for u, v in per.items() if len(v) != need)
             return {u: {"all": statistics.fmean(v)} for u, v in per.items() if len(v) == need}
 
+        partial: set = set()  # units a side holds only some conditions of (one did not learn there)
         a_units, b_units = score(sides[0]), score(sides[1])
+        if partial:
+            notes.append(f"primary comparison {p.label}: unit{'s' * (len(partial) > 1)} "
+                         f"{', '.join(str(u) for u in sorted(partial, key=str))} left out, as a side lacks one of its "
+                         "conditions there (a run that did not learn): a side's score is the mean over all its "
+                         "conditions, never over the ones that happened to learn")
         if a_units and b_units and (c := compare(p.a, p.b, "+".join(p.on), a_units, b_units,
                                                  encoders=_encoders(design, *sides[0], *sides[1]))) is not None:
             c.flags = tuple(f for x in sides[0] + sides[1] for name, _ in outcomes

@@ -174,9 +174,9 @@ def xtreme_grid(report: StudyReport) -> Grid:
     return _with_breaks(grid, report, names)
 
 
-def _test_rows(comps: list[Comparison]) -> list[list[str]]:
+def _test_rows(comps: list[Comparison], with_power: bool = False) -> list[list[str]]:
     return [[c.a, c.b, c.task, str(len(c.units)) + ("" if c.encoders else " (seeds)"), str(c.gain), fmt_ci(c.ci),
-             fmt_p(c.p, len(c.units)), fmt_p(c.p_holm, len(c.units)), c.verdict_text() + c.stars
+             fmt_p(c.p, len(c.units)), fmt_p(c.p_holm, len(c.units)), c.verdict_text(with_power) + c.stars
              + "".join(f"; {f}" for f in c.flags)] for c in comps]
 
 
@@ -189,6 +189,10 @@ TEST_METHOD = ("The unit is the trained encoder (phase-2 seed; its fine-tuning s
                f"tests, Holm), else inconclusive with its power for the margin; tests need {MIN_UNITS}+ units")
 
 
+POWER_NOTE = ("power: of the two-sided t-test over these units to detect a difference of ±margin, at the observed "
+              "std of a unit's difference (the power the comparison had, not the power it was planned for)")
+
+
 def _caption(comps: list[Comparison], family: str, report: StudyReport | None = None) -> str:
     claim = [NA_NOTE] if any(not c.tested for c in comps) else []
     margin = f"margin ±{comps[0].margin:g}, alpha {comps[0].alpha:g}" if comps else ""
@@ -197,8 +201,8 @@ def _caption(comps: list[Comparison], family: str, report: StudyReport | None = 
 
 
 def primary_grid(report: StudyReport) -> Grid:
-    return Grid("Declared primary comparisons", TEST_COLUMNS, _test_rows(report.primary),
-                caption=_caption(report.primary, "the primary comparisons", report))
+    return Grid("Declared primary comparisons", TEST_COLUMNS, _test_rows(report.primary, with_power=True),
+                caption=_caption(report.primary, "the primary comparisons", report) + ". " + POWER_NOTE)
 
 
 def significance_grid(report: StudyReport) -> Grid:
