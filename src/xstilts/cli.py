@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -621,10 +622,13 @@ def report(
         spec = record_spec(spec, record)
         p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False,
                           units=seeds)
-        results = ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None), read_only=True,
-                               must_exist=record is None)
-        if record is None:
-            _refuse_empty(spec, p, results)
+        try:
+            results = ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None), read_only=True,
+                                   must_exist=record is None)
+            if record is None:
+                _refuse_empty(spec, p, results)
+        except XstiltsError as e:
+            raise XstiltsError(f"{e}{_published_hint(spec, p.spec.name)}") from e
         folder = study_dir(p.spec, work_dir, smoke)
         rec = load_record(record) if record is not None else None
         # a record's report never overwrites the report of the user's own run of the same study
@@ -682,6 +686,16 @@ def export(
     tasks = len(written) - 2
     console.print(f"exported {len(rows):,} rows of {source}: {out / 'rows.csv'} and {tasks} task file"
                   f"{'s' * (tasks != 1)} under {out}/ (listed in {out / 'export.json'})", soft_wrap=True)
+
+
+def _published_hint(spec: Path, name: str) -> str:
+    """Where a published record of the study lies (results/NAME beside the spec's folder, or under
+    the working directory): a new user has no store of their own but the committed record."""
+    for where in (Path("results") / name, spec.resolve().parent.parent / "results" / name):
+        if (where / "rows.json.gz").is_file() or (where / "parts").is_dir():
+            shown = os.path.relpath(where)
+            return f". Its published record is in {shown}: `xstilts report --from {shown}` reports it"
+    return ""
 
 
 def _refuse_empty(spec: Path, plan, store) -> None:

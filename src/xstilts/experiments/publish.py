@@ -52,7 +52,7 @@ def environment(rows: list[ResultRow], nodes: list[dict], units: tuple[int, ...]
         "xstilts": package_version(), "git": git_hash(), "code": code_hash(),
         **({"part": {"seeds": list(units)}} if units else {}),
         "python": platform.python_version(), "platform": platform.platform(),
-        "cpu": _cpu(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "cpu": _cpu(), "cores": os.cpu_count(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "packages": {p: v for p in PACKAGES if (v := installed(p)) is not None},
         "rows_from": {"git": sorted({r.git_hash for r in rows}),

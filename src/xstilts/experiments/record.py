@@ -94,7 +94,7 @@ def _part(name: str, env: dict, nodes: list[dict], rows: list[ResultRow]) -> Par
     return Part(name=name, seeds=tuple(seeds) if seeds else None, nodes=sum(n.get("status") == "done" for n in nodes),
                 rows=len(rows), code=codes[0] if len(codes) == 1 else None,
                 git=tuple(env.get("rows_from", {}).get("git", [])),
-                machine=f"{env.get('cpu', '?')}, {env.get('torch_threads', '?')} threads",
+                machine=f"{env.get('cpu', '?')}, {env.get('cores', '?')} cores",
                 packages=env.get("packages", {}), published_at=env.get("published_at"))
 
 
