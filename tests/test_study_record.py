@@ -106,3 +106,32 @@ def test_a_new_user_reporting_the_spec_is_sent_to_the_record(tmp_path, monkeypat
     assert "no results store" in result.output
     shown = result.output.split("`xstilts report --from ")[1].split("`")[0]
     assert (tmp_path / shown).resolve() == RECORD
+
+
+def _udpos_gain(condition: str, seeds: set[int]) -> float:
+    """Zero-shot UD-POS F1 gain over the untrained encoder, mean over languages (English out) of
+    the mean over SEEDS, from the raw rows."""
+    f1: dict[tuple[str, int, str], float] = {}
+    for part in _parts():
+        with gzip.open(part / "rows.json.gz", "rt") as f:
+            for r in json.load(f):
+                if r["task"] == "udpos" and r["metric"] == "f1" and r["language"] != "en":
+                    f1[(r["condition"], r["seed"], r["language"])] = r["value"]
+    langs = sorted({lang for (_c, _s, lang) in f1})
+    return float(np.mean([np.mean([f1[(condition, s, lang)] - f1[("none", s, lang)] for s in seeds])
+                          for lang in langs]))
+
+
+def test_recommend_from_the_record_leaves_out_the_run_that_did_not_learn(tmp_path, monkeypatch, data_root):
+    monkeypatch.setenv("XSTILTS_HOME", str(tmp_path / "home"))
+    out = tmp_path / "rec.json"
+    result = CliRunner().invoke(app, ["recommend", "--from", str(RECORD), "--task", "udpos", "--json", str(out),
+                                      "--data-root", str(data_root)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "nusax-bug seed 4" in result.output.split("\n")[0]
+    rec = json.loads(out.read_text())
+    gain = float(np.mean([g["nusax-bug"] for g in rec["gains"].values()]))
+    assert gain == pytest.approx(_udpos_gain("nusax-bug", {1, 2, 3, 5}), abs=1e-6)
+    assert abs(gain - _udpos_gain("nusax-bug", {1, 2, 3, 4, 5})) > 0.1  # the collapsed encoder would move it
+    assert all("4" not in g["nusax-bug"] for g in rec["unit_gains"].values())
+    assert rec["ceiling"]["units"] == 4  # the noise ceiling splits only the units every candidate has

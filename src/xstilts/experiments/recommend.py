@@ -250,7 +250,11 @@ def recommend(plan: Plan, rows: Sequence, tasks: Sequence[str], langs: Sequence[
     if baseline is None:
         raise XstiltsError(f"{plan.spec.name}: recommend compares conditions with the baseline; the spec has no "
                            "condition of kind 'none'")
-    candidates = [c for c in conditions if c != baseline]
+    # a condition whose every run did not learn has no rows left (they are left out, as in the report)
+    candidates = [c for c in conditions if c != baseline and any(r.condition == c for r in rows)]
+    if not candidates:
+        raise XstiltsError(f"{plan.spec.name}: no condition has rows to rank (none was run, or no phase-2 run "
+                           "learned its task: `xstilts report` lists them)")
     train_langs = _condition_langs(plan)
     unit_of = {n.config["seed"]: n.meta.get("unit", n.config["seed"]) for n in plan.nodes.values()
                if n.kind == "finetune"}
@@ -411,6 +415,14 @@ def load_saved(folder: Path) -> list[Recommendation]:
     return out
 
 
+def _left_out(nodes: Sequence[dict], rows: Sequence, smoke: bool) -> dict[str, str]:
+    """Node key -> why, for the runs the report leaves out (a run that did not learn, and every node
+    built on a phase-2 encoder that did not); none in a smoke run, where nothing learns."""
+    from xstilts.report.learning import learning_records, not_learned
+
+    return {} if smoke else not_learned(learning_records(nodes, rows), nodes)
+
+
 def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[str] | None, *,
                   data_root: Path | None = None, store_url: str | None = None, smoke: bool = False,
                   model: str | None = None, work_dir: Path | None = None, json_out: Path | None = None,
@@ -424,7 +436,7 @@ def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[
     from xstilts.experiments.export import emit, to_stdout
     from xstilts.experiments.plan import validate
     from xstilts.experiments.record import load_record
-    from xstilts.experiments.publish import record_rows, record_spec
+    from xstilts.experiments.publish import node_records, record_rows, record_spec
     from xstilts.experiments.study import smoke_store_url, study_dir, study_rows
     from xstilts.report.tables import to_rich
 
@@ -441,18 +453,29 @@ def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[
                                f"(its targets: {', '.join(sorted(targets))})")
     if rec_ is not None:
         rows, times, encoders = record_rows(rec_, plan), record_times(rec_), None
+        left_out = _left_out(rec_.nodes, rows, smoke)
     else:
         store = ResultsStore(store_url or plan.spec.store or (smoke_store_url() if smoke else None), read_only=True)
         done = {n.key: n for n in store.nodes("done")}
-        encoders = {}
-        for key, node in plan.nodes.items():
-            if node.kind == "intermediate" and key in done:
-                encoders.setdefault(node.meta["condition"], done[key].outputs["encoder"])
-        missing = [c.name for c in plan.spec.conditions if c.kind != "none" and c.name not in encoders]
+        rows, times = study_rows(plan, store)[0], store_times(plan, store)
+        left_out = _left_out(node_records(plan, store), rows, smoke)
+        trained = [(node.meta["condition"], key) for key, node in plan.nodes.items()
+                   if node.kind == "intermediate" and key in done]
+        missing = [c.name for c in plan.spec.conditions if c.kind != "none" and c.name not in dict(trained)]
         if missing:
             raise XstiltsError(f"{spec_path}: the phase-2 encoders of {missing} are not done yet: run "
                                f"`xstilts run {spec_path}` first")
-        rows, times = study_rows(plan, store)[0], store_times(plan, store)
+        encoders = {}
+        for condition, key in trained:
+            if key not in left_out:
+                encoders.setdefault(condition, done[key].outputs["encoder"])
+    if left_out:
+        from xstilts.report.learning import BUILT_ON
+
+        runs = sorted({why for why in left_out.values() if not why.startswith(BUILT_ON)})
+        console.print(f"[yellow]left out, as in the report: {len(left_out)} nodes of {len(runs)} run(s) that did not "
+                      f"learn ({'; '.join(runs)}) and the nodes built on them[/]", soft_wrap=True)
+        rows = [r for r in rows if r.protocol.get("node") not in left_out]
     rec = recommend(plan, rows, tasks, langs, encoders=encoders, node_times=times,
                     data_root=data_root or plan.spec.data_root, console=console)
     if rec.skipped:
