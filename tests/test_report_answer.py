@@ -4,8 +4,11 @@ verdict per outcome, never averaging different metrics), with its uncertainty in
 import re
 import warnings
 
+import numpy as np
+
 from xstilts.report.answer import headline
 from xstilts.report.html import render_html
+from xstilts.report.stats import power
 from xstilts.report.study import ConditionInfo, Design, Primary, build_report
 from tests.test_report_study import DELTAS, study_rows
 
@@ -94,11 +97,15 @@ def test_a_declared_primary_comparison_is_the_answer():
              ConditionInfo("nusax-bug", "low-resource", ("nusax:bug",), pair="nusax")]
     design = Design(margin=0.5, primary=(Primary("low-resource", "nusax-eng", ("xnli",)),),
                     phase2_runs={"none": 0, "sst2": 3, "nusax-eng": 3, "nusax-bug": 3})
-    sentences = _sentences(headline(_report(DELTAS, conditions=infos, design=design)))
+    report = _report(DELTAS, conditions=infos, design=design)
+    sentences = _sentences(headline(report))
     assert len(sentences) == 2 and "3 trained encoders (phase-2 seeds) per condition" in sentences[0]
     assert sentences[1].startswith("Declared comparisons (margin ±0.5 points): low-resource − nusax-eng on xnli "
                                    "(accuracy): +1.83 points [")
-    assert "different: low-resource higher (p Holm 0.032, 3 units)" in sentences[1]
+    # the power it had: to detect ±0.5 at the observed sd of the 3 unit differences
+    primary = report.primary[0]
+    expected = power(float(np.std(np.subtract(primary.a_scores, primary.b_scores), ddof=1)), 3, 0.5)
+    assert f"different: low-resource higher (p Holm 0.032, 3 units, power {expected:.0%} for ±0.5)" in sentences[1]
 
 
 def test_a_smoke_report_says_so_first():
