@@ -125,3 +125,24 @@ def test_the_spec_storage_root_holds_the_work(tiny_model_dir, data_root, tmp_pat
     assert result.exit_code == 0, result.output
     assert (tmp_path / "shared-disk" / "stored" / "report.html").is_file()  # <storage>/<name>, relative to the spec
     assert not (tmp_path / "home" / "studies").exists()
+
+
+def test_a_smoke_run_never_writes_into_the_store_the_spec_names(tiny_model_dir, data_root, tmp_path, monkeypatch):
+    """A spec's `store:` is the study's real store; --smoke rows (tiny budgets) go to the smoke store."""
+    monkeypatch.setenv("XSTILTS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+    real = tmp_path / "real.sqlite"
+    spec = tmp_path / "study.yaml"
+    spec.write_text(f"name: tiny-store\nmodel: {tiny_model_dir}\nseeds: [1]\nstore: sqlite:///{real}\n"
+                    "conditions:\n  - {name: none, kind: none}\n"
+                    "targets:\n  - {probe: flores, langs: [bug_Latn], layers: [1], max_sentences: 20}\n")
+    ran = CliRunner().invoke(app, ["run", str(spec), "--smoke", "--data-root", str(data_root),
+                                   "--work-dir", str(tmp_path / "work"), "--html", str(tmp_path / "r.html")])
+    assert ran.exit_code == 0, ran.output
+    assert not real.exists()  # the study's own store is untouched
+    smoke = ResultsStore(f"sqlite:///{tmp_path / 'home' / 'smoke' / 'results.sqlite'}", read_only=True)
+    assert {r.task for r in smoke.query()} == {"flores"}
+    reported = CliRunner().invoke(app, ["report", str(spec), "--smoke", "--data-root", str(data_root),
+                                        "--html", str(tmp_path / "r2.html")])
+    assert reported.exit_code == 0, reported.output  # and the smoke report reads them back from there
+    assert not real.exists()

@@ -445,13 +445,13 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
     from .experiments.plan import render_plan, validate as validate_spec
     from .experiments.power import power_lines
     from .experiments.record import load_record
-    from .experiments.study import smoke_store_url
+    from .experiments.study import study_store_url
     from .store import ResultsStore
 
     with _human_output(json_out) as out, user_errors():
         p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model, check_model=False, units=seeds)
         record = load_record(pilot) if pilot is not None else None
-        url = store or p.spec.store or (smoke_store_url() if smoke else None)
+        url = study_store_url(p.spec, store, smoke)
         # plan creates nothing; a store named by hand must be there (a study not run yet has none)
         results = ResultsStore(url, read_only=True, must_exist=store is not None)
         power = power_lines(p.spec, record)
@@ -504,7 +504,7 @@ def run(
     """
     from .experiments.export import emit, run_record
     from .experiments.plan import validate as validate_spec
-    from .experiments.study import run_study, smoke_store_url
+    from .experiments.study import run_study, study_store_url
 
     with _human_output(json_out) as out, user_errors():
         if log_with is not None:
@@ -519,7 +519,7 @@ def run(
                               units=seeds)
             from .store.store import default_url
 
-            url = store or p.spec.store or (smoke_store_url() if smoke else default_url())
+            url = study_store_url(p.spec, store, smoke) or default_url()
             emit({"spec": str(spec), **run_record(p, summary, store_url=url, html=path)}, json_out, stdout=out)
     if summary.failed or summary.blocked:
         raise typer.Exit(code=1)
@@ -564,14 +564,14 @@ def recommend(
     from .experiments.export import emit, to_stdout
     from .experiments.recommend import run_recommend
     from .experiments.spec import load_spec
-    from .experiments.study import smoke_store_url
+    from .experiments.study import study_store_url
     from .store import ResultsStore
 
     with _human_output(json_out) as out, user_errors():
         if record is None:
             if spec is None:
                 raise XstiltsError("give a study spec (SPEC) or a published record (--from DIR)")
-            ResultsStore(store or load_spec(spec).store or (smoke_store_url() if smoke else None), read_only=True,
+            ResultsStore(study_store_url(load_spec(spec), store, smoke), read_only=True,
                          must_exist=True)  # a missing or wrong store is said in one line, before any work
         rec = run_recommend(spec, task, langs.split(",") if langs else None, data_root=data_root, store_url=store,
                             smoke=smoke, model=model, work_dir=work_dir, json_out=json_out, record=record,
@@ -612,7 +612,7 @@ def report(
     from .experiments.plan import validate as validate_spec
     from .experiments.record import load_record
     from .experiments.publish import publish as publish_study, record_spec
-    from .experiments.study import report_study, smoke_store_url, study_dir, study_rows
+    from .experiments.study import report_study, study_dir, study_rows, study_store_url
     from .store import ResultsStore
 
     with user_errors():
@@ -623,7 +623,7 @@ def report(
         p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False,
                           units=seeds)
         try:
-            results = ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None), read_only=True,
+            results = ResultsStore(study_store_url(p.spec, store, smoke), read_only=True,
                                    must_exist=record is None)
             if record is None:
                 _refuse_empty(spec, p, results)
@@ -665,7 +665,7 @@ def export(
     from .experiments.plan import validate as validate_spec
     from .experiments.record import load_record
     from .experiments.publish import record_rows, record_spec
-    from .experiments.study import smoke_store_url, study_rows
+    from .experiments.study import study_rows, study_store_url
     from .store import ResultsStore
 
     with user_errors():
@@ -679,7 +679,7 @@ def export(
             if rec is not None:
                 rows, source = record_rows(rec, p), f"{record} (nodes of {spec_path})"
             else:
-                results = ResultsStore(store or p.spec.store or (smoke_store_url() if smoke else None),
+                results = ResultsStore(study_store_url(p.spec, store, smoke),
                                        read_only=True, must_exist=True)
                 rows, source = study_rows(p, results)[0], f"{results.url} (study {p.spec.name})"
         written = export_rows(rows, out, source=source)

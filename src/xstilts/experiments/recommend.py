@@ -437,7 +437,7 @@ def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[
     from xstilts.experiments.plan import validate
     from xstilts.experiments.record import load_record
     from xstilts.experiments.publish import node_records, record_rows, record_spec
-    from xstilts.experiments.study import smoke_store_url, study_dir, study_rows
+    from xstilts.experiments.study import study_dir, study_rows, study_store_url
     from xstilts.report.tables import to_rich
 
     console = console or make_console()
@@ -455,7 +455,7 @@ def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[
         rows, times, encoders = record_rows(rec_, plan), record_times(rec_), None
         left_out = _left_out(rec_.nodes, rows, smoke)
     else:
-        store = ResultsStore(store_url or plan.spec.store or (smoke_store_url() if smoke else None), read_only=True)
+        store = ResultsStore(study_store_url(plan.spec, store_url, smoke), read_only=True)
         done = {n.key: n for n in store.nodes("done")}
         rows, times = study_rows(plan, store)[0], store_times(plan, store)
         left_out = _left_out(node_records(plan, store), rows, smoke)

@@ -146,6 +146,13 @@ def smoke_store_url() -> str:
     return f"sqlite:///{user_dir() / 'smoke' / 'results.sqlite'}"  # the store makes the folder when it writes
 
 
+def study_store_url(spec, store: str | None = None, smoke: bool = False) -> str | None:
+    """The results store a command reads or writes: --store, else a smoke run's own store (smoke rows
+    never reach the study's store, even one the spec's `store:` names), else the spec's `store:`,
+    else None (the default store)."""
+    return store or (smoke_store_url() if smoke else spec.store)
+
+
 def study_dir(spec, work_dir: Path | None = None, smoke: bool = False) -> Path:
     """The study's folder: WORK_DIR itself, else <spec storage:>/<name>, else one under the user dir."""
     if work_dir:
@@ -167,7 +174,7 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
     with console.status("validating the spec and checking train/evaluation overlap"):
         plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model, remember=True, units=units)
     spec = plan.spec
-    store = ResultsStore(store_url or spec.store or (smoke_store_url() if smoke else None))
+    store = ResultsStore(study_store_url(spec, store_url, smoke))
     console.print(render_plan(plan, store))
     work = study_dir(spec, work_dir, smoke)
     root = data_root or spec.data_root
