@@ -74,13 +74,25 @@ def test_multitask_state_dict_keys_and_roundtrip():
 
 
 def test_mlm_head_tied_and_loss():
+    """The decoder is the input embedding matrix: a token absent from the input reaches the logits
+    (and gets a gradient) only through the tie, so an untied decoder fails both checks."""
     enc = tiny_encoder()
-    model = TaskModel(enc, {"mlm": HeadSpec("mlm")})
+    model = TaskModel(enc, {"mlm": HeadSpec("mlm")}).eval()
+    absent = V - 1
+    x = ids(B, L) % absent  # every id below `absent`
     labels = torch.full((B, L), -100)
-    labels[0, 2] = 7
-    loss = mlm_loss(model, ids(B, L), labels)
+    labels[0, 2] = absent
+    with torch.no_grad():
+        before = model(input_ids=x)["logits"]
+        enc.get_input_embeddings().weight[absent] += 1.0
+        after = model(input_ids=x)["logits"]
+    others = [t for t in range(V) if t != absent]
+    assert torch.equal(before[..., others], after[..., others])  # the encoder's input did not change
+    assert not torch.allclose(before[..., absent], after[..., absent])  # the decoder row did
+    loss = mlm_loss(model, x, labels)
     loss.backward()
-    assert enc.get_input_embeddings().weight.grad is not None and loss > 0
+    grad = enc.get_input_embeddings().weight.grad
+    assert loss > 0 and grad[absent].abs().sum() > 0  # only the decoder can have given it one
 
 
 def test_mask_tokens_80_10_10():
