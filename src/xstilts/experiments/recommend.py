@@ -82,8 +82,14 @@ def signals_of(rec: Recommendation) -> list[str]:
     return [s for s in SIGNALS if s in rec.signals]
 
 
+# an individual language and the macrolanguage a data set names it by (UD's `ar` is FLORES' arb,
+# Tatoeba's ara; UD's `zh` is zho, Tatoeba's cmn): one code for both, so they match
+MACROLANGUAGE = {"arb": "ara", "cmn": "zho", "pes": "fas", "swh": "swa", "zsm": "msa", "ekk": "est"}
+
+
 def _iso3(lang: str) -> str:
-    return catalog.LANGUAGE_TAGS.get(lang, lang).split("_")[0]
+    code = catalog.LANGUAGE_TAGS.get(lang, lang).split("_")[0]
+    return MACROLANGUAGE.get(code, code)
 
 
 def _script(lang: str) -> str | None:
