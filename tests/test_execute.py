@@ -18,19 +18,12 @@ from rich.console import Console
 from xstilts.errors import DiskFullError, XstiltsError
 from xstilts.experiments.execute import LocalExecutor, RayExecutor, register_runner
 from xstilts.store import ResultsStore
+from xstilts.experiments.plan import Plan
 from xstilts.provenance import code_hash
+from tests.toy import toy_plan
 
-TOY_PLAN = textwrap.dedent('''
-    from xstilts.experiments.plan import Node, Plan
-    from xstilts.provenance import stable_hash
-
-    def toy_plan(edges, kind="toy"):
-        """label -> labels it depends on, in topological order."""
-        keys = {label: stable_hash(["toy", label]) for label in edges}
-        return Plan({keys[l]: Node(keys[l], kind, l, {"label": l}, tuple(keys[d] for d in deps))
-                     for l, deps in edges.items()})
-''')
-exec(TOY_PLAN)  # the same helper the subprocess below uses
+# the child processes below import the same toy plan (the repository root on their path)
+TOY_PLAN = f"import sys\nsys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\nfrom tests.toy import toy_plan\n"
 EDGES = {"A": [], "B": ["A"], "C": ["A"], "D": ["C"], "E": []}
 QUIET = Console(file=open(os.devnull, "w"))  # noqa: SIM115
 

@@ -220,6 +220,13 @@ def _get(obj: Any, key: str, path: Path, line: int | None, where: str = "", kind
     return value
 
 
+def _getter(obj: Any, path: Path, line: int | None):
+    """g(key, kind=str): `_get` for one JSON record of PATH, by key (a reader's shorthand)."""
+    def g(key: str, kind: type | tuple[type, ...] = str) -> Any:
+        return _get(obj, key, path, line, kind=kind)
+    return g
+
+
 def _label(value: str, labels: tuple[str, ...], path: Path, line: int | None, field: str) -> str:
     if labels and value not in labels:
         raise DataFormatError(path, line, field, f"unknown label {value!r:.50} (expected one of {', '.join(labels)})")
@@ -364,7 +371,7 @@ def read_mnli_jsonl(paths: Paths, labels, lang) -> list[TextExample]:
     """Official MultiNLI 1.0 JSON lines; pairs without a gold label ('-') are dropped as in GLUE."""
     out = []
     for i, o in _jsonl(paths[0]):
-        g = lambda k, kind=str: _get(o, k, paths[0], i, kind=kind)  # noqa: E731
+        g = _getter(o, paths[0], i)
         gold = g("gold_label")
         if gold != "-":
             out.append(TextExample(str(g("pairID", (str, int))), g("sentence1"), g("sentence2"),
@@ -376,7 +383,7 @@ def read_mnli_jsonl(paths: Paths, labels, lang) -> list[TextExample]:
 def read_anli(paths: Paths, labels, lang) -> list[TextExample]:
     out = []
     for i, o in _jsonl(paths[0]):
-        g = lambda k: _get(o, k, paths[0], i, kind=str)  # noqa: E731
+        g = _getter(o, paths[0], i)
         raw = g("label")
         if raw not in ANLI_LABELS:
             raise DataFormatError(paths[0], i, "label", f"unknown label {raw!r:.50} (expected e, n or c)")
@@ -425,7 +432,7 @@ def read_copa(paths: Paths, labels, lang) -> list[ChoiceExample]:
     """COPA / XCOPA; `question` is 'cause' or 'effect'."""
     out = []
     for i, o in _jsonl(paths[0]):
-        g = lambda k, kind=str: _get(o, k, paths[0], i, kind=kind)  # noqa: E731
+        g = _getter(o, paths[0], i)
         question = _label(g("question"), ("cause", "effect"), paths[0], i, "question")
         out.append(ChoiceExample(str(g("idx", (str, int))), g("premise"), question, (g("choice1"), g("choice2")),
                                  _index(g("label", object), 2, paths[0], i, "label")))
@@ -444,7 +451,7 @@ def read_siqa(paths: Paths, labels, lang) -> list[ChoiceExample]:
             raise DataFormatError(paths[1], None, "label", f"{len(gold)} labels for {len(rows)} questions")
     out = []
     for n, (i, o) in enumerate(rows):
-        g = lambda k: _get(o, k, paths[0], i, kind=str)  # noqa: E731
+        g = _getter(o, paths[0], i)
         if gold:
             line, value = gold[n]
             label = _index(value, 3, paths[1], line, "label", base=1)
