@@ -68,8 +68,8 @@ def _explain(e: BaseException) -> tuple[str, str | None, int]:
 
     from .diskfull import free_mb, is_disk_full
 
-    if isinstance(e, XstiltsError | ValueError | KeyError):
-        return (e.args[0] if isinstance(e, KeyError) and e.args else str(e)), None, 2
+    if isinstance(e, XstiltsError):  # bad input; anything else the user did not cause
+        return str(e), None, 2
     if is_disk_full(e):
         where = getattr(e, "filename", None)
         room = f" ({free_mb(where):,} MB free there)" if where else ""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xstilts.errors import DataFormatError, PlaceholderGoldError
+from xstilts.errors import BadValue, DataFormatError, PlaceholderGoldError, UnknownName
 from xstilts.data.examples import (
     BitextExample,
     Candidate,
@@ -59,7 +59,7 @@ def register(name: str, example_type: type, count: Callable[[Paths], int], optio
 
     def wrap(fn):
         if name in FORMATS:
-            raise ValueError(f"format '{name}' is registered twice")
+            raise BadValue(f"format '{name}' is registered twice")
 
         @functools.wraps(fn)
         def read(paths: Paths, labels: tuple[str, ...], lang: str, **opts) -> list:
@@ -82,7 +82,7 @@ def _nonempty(examples: list, path: Path, lang: str) -> list:
 
 def get_format(name: str) -> Format:
     if name not in FORMATS:
-        raise KeyError(f"unknown format '{name}'{did_you_mean(name, FORMATS)}")
+        raise UnknownName(f"unknown format '{name}'{did_you_mean(name, FORMATS)}")
     return FORMATS[name]
 
 

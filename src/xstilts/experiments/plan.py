@@ -30,7 +30,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from xstilts.data import catalog
-from xstilts.errors import XstiltsError
+from xstilts.errors import UnknownName, XstiltsError
 from xstilts.experiments import guard
 from xstilts.experiments.hparams import HParams, HParamsError, check_layer, resolve
 from xstilts.experiments.spec import (ProbeTarget, Spec, SpecError, TaskTarget, Train, load_spec, load_spec_tasks,
@@ -314,7 +314,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
         if p.after is None:
             continue
         if not any(t.task == p.after for t in spec.targets if isinstance(t, TaskTarget)):
-            raise KeyError(f"probe {p.probe}: after '{p.after}', which is not a target task of this spec "
+            raise UnknownName(f"probe {p.probe}: after '{p.after}', which is not a target task of this spec "
                            f"(add `- task: {p.after}` to targets)")
         for c in spec.conditions:
             for seed, unit in finetune_seeds(spec, seeds, smoke):
@@ -366,7 +366,7 @@ def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> lis
         try:
             check_layer(layer, phase)  # type: ignore[arg-type]
         except HParamsError as e:
-            add((*loc, e.field), str(e).split(": ", 1)[1])
+            add((*loc, e.field), e.message)
     for i, c in enumerate(spec.conditions):
         for j, name in enumerate(c.tasks):
             try:
@@ -400,9 +400,8 @@ def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> lis
     for i, t in enumerate(spec.targets):
         try:
             sources = guard.target_sources(t)
-        except KeyError as e:
-            field = "probe" if isinstance(t, ProbeTarget) else "task"
-            add(("targets", i, "langs" if "language" in e.args[0] else field), e.args[0])
+        except UnknownName as e:
+            add(("targets", i, e.field or ("probe" if isinstance(t, ProbeTarget) else "task")), str(e))
             continue
         if isinstance(t, TaskTarget):
             task = get_task(t.task)

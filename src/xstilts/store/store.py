@@ -31,7 +31,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from xstilts.errors import StoreError
+from xstilts.errors import BadValue, StoreError
 from xstilts.paths import user_dir
 from xstilts.store.schema import Base, NodeRow, NodeTable, ResultRow, ResultTable, utcnow
 
@@ -271,7 +271,7 @@ class ResultsStore:
             if name not in columns:
                 close = difflib.get_close_matches(name, columns.keys(), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise ValueError(f"unknown result column '{name}'{hint}")
+                raise BadValue(f"unknown result column '{name}'{hint}")
             col = columns[name]
             if want is None:
                 clauses.append(col.is_(None))
