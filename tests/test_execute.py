@@ -210,8 +210,9 @@ def test_a_failure_recorded_by_one_runner_is_not_retried_by_the_other(tmp_path):
     [failed] = store.nodes("failed")
     assert failed.key == key["C"] and "RuntimeError: C broke" in failed.error and failed.attempt == 1
     assert all(key["C"] in s.failed and key["D"] in s.blocked for s in summaries)
-    assert sorted(s.failed[key["C"]].split()[0] for s in summaries) == ["Traceback", "failed"]
-    assert any(s.failed[key["C"]].startswith("failed in another runner") for s in summaries)
+    lines = sorted(s.failed[key["C"]].line for s in summaries)
+    assert lines[0] == "RuntimeError: C broke" and lines[1].startswith("failed in another runner")
+    assert all("RuntimeError: C broke" in s.failed[key["C"]].traceback for s in summaries)
 
 
 def test_dead_runners_node_is_taken_over_and_resumed(tmp_path):
@@ -356,3 +357,26 @@ def test_a_full_disk_in_the_model_cache_names_the_cache_not_the_study(tmp_path):
     with pytest.raises(DiskFullError) as e:
         LocalExecutor(tmp_path, console=QUIET).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
     assert str(e.value) == f"toy A: {said}" and str(tmp_path) not in str(e.value)
+
+
+def test_a_failure_is_data_the_full_disk_names_the_file_it_refused(tmp_path):
+    """The file comes from the exception itself (OSError.filename), not from a traceback's text."""
+    import errno
+
+    refused = tmp_path / "work" / "toy" / "weights.safetensors"
+
+    def writes(node, deps, ctx):
+        raise OSError(errno.ENOSPC, "No space left on device", str(refused))
+
+    register_runner("toy", writes)
+    with pytest.raises(DiskFullError, match=f"could not write {refused} \\("):
+        LocalExecutor(tmp_path / "work", console=QUIET).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
+
+    def breaks(node, deps, ctx):
+        raise RuntimeError("first line\nsecond line")
+
+    register_runner("toy", breaks)
+    summary = LocalExecutor(tmp_path / "w2", console=QUIET).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
+    [failure] = summary.failed.values()
+    assert failure.line == "RuntimeError: first line" and not failure.disk_full
+    assert failure.traceback.startswith("Traceback") and "second line" in failure.traceback

@@ -75,7 +75,7 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     store = f"sqlite:///{tmp_path / 'r.sqlite'}"
     report, summary = run_study(spec, data_root=data_root, store_url=store, work_dir=tmp_path / "work",
                                 smoke=True, model=str(xlmr_tiny))
-    failed = {k: v.strip().splitlines()[-1] for k, v in summary.failed.items()}
+    failed = {k: v.line for k, v in summary.failed.items()}
     assert not failed and not summary.blocked, failed
     nodes = ResultsStore(store).nodes()
     assert nodes and all(n.status == "done" for n in nodes)

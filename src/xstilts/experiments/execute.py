@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import socket
 import sys
@@ -86,12 +85,42 @@ def get_runner(kind: str) -> RegisteredRunner:
     return _RUNNERS[kind]
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A failed node, as data: one line for the user, the traceback for the store, and what a full
+    disk needs said (so nothing parses a traceback's text)."""
+
+    line: str
+    traceback: str = ""
+    disk_full: bool = False
+    path: str | None = None  # the file a full disk refused, where the error names one
+    ours: str | None = None  # the message of a DiskFullError of ours (it names the folder and free space)
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Failure:
+        full = is_disk_full(exc)
+        return cls(line=(f"{type(exc).__name__}: {exc}".strip().splitlines() or [type(exc).__name__])[0],
+                   traceback="".join(traceback.format_exception(exc)), disk_full=full,
+                   path=_filename(exc) if full else None, ours=str(exc) if isinstance(exc, DiskFullError) else None)
+
+
+def _filename(exc: BaseException | None) -> str | None:
+    """The file an OSError in EXC's chain names, if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if name := getattr(exc, "filename", None):
+            return str(name)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 @dataclass
 class Summary:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # already done in the store
     elsewhere: list[str] = field(default_factory=list)  # done by another runner during this run
-    failed: dict[str, str] = field(default_factory=dict)  # key -> traceback
+    failed: dict[str, Failure] = field(default_factory=dict)
     blocked: list[str] = field(default_factory=list)  # a dependency failed
 
     def table(self, plan: Plan) -> Table:
@@ -103,9 +132,8 @@ class Summary:
             t.add_row("[green]done[/]", label[k], "")
         for k in self.elsewhere:
             t.add_row("[green]done[/]", label[k], "by another runner")
-        for k in self.failed:
-            lines = self.failed[k].strip().splitlines()
-            t.add_row("[red]failed[/]", label[k], escape(lines[-1]) if lines else "")
+        for k, failure in self.failed.items():
+            t.add_row("[red]failed[/]", label[k], escape(failure.line))
         for k in self.blocked:
             t.add_row("[yellow]blocked[/]", label[k], "a dependency failed")
         t.caption = (f"{len(self.done)} done, {len(self.skipped)} already done"
@@ -115,7 +143,7 @@ class Summary:
 
 
 def run_node(runner: Runner, node: Node, deps: dict[str, dict], ctx: RunContext) -> tuple[str, Any, list]:
-    """('done', outputs, rows) or ('failed', traceback, []); never raises, so a Ray task returns
+    """('done', outputs, rows) or ('failed', Failure, []); never raises, so a Ray task returns
     it too. The rows go back to the driver, which alone writes the store. Training inside logs
     to CTX's trackers under the node's label, with its kind, key and config."""
     from xstilts.training import tracking
@@ -130,8 +158,8 @@ def run_node(runner: Runner, node: Node, deps: dict[str, dict], ctx: RunContext)
         outputs["code"] = code_hash()  # the code this node ran (a record's parts must share it)
         canonical_json(outputs)  # outputs go to the store as JSON: fail here, not at mark_done
         return "done", outputs, rows if isinstance(rows, list) else []
-    except Exception:  # noqa: BLE001 - any runner error is recorded on its node
-        return "failed", traceback.format_exc(), []
+    except Exception as e:  # noqa: BLE001 - any runner error is recorded on its node
+        return "failed", Failure.of(e), []
 
 
 class _Heartbeat:
@@ -287,7 +315,7 @@ class _Bookkeeping:
             self.outputs[node.key] = row.outputs or {}
             self.summary.elsewhere.append(node.key)
         elif row.status == "failed":
-            self.summary.failed[node.key] = f"failed in another runner ({row.owner}):\n{row.error or ''}"
+            self.summary.failed[node.key] = Failure(f"failed in another runner ({row.owner})", row.error or "")
         else:  # interrupted, or done with outputs gone since: this runner's to run at its next try
             self.seen[node.key] = row
         if row.status != "running":
@@ -325,15 +353,14 @@ class _Bookkeeping:
             self.outputs[node.key] = result
             self.summary.done.append(node.key)
             return True
-        self.store.mark_failed(node.key, result, lease)
+        self.store.mark_failed(node.key, result.traceback, lease)
         self.summary.failed[node.key] = result
-        if is_disk_full(result):
-            last = result.strip().splitlines()[-1]
-            if "DiskFullError: " in last:  # ours already names the folder and its free space (the model cache)
-                raise DiskFullError(f"{node.kind} {node.label}: {last.split('DiskFullError: ', 1)[1]}")
-            where = re.findall(r"'(/[^']+)'", last) or [str(folder)]
-            raise DiskFullError(f"the disk is full: {node.kind} {node.label} could not write {where[-1]} "
-                                f"({free_mb(where[-1]):,} MB free there); free some space, or point --work-dir, "
+        if result.disk_full:
+            if result.ours:  # ours already names the folder and its free space (the model cache)
+                raise DiskFullError(f"{node.kind} {node.label}: {result.ours}")
+            where = result.path or str(folder)
+            raise DiskFullError(f"the disk is full: {node.kind} {node.label} could not write {where} "
+                                f"({free_mb(where):,} MB free there); free some space, or point --work-dir, "
                                 "XSTILTS_HOME or XSTILTS_CACHE at a bigger disk, then run again (finished nodes "
                                 "are kept)")
         return True
@@ -560,7 +587,7 @@ class RayExecutor:
                         try:
                             outcome = ray.get(ref)
                         except Exception as e:  # noqa: BLE001 - a worker that died past its retries fails its node only
-                            outcome = ("failed", f"{type(e).__name__}: {e}", [])
+                            outcome = ("failed", Failure(f"{type(e).__name__}: {e}".splitlines()[0], str(e)), [])
                         if not book.finish(node, *outcome):
                             waiting.append(node)
             except KeyboardInterrupt:
