@@ -70,7 +70,7 @@ def test_resume_after_sigkill_repeats_no_finished_node(tmp_path):
     plan = toy_plan(EDGES)
     by_label = {n.label: n.key for n in plan.nodes.values()}
     assert {n.key for n in store.nodes("done")} == {by_label["A"], by_label["B"]}
-    assert store.node_status(by_label["C"]) == "running"
+    assert store.node(by_label["C"]).status == "running"
 
     (tmp_path / "slow").unlink()
     subprocess.run([sys.executable, str(script), str(tmp_path)], env=env, check=True)
@@ -96,7 +96,7 @@ def test_failure_is_recorded_and_blocks_only_dependents(tmp_path):
     assert list(summary.failed) == [key["C"]] and summary.blocked == [key["D"]]
     failed = store.nodes("failed")[0]
     assert failed.key == key["C"] and "RuntimeError: C broke" in failed.error and "Traceback" in failed.error
-    assert store.node_status(key["D"]) is None
+    assert store.node(key["D"]) is None
 
     register_runner("toy", _concat)  # fixed: only C and D run now
     summary = LocalExecutor(tmp_path, console=QUIET).run(plan, store)
@@ -305,9 +305,9 @@ def test_ctrl_c_marks_the_node_interrupted_and_a_rerun_runs_it(tmp_path):
     key = {n.label: n.key for n in toy_plan({"A": [], "B": ["A"]}).nodes.values()}
     assert out.startswith(f"stopped in toy B ({key['B'][:10]}): marked 'interrupted' in the store")
     store = ResultsStore(f"sqlite:///{tmp_path}/s.sqlite")
-    assert store.node_status(key["B"]) == "interrupted" and store.node_status(key["A"]) == "done"
+    assert store.node(key["B"]).status == "interrupted" and store.node(key["A"]).status == "done"
     rerun = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=60)
-    assert rerun.returncode == 0 and store.node_status(key["B"]) == "done"
+    assert rerun.returncode == 0 and store.node(key["B"]).status == "done"
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
