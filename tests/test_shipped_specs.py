@@ -84,7 +84,8 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     loaded = load_spec(spec)
     if loaded.intermediate_seeds == "per-seed" and len(loaded.seeds) > 1:  # units: phase-2 encoders
         from xstilts.experiments.plan import validate
-        from xstilts.experiments.study import study_report, study_rows
+        from xstilts.experiments.storage import study_rows
+        from xstilts.experiments.study import study_report
         from xstilts.experiments.publish import node_records
 
         plan = validate(spec, data_root=data_root, overlap=False, smoke=True, model=str(xlmr_tiny))
@@ -98,7 +99,8 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     if any(isinstance(t, ProbeTarget) and t.probe == "tatoeba" and t.protocol == "xtreme-r" for t in loaded.targets):
         from xstilts.experiments.plan import validate
         from xstilts.experiments.publish import node_records
-        from xstilts.experiments.study import study_report, study_rows
+        from xstilts.experiments.storage import study_rows
+        from xstilts.experiments.study import study_report
 
         plan = validate(spec, data_root=data_root, overlap=False, smoke=True, model=str(xlmr_tiny))
         rows = study_rows(plan, ResultsStore(store))[0]

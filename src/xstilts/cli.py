@@ -13,7 +13,7 @@ import typer
 import typer.rich_utils
 from rich.markup import escape
 
-from .data.cli import data_app
+from .cli_data import data_app
 from .errors import Interrupted, XstiltsError
 from .console import console_width, make_console
 
@@ -445,7 +445,7 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
     from .experiments.plan import render_plan, validate as validate_spec
     from .experiments.power import power_lines
     from .experiments.record import load_record
-    from .experiments.study import study_store_url
+    from .experiments.storage import study_store_url
     from .store import ResultsStore
 
     with _human_output(json_out) as out, user_errors():
@@ -504,7 +504,8 @@ def run(
     """
     from .experiments.export import emit, run_record
     from .experiments.plan import validate as validate_spec
-    from .experiments.study import run_study, study_store_url
+    from .experiments.storage import study_store_url
+    from .experiments.study import run_study
 
     with _human_output(json_out) as out, user_errors():
         if log_with is not None:
@@ -564,7 +565,7 @@ def recommend(
     from .experiments.export import emit, to_stdout
     from .experiments.recommend import run_recommend
     from .experiments.spec import load_spec
-    from .experiments.study import study_store_url
+    from .experiments.storage import study_store_url
     from .store import ResultsStore
 
     with _human_output(json_out) as out, user_errors():
@@ -612,7 +613,8 @@ def report(
     from .experiments.plan import validate as validate_spec
     from .experiments.record import load_record
     from .experiments.publish import publish as publish_study, record_spec
-    from .experiments.study import report_study, study_dir, study_rows, study_store_url
+    from .experiments.storage import study_dir, study_rows, study_store_url
+    from .experiments.study import report_study
     from .store import ResultsStore
 
     with user_errors():
@@ -665,7 +667,7 @@ def export(
     from .experiments.plan import validate as validate_spec
     from .experiments.record import load_record
     from .experiments.publish import record_rows, record_spec
-    from .experiments.study import study_rows, study_store_url
+    from .experiments.storage import study_rows, study_store_url
     from .store import ResultsStore
 
     with user_errors():

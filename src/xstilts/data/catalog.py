@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from xstilts.errors import BadValue, DataFormatError, MissingDataError, UnknownName
 from xstilts.paths import data_root as default_data_root
-from xstilts.data import integrity, mapped, readers
+from xstilts.data import formats, integrity, mapped, readers  # readers and mapped register the formats
 from xstilts.data.examples import BitextExample, Candidate, RetrievalQAExample
 from xstilts.data.hf import HFRef, rows as hf_rows
 from xstilts.metrics.xtreme_r import XTREME_R_LANGUAGES
@@ -465,7 +465,7 @@ def build_registry(entries: Iterable[DatasetEntry]) -> dict[str, DatasetEntry]:
     for e in entries:
         if e.name in registry:
             raise BadValue(f"dataset '{e.name}' is defined twice")
-        readers.get_format(e.format)
+        formats.get_format(e.format)
         registry[e.name] = e
     return registry
 
@@ -477,13 +477,13 @@ def register_user(entry: DatasetEntry) -> None:
     """Add (or replace) the dataset of a user's task; a built-in dataset is never replaced."""
     if entry.name in {e.name for e in ENTRIES}:
         raise BadValue(f"dataset '{entry.name}' is built in")
-    readers.get_format(entry.format)
+    formats.get_format(entry.format)
     REGISTRY[entry.name] = entry
 
 
 def get_dataset(name: str) -> DatasetEntry:
     if name not in REGISTRY:
-        raise UnknownName(f"unknown dataset '{name}'{readers.did_you_mean(name, REGISTRY)}")
+        raise UnknownName(f"unknown dataset '{name}'{formats.did_you_mean(name, REGISTRY)}")
     return REGISTRY[name]
 
 
@@ -500,7 +500,7 @@ def dataset_files(entry: DatasetEntry | str, split: str | None = None, lang: str
     entry = _entry(entry)
     for value, known, what in ((split, entry.splits, "split"), (lang, entry.languages, "language")):
         if value is not None and value not in known:
-            raise UnknownName(f"{entry.name} has no {what} '{value}'{readers.did_you_mean(value, known)}",
+            raise UnknownName(f"{entry.name} has no {what} '{value}'{formats.did_you_mean(value, known)}",
                               field="langs" if what == "language" else None)
     return tuple(f for f in entry.files if split in (None, f.split) and lang in (None, f.lang))
 
@@ -563,9 +563,9 @@ def read(entry_or_name: DatasetEntry | str, split: str, lang: str, data_root: st
     entry = _entry(entry_or_name)
     f, paths = _present(entry, split, lang, data_root)
     if f.hf is not None:
-        return _checked(entry, f, (), lambda: readers._nonempty(
+        return _checked(entry, f, (), lambda: formats._nonempty(
             mapped.examples(hf_rows(f.hf), dict(entry.fields), entry.labels), Path(str(f.hf)), lang))
-    fmt = readers.get_format(entry.format)
+    fmt = formats.get_format(entry.format)
     options = {"fields": dict(entry.fields)} if "fields" in fmt.options else {}
     return _checked(entry, f, paths, lambda: fmt.read(paths, entry.labels, lang, **options))
 

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from xstilts.errors import XstiltsError
 from xstilts.provenance import file_sha256
 from xstilts.paths import data_root as default_data_root
-from xstilts.data import readers
+from xstilts.data import formats
 from xstilts.data.catalog import DatasetEntry, all_datasets, get_dataset, local_paths
 from xstilts.data.integrity import CHECKSUMS, COUNTS, count_key, load_checksums
 
@@ -48,7 +48,7 @@ def record_checksums(data_root: str | Path, out: Path = CHECKSUMS, counts_out: P
                     sums[f"{entry.dir}/{rel}"] = file_sha256(path)
             if all(p.is_file() for p in paths):
                 counts[count_key(entry.name, f.split, f.lang)] = len(
-                    readers.get_format(entry.format).read(paths, entry.labels, f.lang))
+                    formats.get_format(entry.format).read(paths, entry.labels, f.lang))
     for table, path in ((sums, out), (counts, counts_out)):
         path.write_text(json.dumps(dict(sorted(table.items())), indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
     return sums, counts

@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..data.readers import did_you_mean
+from ..data.formats import did_you_mean
 from ..evaluation import alignment
 from ..evaluation.encode import resolve_layers
 from ..models.encoders import load_encoder, weights_hash

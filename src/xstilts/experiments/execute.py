@@ -39,10 +39,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from xstilts.console import make_console
-from xstilts.data.readers import did_you_mean
+from xstilts.data.formats import did_you_mean
 from xstilts.diskfull import free_mb, is_disk_full
 from xstilts.errors import DiskFullError, Interrupted, XstiltsError
-from xstilts.experiments.plan import Node, Plan
+from xstilts.experiments.plan import TIMINGS, Node, Plan
 from xstilts.experiments.spec import Spec
 from xstilts.provenance import canonical_json, code_hash
 from xstilts.store import LEASE_SECONDS, Lease, NodeRow
@@ -477,7 +477,6 @@ def _final_paths(attempt: Path, final: Path) -> Iterator[None]:
         sys.stdout, sys.stderr = stdout, stderr
 
 
-TIMINGS = "timings.jsonl"  # under the cache folder: how long finished nodes took on this machine
 
 
 def record_timing(node: Node, seconds: float, model: str | None) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from xstilts.data import catalog
 from xstilts.data.examples import Candidate, example_texts
-from xstilts.data.readers import did_you_mean
+from xstilts.data.formats import did_you_mean
 from xstilts.errors import UnknownName, XstiltsError
 from xstilts.experiments.spec import ProbeTarget, Spec, TaskTarget, locate
 from xstilts.tasks.data import normalise

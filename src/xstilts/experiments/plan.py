@@ -29,7 +29,7 @@ from rich.console import Group
 from rich.text import Text
 from rich.tree import Tree
 
-from xstilts.data import catalog
+from xstilts.data import catalog, formats
 from xstilts.errors import UnknownName, XstiltsError
 from xstilts.experiments import guard
 from xstilts.experiments.hparams import HParams, HParamsError, check_layer, resolve
@@ -52,6 +52,8 @@ SMOKE_FINETUNE = Train(max_steps=2, batch_size=4, max_train_examples=32, eval_ev
                        max_eval_examples=16)
 SMOKE_SENTENCES = 100  # per probe language (Tatoeba pairs, FLORES sentences, LAReQA questions)
 SMOKE_MLM_TEXTS = 32
+
+TIMINGS = "timings.jsonl"  # under the cache folder: how long finished nodes took on this machine (executors write it)
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def _train_examples(sources: Sequence[guard.TextSource], data_root: str | Path |
             paths = catalog.local_paths(entry, files[0], data_root) if files and not files[0].hf else ()
             if not (paths and all(p.is_file() for p in paths)):
                 return None
-            n = catalog.readers.get_format(entry.format).count(paths)
+            n = formats.get_format(entry.format).count(paths)
         total += n
     return total
 
@@ -210,7 +212,7 @@ def _probe_cost(probe: ProbeTarget, langs: Sequence[str], speed: Throughput, dat
         entry, files = catalog.get_dataset(s.dataset), catalog.dataset_files(s.dataset, s.split, s.lang)
         paths = catalog.local_paths(entry, files[0], data_root) if files and not files[0].hf else ()
         usable = paths and all(p.is_file() for p in paths)
-        return catalog.readers.get_format(entry.format).count(paths) if usable else 1000
+        return formats.get_format(entry.format).count(paths) if usable else 1000
 
     per_lang: dict[str, int] = {}
     for s in guard.target_sources(probe):
@@ -575,7 +577,6 @@ def calibration(plan: Plan, store: Any | None = None, timings: Path | None = Non
     for kind, pairs in own.items():
         out[kind] = (sum(a for a, _ in pairs) / sum(e for _, e in pairs), len(pairs), "this study")
     if timings is None:
-        from xstilts.experiments.execute import TIMINGS
         from xstilts.paths import cache_dir
 
         timings = cache_dir() / TIMINGS

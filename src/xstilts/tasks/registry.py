@@ -6,7 +6,7 @@ import importlib
 import pkgutil
 from collections.abc import Iterable
 
-from xstilts.data.readers import did_you_mean
+from xstilts.data.formats import did_you_mean
 from xstilts.tasks import families
 from xstilts.tasks.schema import TaskDef
 from xstilts.errors import BadValue, UnknownName
