@@ -135,7 +135,7 @@ def test_ctrl_c_during_run_marks_the_node_interrupted(spec, data_root, tmp_path)
 def test_only_xstilts_errors_are_bad_input():
     """A user's mistake is an XstiltsError (exit 2, one line); a ValueError or KeyError from anywhere
     else is a bug of ours or a library's, said as an internal error (exit 1) with the way to report it."""
-    from xstilts.cli import _explain
+    from xstilts.cli_common import _explain
     from xstilts.errors import BadValue, UnknownName
     from xstilts.experiments.hparams import HParamsError
 
