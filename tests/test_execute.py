@@ -16,7 +16,8 @@ import pytest
 from rich.console import Console
 
 from xstilts.errors import DiskFullError, XstiltsError
-from xstilts.experiments.execute import LocalExecutor, RayExecutor, register_runner
+from xstilts.experiments.execute import LocalExecutor, register_runner
+from xstilts.experiments.executor_ray import RayExecutor
 from xstilts.store import ResultsStore
 from xstilts.experiments.plan import Plan
 from xstilts.provenance import code_hash

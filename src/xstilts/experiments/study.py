@@ -136,7 +136,7 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
     work = study_dir(spec, work_dir, smoke)
     root = data_root or spec.data_root
     if executor == "ray":
-        from xstilts.experiments.execute import RayExecutor
+        from xstilts.experiments.executor_ray import RayExecutor
 
         summary = RayExecutor(work, root, console=console, address=ray_address).run(plan, store)
     else:
