@@ -10,6 +10,13 @@ from pathlib import Path
 import pytest
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test that reads the data root is an integration test, whatever it is marked."""
+    for item in items:
+        if "data_root" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """$XSTILTS_DATA, else ../shared/data next to the repository; tests skip when absent."""

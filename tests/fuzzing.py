@@ -27,7 +27,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from xstilts.data import catalog, readers
+from xstilts.data import catalog, formats
 from xstilts.data.examples import (BitextExample, ChoiceExample, QAExample, RetrievalQAExample, TaggingExample,
                                    TextExample)
 from xstilts.errors import DataFormatError, XstiltsError
@@ -173,7 +173,7 @@ def seeds(data_root: Path) -> dict[str, list[Seed]]:
                                                    for row in sib_rows])), {"id": "uid", "text": "s", "label": "topic"},
                   topics),
     }
-    assert set(spec) | set(mapped) == set(readers.FORMATS), set(readers.FORMATS) ^ (set(spec) | set(mapped))
+    assert set(spec) | set(mapped) == set(formats.FORMATS), set(formats.FORMATS) ^ (set(spec) | set(mapped))
     out = {fmt: [Seed(fmt, files, _labels(fmt), lang) for files, lang in items] for fmt, items in spec.items()}
     for fmt, (file, fields, labels) in mapped.items():
         out[fmt] = [Seed(fmt, (file,), labels, "xx", (("fields", tuple(fields.items())),))]
@@ -263,14 +263,14 @@ def write(seed: Seed, folder: Path, mutation: Mutation | None = None) -> tuple[P
 
 
 def read(seed: Seed, paths: tuple[Path, ...]) -> list:
-    return readers.get_format(seed.format).read(paths, seed.labels, seed.lang, **{k: dict(v) for k, v in seed.options})
+    return formats.get_format(seed.format).read(paths, seed.labels, seed.lang, **{k: dict(v) for k, v in seed.options})
 
 
 def outcome(seed: Seed, mutation: Mutation, folder: Path) -> str:
     """'read', 'error' or 'unexpected: <why>' for one mutated seed (see the module doc)."""
     original = read(seed, write(seed, folder / "original"))
     paths = write(seed, folder / "mutated", mutation)
-    fmt = readers.get_format(seed.format)
+    fmt = formats.get_format(seed.format)
     try:
         got = read(seed, paths)
     except XstiltsError as e:

@@ -130,3 +130,30 @@ def test_ctrl_c_during_run_marks_the_node_interrupted(spec, data_root, tmp_path)
     assert again.returncode == 0, again.stdout
     assert {n.status for n in store.nodes()} == {"done"}
     assert [n.attempt for n in store.nodes() if n.spec["label"] == "nusax-eng"] == [2]
+
+
+def test_only_xstilts_errors_are_bad_input():
+    """A user's mistake is an XstiltsError (exit 2, one line); a ValueError or KeyError from anywhere
+    else is a bug of ours or a library's, said as an internal error (exit 1) with the way to report it."""
+    from xstilts.cli_common import _explain
+    from xstilts.errors import BadValue, UnknownName
+    from xstilts.experiments.hparams import HParamsError
+
+    assert _explain(UnknownName("unknown task 'xnlii'; did you mean 'xnli'?")) == (
+        "unknown task 'xnlii'; did you mean 'xnli'?", None, 2)  # no KeyError quotes
+    assert _explain(BadValue("field 'seeds': a seed is listed twice"))[2] == 2
+    error = HParamsError("lr", "must be positive")
+    assert _explain(error)[2] == 2 and (error.field, error.message) == ("lr", "must be positive")
+    for bug in (ValueError("operands could not be broadcast"), KeyError("input_ids")):
+        line, hint, code = _explain(bug)
+        assert code == 1 and line.startswith("internal error: ") and "--debug" in hint
+    # both still are what library code catches
+    assert isinstance(UnknownName("x"), KeyError) and isinstance(BadValue("x"), ValueError)
+
+
+def test_an_unknown_target_language_is_located_at_its_langs_field(tmp_path, data_root):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: s\nconditions: [{name: none, kind: none}]\ntargets:\n  - {task: udpos, langs: [en, xx]}\n")
+    result = CliRunner().invoke(app, ["plan", str(spec), "--data-root", str(data_root)])
+    assert result.exit_code == 2
+    assert "targets.0.langs" in result.output and "no evaluation language 'xx'" in result.output

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from xstilts.data import catalog, readers
+from xstilts.data import catalog, formats
 from xstilts.data.catalog import DataFile, DatasetEntry
-from xstilts.data.readers import FORMATS
+from xstilts.data.formats import FORMATS
 from xstilts.errors import MissingDataError
 
 ENTRIES = catalog.all_datasets()
@@ -82,7 +82,7 @@ def test_udpos_reads_every_xtreme_r_language_the_data_root_has_with_all_its_tree
         [f] = catalog.dataset_files("ud", udpos.eval_source(lang).split, lang)
         assert set(f.paths) == files and len(f.urls) == len(f.paths)
         examples = catalog.read("ud", "test", lang, data_root)  # counts and sha256 recorded for each
-        assert len(examples) == sum(readers.count_blocks((data_root / "ud" / p,)) for p in files)
+        assert len(examples) == sum(formats.count_blocks((data_root / "ud" / p,)) for p in files)
 
 
 def test_tatoeba_language_lists():

@@ -7,7 +7,7 @@ import time
 
 from typer.testing import CliRunner
 
-from xstilts.data.cli import data_app
+from xstilts.cli_data import data_app
 
 
 def test_list_json_counts_and_status(data_root):

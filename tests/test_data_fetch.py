@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from xstilts.data.catalog import DataFile, DatasetEntry
-from xstilts.data.cli import data_app
+from xstilts.cli_data import data_app
 from xstilts.data.fetch import FetchError, fetch, load_checksums
 
 

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from tests.fuzzing import fuzz, read, seeds, write
-from xstilts.data.readers import FORMATS
+from xstilts.data.formats import FORMATS
 
 EXAMPLES = 30
 

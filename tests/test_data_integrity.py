@@ -92,7 +92,8 @@ def test_tatoeba_cut_to_100_lines_gives_both_counts(root):
 
 
 def test_one_side_cut_reports_the_changed_file(root):
-    swh, eng = root("tatoeba/tatoeba.swh-eng.swh"), root("tatoeba/tatoeba.swh-eng.eng")
+    root("tatoeba/tatoeba.swh-eng.swh")
+    eng = root("tatoeba/tatoeba.swh-eng.eng")
     eng.write_text("".join(eng.read_text(encoding="utf-8").splitlines(keepends=True)[:100]), encoding="utf-8")
     with pytest.raises(DataIntegrityError, match="no longer reads") as e:
         catalog.read("tatoeba", "test", "swh", root.root)

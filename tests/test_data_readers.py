@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from xstilts.data import catalog, readers
+from xstilts.data import catalog, formats, readers
 from xstilts.data.catalog import NLI, SENTIMENT, UPOS
 from xstilts.errors import DataFormatError
 
@@ -86,7 +86,7 @@ def test_counters_agree_with_readers(data_root):
         e = catalog.get_dataset(name)
         f = e.files[0]
         paths = catalog.local_paths(e, f, data_root)
-        assert readers.get_format(e.format).count(paths) == len(catalog.read(e, f.split, f.lang, data_root))
+        assert formats.get_format(e.format).count(paths) == len(catalog.read(e, f.split, f.lang, data_root))
 
 
 # ---- malformed fixtures --------------------------------------------------------------
@@ -100,7 +100,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def error(fmt: str, *paths: Path, labels=(), lang="en") -> DataFormatError:
     with pytest.raises(DataFormatError) as e:
-        readers.get_format(fmt).read(tuple(paths), labels, lang)
+        formats.get_format(fmt).read(tuple(paths), labels, lang)
     return e.value
 
 
@@ -160,10 +160,10 @@ def test_conllu_treebanks_of_one_language_are_read_as_one_set(tmp_path):
     gsd = write(tmp_path, "de_gsd-ud-test.conllu", "# sent_id = s1\n" + row.format(w="Haus", t="NOUN") + "\n\n"
                 "# sent_id = s2\n" + row.format(w="und", t="CCONJ") + "\n\n")
     pud = write(tmp_path, "de_pud-ud-test.conllu", "# sent_id = s1\n" + row.format(w="gut", t="ADJ") + "\n\n")
-    both = readers.get_format("conllu").read((gsd, pud), UPOS, "de")
+    both = formats.get_format("conllu").read((gsd, pud), UPOS, "de")
     assert [(x.uid, x.tokens, x.tags) for x in both] == [
         ("de_gsd:s1", ("Haus",), ("NOUN",)), ("de_gsd:s2", ("und",), ("CCONJ",)), ("de_pud:s1", ("gut",), ("ADJ",))]
-    assert readers.count_blocks((gsd, pud)) == 3
+    assert formats.count_blocks((gsd, pud)) == 3
     assert [x.uid for x in readers.read_conllu((gsd,), UPOS, "de")] == ["s1", "s2"]  # one file: ids unchanged
     pud.write_text("", encoding="utf-8")
     assert str(error("conllu", gsd, pud, labels=UPOS, lang="de")).startswith(f"{pud}: no examples")

@@ -16,21 +16,15 @@ import pytest
 from rich.console import Console
 
 from xstilts.errors import DiskFullError, XstiltsError
-from xstilts.experiments.execute import LocalExecutor, RayExecutor, register_runner
+from xstilts.experiments.execute import LocalExecutor, register_runner
+from xstilts.experiments.executor_ray import RayExecutor
 from xstilts.store import ResultsStore
+from xstilts.experiments.plan import Plan
 from xstilts.provenance import code_hash
+from tests.toy import toy_plan
 
-TOY_PLAN = textwrap.dedent('''
-    from xstilts.experiments.plan import Node, Plan
-    from xstilts.provenance import stable_hash
-
-    def toy_plan(edges, kind="toy"):
-        """label -> labels it depends on, in topological order."""
-        keys = {label: stable_hash(["toy", label]) for label in edges}
-        return Plan({keys[l]: Node(keys[l], kind, l, {"label": l}, tuple(keys[d] for d in deps))
-                     for l, deps in edges.items()})
-''')
-exec(TOY_PLAN)  # the same helper the subprocess below uses
+# the child processes below import the same toy plan (the repository root on their path)
+TOY_PLAN = f"import sys\nsys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\nfrom tests.toy import toy_plan\n"
 EDGES = {"A": [], "B": ["A"], "C": ["A"], "D": ["C"], "E": []}
 QUIET = Console(file=open(os.devnull, "w"))  # noqa: SIM115
 
@@ -77,7 +71,7 @@ def test_resume_after_sigkill_repeats_no_finished_node(tmp_path):
     plan = toy_plan(EDGES)
     by_label = {n.label: n.key for n in plan.nodes.values()}
     assert {n.key for n in store.nodes("done")} == {by_label["A"], by_label["B"]}
-    assert store.node_status(by_label["C"]) == "running"
+    assert store.node(by_label["C"]).status == "running"
 
     (tmp_path / "slow").unlink()
     subprocess.run([sys.executable, str(script), str(tmp_path)], env=env, check=True)
@@ -103,7 +97,7 @@ def test_failure_is_recorded_and_blocks_only_dependents(tmp_path):
     assert list(summary.failed) == [key["C"]] and summary.blocked == [key["D"]]
     failed = store.nodes("failed")[0]
     assert failed.key == key["C"] and "RuntimeError: C broke" in failed.error and "Traceback" in failed.error
-    assert store.node_status(key["D"]) is None
+    assert store.node(key["D"]) is None
 
     register_runner("toy", _concat)  # fixed: only C and D run now
     summary = LocalExecutor(tmp_path, console=QUIET).run(plan, store)
@@ -217,8 +211,9 @@ def test_a_failure_recorded_by_one_runner_is_not_retried_by_the_other(tmp_path):
     [failed] = store.nodes("failed")
     assert failed.key == key["C"] and "RuntimeError: C broke" in failed.error and failed.attempt == 1
     assert all(key["C"] in s.failed and key["D"] in s.blocked for s in summaries)
-    assert sorted(s.failed[key["C"]].split()[0] for s in summaries) == ["Traceback", "failed"]
-    assert any(s.failed[key["C"]].startswith("failed in another runner") for s in summaries)
+    lines = sorted(s.failed[key["C"]].line for s in summaries)
+    assert lines[0] == "RuntimeError: C broke" and lines[1].startswith("failed in another runner")
+    assert all("RuntimeError: C broke" in s.failed[key["C"]].traceback for s in summaries)
 
 
 def test_dead_runners_node_is_taken_over_and_resumed(tmp_path):
@@ -311,9 +306,9 @@ def test_ctrl_c_marks_the_node_interrupted_and_a_rerun_runs_it(tmp_path):
     key = {n.label: n.key for n in toy_plan({"A": [], "B": ["A"]}).nodes.values()}
     assert out.startswith(f"stopped in toy B ({key['B'][:10]}): marked 'interrupted' in the store")
     store = ResultsStore(f"sqlite:///{tmp_path}/s.sqlite")
-    assert store.node_status(key["B"]) == "interrupted" and store.node_status(key["A"]) == "done"
+    assert store.node(key["B"]).status == "interrupted" and store.node(key["A"]).status == "done"
     rerun = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=60)
-    assert rerun.returncode == 0 and store.node_status(key["B"]) == "done"
+    assert rerun.returncode == 0 and store.node(key["B"]).status == "done"
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
@@ -363,3 +358,26 @@ def test_a_full_disk_in_the_model_cache_names_the_cache_not_the_study(tmp_path):
     with pytest.raises(DiskFullError) as e:
         LocalExecutor(tmp_path, console=QUIET).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
     assert str(e.value) == f"toy A: {said}" and str(tmp_path) not in str(e.value)
+
+
+def test_a_failure_is_data_the_full_disk_names_the_file_it_refused(tmp_path):
+    """The file comes from the exception itself (OSError.filename), not from a traceback's text."""
+    import errno
+
+    refused = tmp_path / "work" / "toy" / "weights.safetensors"
+
+    def writes(node, deps, ctx):
+        raise OSError(errno.ENOSPC, "No space left on device", str(refused))
+
+    register_runner("toy", writes)
+    with pytest.raises(DiskFullError, match=f"could not write {refused} \\("):
+        LocalExecutor(tmp_path / "work", console=QUIET).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
+
+    def breaks(node, deps, ctx):
+        raise RuntimeError("first line\nsecond line")
+
+    register_runner("toy", breaks)
+    summary = LocalExecutor(tmp_path / "w2", console=QUIET).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
+    [failure] = summary.failed.values()
+    assert failure.line == "RuntimeError: first line" and not failure.disk_full
+    assert failure.traceback.startswith("Traceback") and "second line" in failure.traceback

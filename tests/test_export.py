@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from xstilts.cli import app
-from xstilts.data.cli import data_app
+from xstilts.cli_data import data_app
 from xstilts.store import ResultsStore
 
 RECORD = Path(__file__).resolve().parents[1] / "results" / "lowres-vs-english-pilot"

@@ -206,7 +206,7 @@ def test_gold_positions_decode_back_to_gold_text(make_tok, superset):
     assert [f["input_ids"] for f in train] == [f["input_ids"] for f in evals]
     assert len(evals) > len(ROUND_TRIP) + 3  # several examples span many windows
     found = set()
-    for i, (tr, ev) in enumerate(zip(train, evals)):
+    for tr, ev in zip(train, evals):
         if tr["start_positions"] == 0:
             continue
         ex = ROUND_TRIP[ev["example_index"]]

@@ -15,6 +15,7 @@ from tests.tiny import hparams
 from xstilts.data.examples import ChoiceExample
 from xstilts.errors import XstiltsError
 from xstilts.experiments.hparams import HParamsError, resolve
+from xstilts.experiments.record import load_record
 from xstilts.experiments.intermediate import run_intermediate
 from xstilts.experiments.spec import Train
 from xstilts.models.encoders import load_encoder
@@ -74,7 +75,7 @@ def test_without_a_dev_set_the_loss_against_ln_k_decides():
 
 def test_the_committed_record_flags_the_runs_that_did_not_learn(tmp_path):
     store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
-    store.import_json(STUDY / "rows.json.gz")
+    store.add(load_record(STUDY).rows)
     nodes = json.loads((STUDY / "nodes.json").read_text())
     records = learning_records(nodes, store.query())
     phase2 = {r.condition: r for r in records if r.phase == "intermediate"}

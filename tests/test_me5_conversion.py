@@ -28,8 +28,9 @@ def _q4(w: np.ndarray) -> bytes:
     return bytes(out)
 
 
-def write_e5s1(path, rng=np.random.default_rng(0)) -> dict[str, np.ndarray]:
+def write_e5s1(path, rng=None) -> dict[str, np.ndarray]:
     """A tiny but complete E5S1 file; returns the float weights it quantised."""
+    rng = np.random.default_rng(0) if rng is None else rng
     blob = b"".join(p.encode() for p in PIECES)
     offs = np.cumsum([0] + [len(p.encode()) for p in PIECES]).astype("<u4")
     scores = np.array([0, 0, 0, 0, -2, -3, -3, -1, -2, 0], "<f4")

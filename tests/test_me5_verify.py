@@ -16,7 +16,7 @@ from tests.test_me5_conversion import write_e5s1
 from xstilts.errors import CorruptArtefactError, ModelLoadError
 from xstilts.models import checksums
 from xstilts.models.encoders import SOURCE_FILE, load_encoder, weights_hash
-from xstilts.models.me5 import ensure_me5, me5_dir
+from xstilts.models.me5 import ensure_me5
 from xstilts.provenance import tensor_state_hash
 from xstilts.training.checkpoint import load_weights, save_checkpoint
 

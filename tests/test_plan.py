@@ -78,8 +78,8 @@ def test_cost_and_rendered_status(tmp_path):
     [inter] = _by(plan, "intermediate")
     assert inter.cost.tokens == 10 * 32 * 128 and inter.cost.minutes > 0  # fallback batch and length
     store = ResultsStore("sqlite://")
-    store.mark_running(inter.key, "intermediate", {})
-    store.mark_done(inter.key, {"checkpoint": "x"})
+    lease, _ = store.claim(inter.key, "intermediate", {}, "me", seen=None, ttl=60)
+    store.mark_done(inter.key, {"checkpoint": "x"}, lease)
     console = Console(width=200, record=True)
     console.print(render_plan(plan, store))
     text = console.export_text()

@@ -75,7 +75,7 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     store = f"sqlite:///{tmp_path / 'r.sqlite'}"
     report, summary = run_study(spec, data_root=data_root, store_url=store, work_dir=tmp_path / "work",
                                 smoke=True, model=str(xlmr_tiny))
-    failed = {k: v.strip().splitlines()[-1] for k, v in summary.failed.items()}
+    failed = {k: v.line for k, v in summary.failed.items()}
     assert not failed and not summary.blocked, failed
     nodes = ResultsStore(store).nodes()
     assert nodes and all(n.status == "done" for n in nodes)
@@ -84,7 +84,8 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     loaded = load_spec(spec)
     if loaded.intermediate_seeds == "per-seed" and len(loaded.seeds) > 1:  # units: phase-2 encoders
         from xstilts.experiments.plan import validate
-        from xstilts.experiments.study import study_report, study_rows
+        from xstilts.experiments.storage import study_rows
+        from xstilts.experiments.study import study_report
         from xstilts.experiments.publish import node_records
 
         plan = validate(spec, data_root=data_root, overlap=False, smoke=True, model=str(xlmr_tiny))
@@ -98,7 +99,8 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     if any(isinstance(t, ProbeTarget) and t.probe == "tatoeba" and t.protocol == "xtreme-r" for t in loaded.targets):
         from xstilts.experiments.plan import validate
         from xstilts.experiments.publish import node_records
-        from xstilts.experiments.study import study_report, study_rows
+        from xstilts.experiments.storage import study_rows
+        from xstilts.experiments.study import study_report
 
         plan = validate(spec, data_root=data_root, overlap=False, smoke=True, model=str(xlmr_tiny))
         rows = study_rows(plan, ResultsStore(store))[0]

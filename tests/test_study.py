@@ -91,7 +91,7 @@ def test_mlm_languages_map_to_text_sources():
 def test_two_studies_with_the_same_condition_names_share_a_store_apart(tiny_model_dir, data_root, tmp_path,
                                                                      monkeypatch):
     from xstilts.experiments.plan import validate
-    from xstilts.experiments.study import study_rows
+    from xstilts.experiments.storage import study_rows
 
     monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"

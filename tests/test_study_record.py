@@ -47,7 +47,7 @@ def _probe_scores() -> dict[tuple[str, int], float]:
                 if r["task"] in ("tatoeba", "flores") and r["condition"] != "none":
                     values[(r["condition"], r["seed"], r["task"])].append(r["value"])
     out = {}
-    for (cond, seed, task), vals in values.items():
+    for (cond, seed, _task), vals in values.items():
         out.setdefault((cond, seed), []).append(float(np.mean(vals)))
     return {k: float(np.mean(v)) for k, v in out.items() if len(v) == 2}
 
@@ -135,3 +135,19 @@ def test_recommend_from_the_record_leaves_out_the_run_that_did_not_learn(tmp_pat
     assert abs(gain - _udpos_gain("nusax-bug", {1, 2, 3, 4, 5})) > 0.1  # the collapsed encoder would move it
     assert all("4" not in g["nusax-bug"] for g in rec["unit_gains"].values())
     assert rec["ceiling"]["units"] == 4  # the noise ceiling splits only the units every candidate has
+    # UD's ar and zh are Tatoeba's ara and cmn (macrolanguage and individual codes matched): their
+    # alignment signal is that language's Tatoeba gain, not the all-languages fallback
+    for ud, tatoeba in (("ar", "ara"), ("zh", "cmn")):
+        assert rec["signals"]["alignment"][f"udpos:{ud}"]["nusax-eng"] == pytest.approx(_tatoeba_gain(tatoeba))
+
+
+def _tatoeba_gain(lang: str) -> float:
+    """nusax-eng's Tatoeba accuracy on LANG minus the untrained encoder's, mean over its seeds."""
+    values: dict[str, list[float]] = defaultdict(list)
+    for part in _parts():
+        with gzip.open(part / "rows.json.gz", "rt") as f:
+            for r in json.load(f):
+                if r["task"] == "tatoeba" and r["language"] == lang and r["condition"] in ("none", ENGLISH):
+                    values[r["condition"]].append(r["value"])
+    assert len(values["none"]) == 1 and len(values[ENGLISH]) == 5
+    return float(np.mean(values[ENGLISH]) - values["none"][0])

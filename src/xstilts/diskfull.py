@@ -11,10 +11,8 @@ from pathlib import Path
 _MESSAGES = ("no space left on device", "os error 28", "database or disk is full", "[errno 28]")
 
 
-def is_disk_full(exc: BaseException | str) -> bool:
-    """True when EXC (or an exception it was raised from), or a traceback's text, says the disk is full."""
-    if isinstance(exc, str):
-        return any(m in exc.lower() for m in _MESSAGES)
+def is_disk_full(exc: BaseException) -> bool:
+    """True when EXC, or an exception it was raised from, says the disk is full."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

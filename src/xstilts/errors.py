@@ -9,6 +9,23 @@ class XstiltsError(Exception):
     """Base class: the CLI prints these without a traceback."""
 
 
+class BadValue(XstiltsError, ValueError):
+    """A value the user gave (a spec field, an option, a task file entry, a data file's content) that
+    cannot be used. A ValueError too, so pydantic validators and `except ValueError` keep working."""
+
+
+class UnknownName(XstiltsError, KeyError):
+    """A name (task, probe, dataset, language, format) no registry holds; FIELD, where set, is the
+    spec field it belongs in. A KeyError too, for the lookups that catch one."""
+
+    def __init__(self, message: str, field: str | None = None):
+        self.field = field
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class DataFormatError(XstiltsError):
     """A data file does not follow its declared format."""
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from xstilts.errors import DataFormatError, MissingDataError
+from xstilts.errors import BadValue, DataFormatError, MissingDataError, UnknownName
 from xstilts.paths import data_root as default_data_root
-from xstilts.data import integrity, mapped, readers
+from xstilts.data import formats, integrity, mapped, readers  # readers and mapped register the formats
 from xstilts.data.examples import BitextExample, Candidate, RetrievalQAExample
 from xstilts.data.hf import HFRef, rows as hf_rows
 from xstilts.metrics.xtreme_r import XTREME_R_LANGUAGES
@@ -464,8 +464,8 @@ def build_registry(entries: Iterable[DatasetEntry]) -> dict[str, DatasetEntry]:
     registry: dict[str, DatasetEntry] = {}
     for e in entries:
         if e.name in registry:
-            raise ValueError(f"dataset '{e.name}' is defined twice")
-        readers.get_format(e.format)
+            raise BadValue(f"dataset '{e.name}' is defined twice")
+        formats.get_format(e.format)
         registry[e.name] = e
     return registry
 
@@ -476,14 +476,14 @@ REGISTRY = build_registry(ENTRIES)
 def register_user(entry: DatasetEntry) -> None:
     """Add (or replace) the dataset of a user's task; a built-in dataset is never replaced."""
     if entry.name in {e.name for e in ENTRIES}:
-        raise ValueError(f"dataset '{entry.name}' is built in")
-    readers.get_format(entry.format)
+        raise BadValue(f"dataset '{entry.name}' is built in")
+    formats.get_format(entry.format)
     REGISTRY[entry.name] = entry
 
 
 def get_dataset(name: str) -> DatasetEntry:
     if name not in REGISTRY:
-        raise KeyError(f"unknown dataset '{name}'{readers.did_you_mean(name, REGISTRY)}")
+        raise UnknownName(f"unknown dataset '{name}'{formats.did_you_mean(name, REGISTRY)}")
     return REGISTRY[name]
 
 
@@ -500,7 +500,8 @@ def dataset_files(entry: DatasetEntry | str, split: str | None = None, lang: str
     entry = _entry(entry)
     for value, known, what in ((split, entry.splits, "split"), (lang, entry.languages, "language")):
         if value is not None and value not in known:
-            raise KeyError(f"{entry.name} has no {what} '{value}'{readers.did_you_mean(value, known)}")
+            raise UnknownName(f"{entry.name} has no {what} '{value}'{formats.did_you_mean(value, known)}",
+                              field="langs" if what == "language" else None)
     return tuple(f for f in entry.files if split in (None, f.split) and lang in (None, f.lang))
 
 
@@ -513,7 +514,7 @@ def _present(entry: DatasetEntry, split: str, lang: str, data_root: str | Path |
     """The file entry of one split and language and its local paths, which must exist."""
     files = dataset_files(entry, split, lang)
     if not files:
-        raise KeyError(f"{entry.name} has no {split} split for '{lang}'")
+        raise UnknownName(f"{entry.name} has no {split} split for '{lang}'")
     paths = local_paths(entry, files[0], data_root)
     missing = [p for p in paths if not p.is_file()]
     if missing:
@@ -562,9 +563,9 @@ def read(entry_or_name: DatasetEntry | str, split: str, lang: str, data_root: st
     entry = _entry(entry_or_name)
     f, paths = _present(entry, split, lang, data_root)
     if f.hf is not None:
-        return _checked(entry, f, (), lambda: readers._nonempty(
+        return _checked(entry, f, (), lambda: formats._nonempty(
             mapped.examples(hf_rows(f.hf), dict(entry.fields), entry.labels), Path(str(f.hf)), lang))
-    fmt = readers.get_format(entry.format)
+    fmt = formats.get_format(entry.format)
     options = {"fields": dict(entry.fields)} if "fields" in fmt.options else {}
     return _checked(entry, f, paths, lambda: fmt.read(paths, entry.labels, lang, **options))
 
@@ -586,7 +587,7 @@ def flores_sentences(data_root: str | Path | None = None, langs: Iterable[str] |
     wanted = entry.languages if langs is None else tuple(langs)
     unknown = [lang for lang in wanted if lang not in entry.languages]
     if unknown:
-        raise KeyError(f"FLORES/SIB-200 has no language {unknown}; available: {', '.join(entry.languages)}")
+        raise UnknownName(f"FLORES/SIB-200 has no language {unknown}; available: {', '.join(entry.languages)}")
     return {lang: {int(x.uid): x.text_a for split in entry.splits for x in read(entry, split, lang, data_root)}
             for lang in wanted}
 

@@ -8,7 +8,6 @@ data root never holds a half-written or corrupt file under its real name.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tarfile
@@ -21,8 +20,9 @@ from urllib.request import Request, urlopen
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from xstilts.errors import XstiltsError
+from xstilts.provenance import file_sha256
 from xstilts.paths import data_root as default_data_root
-from xstilts.data import readers
+from xstilts.data import formats
 from xstilts.data.catalog import DatasetEntry, all_datasets, get_dataset, local_paths
 from xstilts.data.integrity import CHECKSUMS, COUNTS, count_key, load_checksums
 
@@ -31,14 +31,6 @@ CHUNK = 1 << 16
 
 class FetchError(XstiltsError):
     """A download failed or gave a file whose checksum does not match the recorded one."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def record_checksums(data_root: str | Path, out: Path = CHECKSUMS, counts_out: Path = COUNTS
@@ -53,10 +45,10 @@ def record_checksums(data_root: str | Path, out: Path = CHECKSUMS, counts_out: P
             paths = local_paths(entry, f, root)
             for rel, path in zip(f.paths, paths):
                 if path.is_file():
-                    sums[f"{entry.dir}/{rel}"] = sha256_file(path)
+                    sums[f"{entry.dir}/{rel}"] = file_sha256(path)
             if all(p.is_file() for p in paths):
                 counts[count_key(entry.name, f.split, f.lang)] = len(
-                    readers.get_format(entry.format).read(paths, entry.labels, f.lang))
+                    formats.get_format(entry.format).read(paths, entry.labels, f.lang))
     for table, path in ((sums, out), (counts, counts_out)):
         path.write_text(json.dumps(dict(sorted(table.items())), indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
     return sums, counts
@@ -96,7 +88,7 @@ def download(url: str, dest: Path, expected: str | None, progress: Progress | No
 
 def _verify_and_place(part: Path, dest: Path, expected: str | None) -> None:
     if expected:
-        got = sha256_file(part)
+        got = file_sha256(part)
         if got != expected:
             part.unlink()
             raise FetchError(f"{dest}: checksum mismatch (sha256 {got}, expected {expected}); the download was removed")
@@ -137,7 +129,7 @@ def fetch(name: str | DatasetEntry, data_root: str | Path | None = None, mirror:
         for f in entry.files:
             for rel, url in zip(f.paths, f.urls):
                 dest, expected = root / entry.dir / rel, sums.get(f"{entry.dir}/{rel}")
-                if dest.is_file() and not force and (expected is None or sha256_file(dest) == expected):
+                if dest.is_file() and not force and (expected is None or file_sha256(dest) == expected):
                     continue
                 if mirror:
                     download(f"{mirror.rstrip('/')}/{quote(entry.dir)}/{quote(rel)}", dest, expected, progress, timeout)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xstilts.paths import data_root as default_data_root
-from xstilts.data import readers
+from xstilts.data import formats
 from xstilts.data.catalog import DatasetEntry, all_datasets, local_paths
 
 
@@ -38,7 +38,7 @@ class DatasetStatus:
 
 
 def dataset_status(entry: DatasetEntry, data_root: str | Path | None = None) -> DatasetStatus:
-    counter = readers.get_format(entry.format).count
+    counter = formats.get_format(entry.format).count
     counts, present = {s: 0 for s in entry.splits}, 0
     for f in entry.files:
         paths = local_paths(entry, f, data_root)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from xstilts.data.examples import BitextExample, ChoiceExample, QAExample, TaggingExample, TextExample
-from xstilts.data.readers import (Paths, _fields, _get, _index, _jsonl, _label, _records, count_csv, count_lines,
+from xstilts.data.formats import (Paths, _fields, _get, _index, _jsonl, _label, _records, count_csv, count_lines,
                                   register)
 from xstilts.errors import DataFormatError
 

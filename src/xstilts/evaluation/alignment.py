@@ -40,6 +40,7 @@ from ..tasks.data import common_ids, files_hash, id_texts, read_source
 from ..tasks.schema import TaskDef
 from .encode import Pooling, encode
 from .retrieval import Scorer, mine, search
+from xstilts.errors import BadValue
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def official_protocol(task: TaskDef, num_layers: int, prefix: str, max_tokens: i
     if task.type == "bitext" and not id_aligned(task):
         layer, rule = _official_layer("tatoeba", num_layers)
         return replace(base, layers=(layer,), queries="pivot", layer_rule=rule)
-    raise ValueError(f"probe '{task.name}' has no XTREME-R settings (XTREME-R scores Tatoeba, BUCC and LAReQA); "
+    raise BadValue(f"probe '{task.name}' has no XTREME-R settings (XTREME-R scores Tatoeba, BUCC and LAReQA); "
                      "use the 'alignment' protocol")
 
 
@@ -263,14 +264,14 @@ def probe(enc: Encoder, proto: Protocol, task: TaskDef, *, langs: Sequence[str],
     if task.type == "qa_retrieval":
         rows = _qa_retrieval(enc, proto, task, langs, common, max_sentences, data_root, progress)
     elif task.type != "bitext":
-        raise ValueError(f"task '{task.name}' ({task.type}) is not a probe: probes are bitext or qa_retrieval")
+        raise BadValue(f"task '{task.name}' ({task.type}) is not a probe: probes are bitext or qa_retrieval")
     elif "bucc_f1" in task.metrics:
         rows = _mining(enc, proto, task, langs, common, max_sentences, data_root, progress)
     elif id_aligned(task):
         rows = _by_id(enc, proto, task, langs, pairs, common, max_sentences, data_root, progress)
     else:
         if pairs:
-            raise ValueError(f"task '{task.name}' gives pairs with {task.pivot} only; extra pairs need texts aligned by id")
+            raise BadValue(f"task '{task.name}' gives pairs with {task.pivot} only; extra pairs need texts aligned by id")
         rows = _aligned(enc, proto, task, langs, common, max_sentences, data_root, progress)
     for r in rows:
         r.protocol["max_sentences"] = max_sentences

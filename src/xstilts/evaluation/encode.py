@@ -16,6 +16,7 @@ import torch
 from rich.progress import Progress
 
 from ..models.encoders import Encoder
+from xstilts.errors import BadValue
 
 Pooling = Literal["mean", "cls"]
 
@@ -38,10 +39,10 @@ def resolve_layers(spec: str | Sequence[int], num_layers: int) -> list[int]:
             try:
                 i = int(it)
             except ValueError:
-                raise ValueError(f"layer '{it}' is not 'all', 'last', 'middle' or an integer") from None
+                raise BadValue(f"layer '{it}' is not 'all', 'last', 'middle' or an integer") from None
             i = i + num_layers + 1 if i < 0 else i
             if not 0 <= i <= num_layers:
-                raise ValueError(f"layer {it} is outside 0..{num_layers} (0 = embedding output)")
+                raise BadValue(f"layer {it} is outside 0..{num_layers} (0 = embedding output)")
             out.append(i)
     return sorted(set(out))
 
@@ -103,7 +104,7 @@ def encode(
             elif pooling == "cls":
                 v = h[:, 0]
             else:
-                raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
+                raise BadValue(f"pooling must be 'mean' or 'cls', not {pooling!r}")
             v = torch.nn.functional.normalize(v, dim=-1)
             out[layer][batch] = v.cpu().numpy()
         if progress:

@@ -12,6 +12,7 @@ from typing import Literal
 
 import faiss
 import numpy as np
+from xstilts.errors import BadValue
 
 Scorer = Literal["cosine", "margin"]
 
@@ -33,7 +34,7 @@ def search(src: np.ndarray, tgt: np.ndarray, *, scorer: Scorer, top: int = 1, ma
     if scorer == "cosine":
         return knn(src, tgt, top)[1]
     if scorer != "margin":
-        raise ValueError(f"scorer must be 'cosine' or 'margin', not {scorer!r}")
+        raise BadValue(f"scorer must be 'cosine' or 'margin', not {scorer!r}")
     src_avg = knn(src, tgt, margin_k)[0].mean(axis=1)  # x's mean cosine to its k nearest targets
     tgt_avg = knn(tgt, src, margin_k)[0].mean(axis=1)  # y's mean cosine to its k nearest sources
     cos, idx = knn(src, tgt, max(margin_k, top))

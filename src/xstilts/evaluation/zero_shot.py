@@ -30,6 +30,7 @@ from xstilts.store import ResultRow
 from xstilts.tasks import TaskDef
 from xstilts.tasks.data import read_source, sources_hash
 from xstilts.training import Collator, predict
+from xstilts.errors import BadValue
 
 TOP_K = 20  # LAReQA is scored by mAP@20
 
@@ -116,7 +117,7 @@ class Evaluator:
 
     def run(self, examples: Sequence, data_hash: str, candidates: Sequence[Candidate] = ()):
         if not examples:
-            raise ValueError(f"{self.task.name}: no examples to evaluate")
+            raise BadValue(f"{self.task.name}: no examples to evaluate")
         return getattr(self, f"_{self.task.head}")(list(examples), data_hash, candidates)
 
     def _classification(self, examples, data_hash, _):
@@ -161,7 +162,7 @@ class Evaluator:
 
     def _retrieval(self, examples, data_hash, candidates):
         if not candidates:
-            raise ValueError(f"{self.task.name}: retrieval needs the candidate pool")
+            raise BadValue(f"{self.task.name}: retrieval needs the candidate pool")
         pool_hash = stable_hash([[c.uid, c.sentence] for c in candidates])
         if self._pool is None or self._pool[0] != pool_hash:  # the pool is embedded once for all languages
             self._pool = (pool_hash, self._embed([c.sentence for c in candidates], pool_hash, "retrieval_candidates"))
@@ -173,7 +174,7 @@ class Evaluator:
         refs = [{position[a] for a in ex.answer_ids if a in position} for ex in examples]
         missing = [ex.uid for ex, rel in zip(examples, refs) if not rel]
         if missing:
-            raise ValueError(f"{self.task.name}: question(s) {missing[:5]} have no answer in the candidate pool")
+            raise BadValue(f"{self.task.name}: question(s) {missing[:5]} have no answer in the candidate pool")
         preds = top.tolist()
         records = [{"uid": ex.uid, "prediction": [candidates[j].uid for j in row], "gold": list(ex.answer_ids)}
                    for ex, row in zip(examples, preds)]
@@ -192,7 +193,7 @@ class Evaluator:
 
 def _gold(example, value):
     if value is None:
-        raise ValueError(f"example {example.uid} has no gold label: unlabelled data cannot be scored")
+        raise BadValue(f"example {example.uid} has no gold label: unlabelled data cannot be scored")
     return value
 
 
@@ -204,7 +205,7 @@ def rows_for(task: TaskDef, lang: str, scores: dict[str, dict[str, float]], data
     for name, values in scores.items():
         for key, value in values.items():
             if key in seen:
-                raise ValueError(f"task '{task.name}': metrics '{seen[key]}' and '{name}' both report '{key}'")
+                raise BadValue(f"task '{task.name}': metrics '{seen[key]}' and '{name}' both report '{key}'")
             seen[key] = name
             rows.append(ResultRow(
                 model=run.model, model_hash=run.model_hash, condition=run.condition,

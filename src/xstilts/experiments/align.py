@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..data.readers import did_you_mean
+from ..data.formats import did_you_mean
 from ..evaluation import alignment
 from ..evaluation.encode import resolve_layers
 from ..models.encoders import load_encoder, weights_hash
@@ -22,6 +22,7 @@ from ..tasks import all_tasks, get_task
 from ..tasks.check import id_aligned
 from ..tasks.schema import TaskDef
 from ..tasks.user import load_task_file
+from xstilts.errors import BadValue
 
 TASK_FILE_SUFFIXES = (".yaml", ".yml")
 
@@ -36,7 +37,7 @@ def probe_names(items: list[str]) -> list[str]:
             names.append(item)
     probes = [t.name for t in all_tasks("probe")]
     if unknown := [n for n in names if n not in probes]:
-        raise ValueError(f"unknown probe(s) {unknown}{did_you_mean(unknown[0], probes)}")
+        raise BadValue(f"unknown probe(s) {unknown}{did_you_mean(unknown[0], probes)}")
     return names
 
 
@@ -51,7 +52,7 @@ def probe_langs(task: TaskDef, spec: str | None) -> list[str]:
         return list(task.group(spec))
     langs = [s.strip() for s in spec.split(",") if s.strip()]
     if bad := [lang for lang in langs if lang not in task.languages]:
-        raise ValueError(f"unknown {task.name} language(s) {bad}; choose from {', '.join(task.languages)}"
+        raise BadValue(f"unknown {task.name} language(s) {bad}; choose from {', '.join(task.languages)}"
                          + (f" or a group: {', '.join(n for n, _ in task.lang_groups)}" if task.lang_groups else ""))
     return langs
 
@@ -79,11 +80,11 @@ def protocols(probes: list[TaskDef], protocol: str, enc, prefix: str | None,
     prefix = enc.default_prefix if prefix is None else prefix
     if protocol == "xtreme-r":
         if given := [k for k, v in settings.items() if v is not None and k != "margin_k"]:
-            raise ValueError(f"--{given[0].replace('_', '-')}: the xtreme-r protocol fixes the layer, pooling, scorer "
+            raise BadValue(f"--{given[0].replace('_', '-')}: the xtreme-r protocol fixes the layer, pooling, scorer "
                              "and length of each probe; drop it, or use --protocol alignment")
         return {t.name: alignment.official_protocol(t, enc.num_layers, prefix, enc.max_tokens) for t in probes}
     if protocol != "alignment":
-        raise ValueError(f"--protocol must be 'alignment' or 'xtreme-r', not {protocol!r}")
+        raise BadValue(f"--protocol must be 'alignment' or 'xtreme-r', not {protocol!r}")
     s = {k: ALIGNMENT_DEFAULTS[k] if settings.get(k) is None else settings[k] for k in ALIGNMENT_DEFAULTS}
     proto = alignment.Protocol(layers=tuple(resolve_layers(s["layers"], enc.num_layers)), pooling=s["pooling"],
                                prefix=prefix, scorer=s["scorer"], margin_k=settings.get("margin_k") or 4,
@@ -105,7 +106,7 @@ def run_alignment(*, model: str, tasks: list[str], protocol: str = "alignment", 
     chosen = {t.name: probe_langs(t, langs.get(t.name)) for t in probes}
     extra = [tuple(p.split(":")) for p in pairs.split(",") if p.strip()]
     if any(len(p) != 2 for p in extra):
-        raise ValueError(f"--pairs wants 'src:tgt' items, got {pairs!r}")
+        raise BadValue(f"--pairs wants 'src:tgt' items, got {pairs!r}")
 
     with console.status(f"loading {model}"):
         enc = load_encoder(model, device=device)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import socket
 import sys
@@ -40,10 +39,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from xstilts.console import make_console
-from xstilts.data.readers import did_you_mean
+from xstilts.data.formats import did_you_mean
 from xstilts.diskfull import free_mb, is_disk_full
 from xstilts.errors import DiskFullError, Interrupted, XstiltsError
-from xstilts.experiments.plan import Node, Plan
+from xstilts.experiments.plan import TIMINGS, Node, Plan
 from xstilts.experiments.spec import Spec
 from xstilts.provenance import canonical_json, code_hash
 from xstilts.store import LEASE_SECONDS, Lease, NodeRow
@@ -86,12 +85,42 @@ def get_runner(kind: str) -> RegisteredRunner:
     return _RUNNERS[kind]
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A failed node, as data: one line for the user, the traceback for the store, and what a full
+    disk needs said (so nothing parses a traceback's text)."""
+
+    line: str
+    traceback: str = ""
+    disk_full: bool = False
+    path: str | None = None  # the file a full disk refused, where the error names one
+    ours: str | None = None  # the message of a DiskFullError of ours (it names the folder and free space)
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Failure:
+        full = is_disk_full(exc)
+        return cls(line=(f"{type(exc).__name__}: {exc}".strip().splitlines() or [type(exc).__name__])[0],
+                   traceback="".join(traceback.format_exception(exc)), disk_full=full,
+                   path=_filename(exc) if full else None, ours=str(exc) if isinstance(exc, DiskFullError) else None)
+
+
+def _filename(exc: BaseException | None) -> str | None:
+    """The file an OSError in EXC's chain names, if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if name := getattr(exc, "filename", None):
+            return str(name)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 @dataclass
 class Summary:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # already done in the store
     elsewhere: list[str] = field(default_factory=list)  # done by another runner during this run
-    failed: dict[str, str] = field(default_factory=dict)  # key -> traceback
+    failed: dict[str, Failure] = field(default_factory=dict)
     blocked: list[str] = field(default_factory=list)  # a dependency failed
 
     def table(self, plan: Plan) -> Table:
@@ -103,9 +132,8 @@ class Summary:
             t.add_row("[green]done[/]", label[k], "")
         for k in self.elsewhere:
             t.add_row("[green]done[/]", label[k], "by another runner")
-        for k in self.failed:
-            lines = self.failed[k].strip().splitlines()
-            t.add_row("[red]failed[/]", label[k], escape(lines[-1]) if lines else "")
+        for k, failure in self.failed.items():
+            t.add_row("[red]failed[/]", label[k], escape(failure.line))
         for k in self.blocked:
             t.add_row("[yellow]blocked[/]", label[k], "a dependency failed")
         t.caption = (f"{len(self.done)} done, {len(self.skipped)} already done"
@@ -115,7 +143,7 @@ class Summary:
 
 
 def run_node(runner: Runner, node: Node, deps: dict[str, dict], ctx: RunContext) -> tuple[str, Any, list]:
-    """('done', outputs, rows) or ('failed', traceback, []); never raises, so a Ray task returns
+    """('done', outputs, rows) or ('failed', Failure, []); never raises, so a Ray task returns
     it too. The rows go back to the driver, which alone writes the store. Training inside logs
     to CTX's trackers under the node's label, with its kind, key and config."""
     from xstilts.training import tracking
@@ -130,8 +158,8 @@ def run_node(runner: Runner, node: Node, deps: dict[str, dict], ctx: RunContext)
         outputs["code"] = code_hash()  # the code this node ran (a record's parts must share it)
         canonical_json(outputs)  # outputs go to the store as JSON: fail here, not at mark_done
         return "done", outputs, rows if isinstance(rows, list) else []
-    except Exception:  # noqa: BLE001 - any runner error is recorded on its node
-        return "failed", traceback.format_exc(), []
+    except Exception as e:  # noqa: BLE001 - any runner error is recorded on its node
+        return "failed", Failure.of(e), []
 
 
 class _Heartbeat:
@@ -287,7 +315,7 @@ class _Bookkeeping:
             self.outputs[node.key] = row.outputs or {}
             self.summary.elsewhere.append(node.key)
         elif row.status == "failed":
-            self.summary.failed[node.key] = f"failed in another runner ({row.owner}):\n{row.error or ''}"
+            self.summary.failed[node.key] = Failure(f"failed in another runner ({row.owner})", row.error or "")
         else:  # interrupted, or done with outputs gone since: this runner's to run at its next try
             self.seen[node.key] = row
         if row.status != "running":
@@ -325,15 +353,14 @@ class _Bookkeeping:
             self.outputs[node.key] = result
             self.summary.done.append(node.key)
             return True
-        self.store.mark_failed(node.key, result, lease)
+        self.store.mark_failed(node.key, result.traceback, lease)
         self.summary.failed[node.key] = result
-        if is_disk_full(result):
-            last = result.strip().splitlines()[-1]
-            if "DiskFullError: " in last:  # ours already names the folder and its free space (the model cache)
-                raise DiskFullError(f"{node.kind} {node.label}: {last.split('DiskFullError: ', 1)[1]}")
-            where = re.findall(r"'(/[^']+)'", last) or [str(folder)]
-            raise DiskFullError(f"the disk is full: {node.kind} {node.label} could not write {where[-1]} "
-                                f"({free_mb(where[-1]):,} MB free there); free some space, or point --work-dir, "
+        if result.disk_full:
+            if result.ours:  # ours already names the folder and its free space (the model cache)
+                raise DiskFullError(f"{node.kind} {node.label}: {result.ours}")
+            where = result.path or str(folder)
+            raise DiskFullError(f"the disk is full: {node.kind} {node.label} could not write {where} "
+                                f"({free_mb(where):,} MB free there); free some space, or point --work-dir, "
                                 "XSTILTS_HOME or XSTILTS_CACHE at a bigger disk, then run again (finished nodes "
                                 "are kept)")
         return True
@@ -450,7 +477,6 @@ def _final_paths(attempt: Path, final: Path) -> Iterator[None]:
         sys.stdout, sys.stderr = stdout, stderr
 
 
-TIMINGS = "timings.jsonl"  # under the cache folder: how long finished nodes took on this machine
 
 
 def record_timing(node: Node, seconds: float, model: str | None) -> None:
@@ -507,107 +533,3 @@ class LocalExecutor:
                 raise book.interrupted() from None
         self.console.print(book.summary.table(plan))
         return book.summary
-
-
-class RayExecutor:
-    """Runs each node as a Ray task once its dependencies are done, with the resources its kind
-    asks for (spec `resources:`; NUM_GPUS / NUM_CPUS override every kind). The store is written,
-    and leases held, by the driver only, so any store URL works, SQLite on the driver's disk
-    included. Before anything runs, every node of the cluster must read and write WORK_DIR (and
-    read the data root): checkpoints and encoders pass between nodes through it. A task whose
-    worker dies is retried by Ray (its attempt folder resumed); a node fails after MAX_RETRIES."""
-
-    def __init__(self, work_dir: str | Path, data_root: str | Path | None = None, console: Console | None = None,
-                 num_gpus: float | None = None, num_cpus: float | None = None, lease_seconds: float | None = None,
-                 address: str | None = None, max_retries: int = 3, **init_kwargs: Any):
-        self.work_dir, self.data_root = Path(work_dir).resolve(), Path(data_root).resolve() if data_root else None
-        self.console = console or make_console()
-        self.num_gpus, self.num_cpus, self.max_retries = num_gpus, num_cpus, max_retries
-        self.address, self.init_kwargs = address, init_kwargs
-        self.ttl = lease_seconds or LEASE_SECONDS
-
-    def _options(self, plan: Plan, kind: str, has_gpus: bool) -> dict[str, float]:
-        gpus, cpus = plan.spec.resources.of(kind) if plan.spec else (None, 1.0)
-        gpus = self.num_gpus if self.num_gpus is not None else gpus
-        return {"num_gpus": (1 if has_gpus else 0) if gpus is None else gpus,
-                "num_cpus": self.num_cpus if self.num_cpus is not None else cpus}
-
-    def run(self, plan: Plan, store: Any) -> Summary:
-        import ray
-
-        if not ray.is_initialized():
-            ray.init(address=self.address, **self.init_kwargs)
-        book = _Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl)
-        check_shared_storage(self.work_dir, book.ctx.data_root)
-        has_gpus = ray.cluster_resources().get("GPU", 0) > 0
-        task = ray.remote(max_retries=self.max_retries)(run_node)
-        waiting, in_flight = list(book.todo), {}
-        with book.beat:
-            try:
-                while waiting or in_flight:
-                    for node, deps, ctx in book.claim_ready(waiting):
-                        opts = self._options(plan, node.kind, has_gpus)
-                        in_flight[task.options(**opts).remote(get_runner(node.kind).run, node, deps, ctx)] = node
-                        self.console.print(f"submitted [bold]{node.kind}[/] {escape(node.label)} "
-                                           f"[dim]{node.key[:10]} {opts}[/]")
-                    if not in_flight:
-                        if waiting:
-                            book.wait()
-                        continue
-                    done, _ = ray.wait(list(in_flight), num_returns=1, timeout=POLL_SECONDS)
-                    for ref in done:
-                        node = in_flight.pop(ref)
-                        try:
-                            outcome = ray.get(ref)
-                        except Exception as e:  # noqa: BLE001 - a worker that died past its retries fails its node only
-                            outcome = ("failed", f"{type(e).__name__}: {e}", [])
-                        if not book.finish(node, *outcome):
-                            waiting.append(node)
-            except KeyboardInterrupt:
-                raise book.interrupted() from None
-        self.console.print(book.summary.table(plan))
-        return book.summary
-
-
-def _storage_probe(folder: str, token: str, data_root: str | None) -> tuple[str, str | None]:
-    """Runs on one Ray node: (its host, None) when it reads the driver's token and writes its own
-    file beside it, else (its host, what went wrong)."""
-    host = socket.gethostname()
-    path = Path(folder) / token
-    try:
-        if path.read_text() != token:
-            return host, f"reads other content at {path}"
-        (Path(folder) / f"{token}.{host}.{os.getpid()}").write_text(token)
-    except OSError as e:
-        return host, f"cannot read and write {folder} ({e.strerror})"
-    if data_root and not Path(data_root).is_dir():
-        return host, f"has no data root {data_root}"
-    return host, None
-
-
-def check_shared_storage(work_dir: Path, data_root: Path | None, timeout: float = 120) -> None:
-    """Every live Ray node must read a token the driver wrote under WORK_DIR, write its own file
-    there that the driver reads back, and see DATA_ROOT; else the study stops before any node runs."""
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    folder, token = Path(work_dir) / ".storage-check", uuid.uuid4().hex
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / token).write_text(token)
-    nodes = [n for n in ray.nodes() if n["Alive"]]
-    probe = ray.remote(num_cpus=0)(_storage_probe)
-    refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-            .remote(str(folder), token, str(data_root) if data_root else None) for n in nodes]
-    try:
-        answers = ray.get(refs, timeout=timeout)
-        problems = [f"node {n['NodeManagerAddress']} ({host}) {why}"
-                    for n, (host, why) in zip(nodes, answers, strict=True) if why]
-        if not problems and len(list(folder.glob(f"{token}.*"))) < len(nodes):
-            problems = [f"the driver does not see the files {len(nodes)} nodes wrote under {folder}"]
-    finally:
-        for path in folder.glob(f"{token}*"):
-            path.unlink(missing_ok=True)
-    if problems:
-        raise XstiltsError(f"the storage root {work_dir} is not shared by every Ray node: {'; '.join(problems)}. "
-                           "Put --work-dir (spec `storage:`) and the data root on a filesystem every node mounts "
-                           "at the same path (NFS, Lustre, a cloud file store)")

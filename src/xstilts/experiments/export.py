@@ -230,9 +230,8 @@ def run_record(plan, summary, *, store_url: str | None, html: Path | None) -> di
         outcome[k] = ("skipped", None)
     for k in summary.elsewhere:
         outcome[k] = ("elsewhere", None)
-    for k, tb in summary.failed.items():
-        lines = tb.strip().splitlines()
-        outcome[k] = ("failed", lines[-1] if lines else "")
+    for k, failure in summary.failed.items():
+        outcome[k] = ("failed", failure.line)
     for k in summary.blocked:
         outcome[k] = ("blocked", None)
     nodes = [{"key": k, "kind": n.kind, "label": n.label, "outcome": outcome.get(k, ("not run", None))[0],

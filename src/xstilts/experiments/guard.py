@@ -20,8 +20,8 @@ from pathlib import Path
 
 from xstilts.data import catalog
 from xstilts.data.examples import Candidate, example_texts
-from xstilts.data.readers import did_you_mean
-from xstilts.errors import XstiltsError
+from xstilts.data.formats import did_you_mean
+from xstilts.errors import UnknownName, XstiltsError
 from xstilts.experiments.spec import ProbeTarget, Spec, TaskTarget, locate
 from xstilts.tasks.data import normalise
 from xstilts.tasks.schema import Source as TextSource
@@ -54,7 +54,7 @@ def _dataset_lang(entry: catalog.DatasetEntry, lang: str) -> str:
     if not lang:
         if len(entry.languages) == 1:
             return entry.languages[0]
-        raise KeyError(f"'{entry.name}' has {len(entry.languages)} languages: name one as '{entry.name}:LANG'")
+        raise UnknownName(f"'{entry.name}' has {len(entry.languages)} languages: name one as '{entry.name}:LANG'")
     for code in entry.languages:
         tag = catalog.LANGUAGE_TAGS.get(code, code)
         if lang in (code, tag, tag.split("_")[0]):
@@ -62,7 +62,7 @@ def _dataset_lang(entry: catalog.DatasetEntry, lang: str) -> str:
     # suggest codes, not the folder names: the catalog's tasks of this dataset first, then ISO 639-3
     codes = dict.fromkeys([*(n.split(":", 1)[1] for n in task_registry() or {} if n.startswith(f"{entry.name}:")),
                            *(catalog.LANGUAGE_TAGS.get(code, code).split("_")[0] for code in entry.languages)])
-    raise KeyError(f"'{entry.name}' has no language '{lang}'{did_you_mean(lang, codes)}")
+    raise UnknownName(f"'{entry.name}' has no language '{lang}'{did_you_mean(lang, codes)}")
 
 
 def train_sources(name: str) -> tuple[TextSource, ...]:
@@ -79,7 +79,7 @@ def train_sources(name: str) -> tuple[TextSource, ...]:
     dataset, _, lang = name.partition(":")
     if dataset not in catalog.REGISTRY:
         known = sorted({*registry, *catalog.REGISTRY})
-        raise KeyError(f"unknown intermediate task '{name}'{did_you_mean(name, known)}")
+        raise UnknownName(f"unknown intermediate task '{name}'{did_you_mean(name, known)}")
     entry = catalog.REGISTRY[dataset]
     code = _dataset_lang(entry, lang)
     splits = [f.split for f in entry.files if f.lang == code]
@@ -100,7 +100,7 @@ def mlm_tasks_for(languages: Sequence[str]) -> list[str]:
     for entry in languages:
         if ":" in entry:
             if entry not in registry:
-                raise KeyError(f"unknown MLM task '{entry}'{did_you_mean(entry, registry)}")
+                raise UnknownName(f"unknown MLM task '{entry}'{did_you_mean(entry, registry)}")
             out.append(entry)
             continue
         found = [t.name for t in intermediate
@@ -108,7 +108,7 @@ def mlm_tasks_for(languages: Sequence[str]) -> list[str]:
         if not found:
             codes = sorted({t.name.split(":")[-1] for t in intermediate if ":" in t.name
                             and t.name.split(":")[0] not in _MLM_EXCLUDED})
-            raise KeyError(f"MLM language '{entry}': no intermediate task has text in it"
+            raise UnknownName(f"MLM language '{entry}': no intermediate task has text in it"
                            f"{did_you_mean(entry, codes)} (or name a task such as 'nusax:bug')")
         out += found
     return list(dict.fromkeys(out))
@@ -118,7 +118,7 @@ def probe_task(target: ProbeTarget):
     """The task a probe target names; KeyError with "did you mean" unless it is a probe."""
     probes = [name for name, t in (task_registry() or {}).items() if "probe" in t.roles]
     if target.probe not in probes:
-        raise KeyError(f"unknown probe '{target.probe}'{did_you_mean(target.probe, probes)}")
+        raise UnknownName(f"unknown probe '{target.probe}'{did_you_mean(target.probe, probes)}")
     return task_registry()[target.probe]
 
 
@@ -129,7 +129,7 @@ def probe_langs(target: ProbeTarget) -> tuple[str, ...]:
     langs = tuple(target.langs) if target.langs is not None else (task.group("default") or valid)
     for lang in langs:
         if lang not in valid:
-            raise KeyError(f"{target.probe} has no language '{lang}'{did_you_mean(lang, valid)}")
+            raise UnknownName(f"{target.probe} has no language '{lang}'{did_you_mean(lang, valid)}", field="langs")
     return langs
 
 
@@ -145,10 +145,10 @@ def target_sources(target: ProbeTarget | TaskTarget) -> tuple[TextSource, ...]:
         return tuple(s for lang in langs for s in task.eval_sources(lang))
     registry = task_registry()
     if registry is None:
-        raise KeyError(f"target task '{target.task}' cannot be resolved: the task catalog is not importable")
+        raise UnknownName(f"target task '{target.task}' cannot be resolved: the task catalog is not importable")
     targets = [name for name, t in registry.items() if "target" in t.roles]
     if target.task not in targets:
-        raise KeyError(f"unknown target task '{target.task}'{did_you_mean(target.task, targets)}")
+        raise UnknownName(f"unknown target task '{target.task}'{did_you_mean(target.task, targets)}")
     task = registry[target.task]
     sources = [task.eval_source(lang) for lang in (target.langs or task.languages)]
     return tuple(sources + ([task.dev] if task.dev else []))

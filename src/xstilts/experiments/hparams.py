@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
 
+from xstilts.errors import BadValue
 from xstilts.experiments.spec import Train
 from xstilts.tasks.schema import Recipe
 
@@ -76,11 +77,11 @@ class HParams(BaseModel):
         return ", ".join(parts)
 
 
-class HParamsError(ValueError):
+class HParamsError(BadValue):
     """A combination of settings that cannot be honoured; `field` names the offending one."""
 
     def __init__(self, field: str, message: str):
-        self.field = field
+        self.field, self.message = field, message
         super().__init__(f"field '{field}': {message}")
 
 

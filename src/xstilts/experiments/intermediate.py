@@ -21,7 +21,7 @@ import torch
 from rich.console import Console
 
 from xstilts.data.examples import example_texts
-from xstilts.errors import XstiltsError
+from xstilts.errors import BadValue, XstiltsError
 from xstilts.experiments.finetune import dev_eval_fn, cached_train_features, head_options, train_config
 from xstilts.experiments.hparams import (PHASE2_DEV_EVALS, PHASE2_MAX_DEV_EXAMPLES, HParams,
                                          resolve as resolve_hparams)
@@ -93,7 +93,7 @@ def run_intermediate(
         return final
     defs = [get_task(name) for name in tasks]
     if not defs and not mlm_tasks:
-        raise ValueError("intermediate training needs at least one task (or MLM text)")
+        raise BadValue("intermediate training needs at least one task (or MLM text)")
     hp = hp or resolve_hparams((defs[0] if defs else get_task(mlm_tasks[0])).recipe, phase="intermediate")
     blind = [t.name for t in defs if t.dev is None] or ([] if defs else [MLM_TASK])
     if hp.until is not None and blind:

@@ -29,8 +29,8 @@ from rich.console import Group
 from rich.text import Text
 from rich.tree import Tree
 
-from xstilts.data import catalog
-from xstilts.errors import XstiltsError
+from xstilts.data import catalog, formats
+from xstilts.errors import UnknownName, XstiltsError
 from xstilts.experiments import guard
 from xstilts.experiments.hparams import HParams, HParamsError, check_layer, resolve
 from xstilts.experiments.spec import (ProbeTarget, Spec, SpecError, TaskTarget, Train, load_spec, load_spec_tasks,
@@ -52,6 +52,8 @@ SMOKE_FINETUNE = Train(max_steps=2, batch_size=4, max_train_examples=32, eval_ev
                        max_eval_examples=16)
 SMOKE_SENTENCES = 100  # per probe language (Tatoeba pairs, FLORES sentences, LAReQA questions)
 SMOKE_MLM_TEXTS = 32
+
+TIMINGS = "timings.jsonl"  # under the cache folder: how long finished nodes took on this machine (executors write it)
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def _train_examples(sources: Sequence[guard.TextSource], data_root: str | Path |
             paths = catalog.local_paths(entry, files[0], data_root) if files and not files[0].hf else ()
             if not (paths and all(p.is_file() for p in paths)):
                 return None
-            n = catalog.readers.get_format(entry.format).count(paths)
+            n = formats.get_format(entry.format).count(paths)
         total += n
     return total
 
@@ -210,7 +212,7 @@ def _probe_cost(probe: ProbeTarget, langs: Sequence[str], speed: Throughput, dat
         entry, files = catalog.get_dataset(s.dataset), catalog.dataset_files(s.dataset, s.split, s.lang)
         paths = catalog.local_paths(entry, files[0], data_root) if files and not files[0].hf else ()
         usable = paths and all(p.is_file() for p in paths)
-        return catalog.readers.get_format(entry.format).count(paths) if usable else 1000
+        return formats.get_format(entry.format).count(paths) if usable else 1000
 
     per_lang: dict[str, int] = {}
     for s in guard.target_sources(probe):
@@ -314,7 +316,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
         if p.after is None:
             continue
         if not any(t.task == p.after for t in spec.targets if isinstance(t, TaskTarget)):
-            raise KeyError(f"probe {p.probe}: after '{p.after}', which is not a target task of this spec "
+            raise UnknownName(f"probe {p.probe}: after '{p.after}', which is not a target task of this spec "
                            f"(add `- task: {p.after}` to targets)")
         for c in spec.conditions:
             for seed, unit in finetune_seeds(spec, seeds, smoke):
@@ -366,7 +368,7 @@ def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> lis
         try:
             check_layer(layer, phase)  # type: ignore[arg-type]
         except HParamsError as e:
-            add((*loc, e.field), str(e).split(": ", 1)[1])
+            add((*loc, e.field), e.message)
     for i, c in enumerate(spec.conditions):
         for j, name in enumerate(c.tasks):
             try:
@@ -400,9 +402,8 @@ def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> lis
     for i, t in enumerate(spec.targets):
         try:
             sources = guard.target_sources(t)
-        except KeyError as e:
-            field = "probe" if isinstance(t, ProbeTarget) else "task"
-            add(("targets", i, "langs" if "language" in e.args[0] else field), e.args[0])
+        except UnknownName as e:
+            add(("targets", i, e.field or ("probe" if isinstance(t, ProbeTarget) else "task")), str(e))
             continue
         if isinstance(t, TaskTarget):
             task = get_task(t.task)
@@ -576,7 +577,6 @@ def calibration(plan: Plan, store: Any | None = None, timings: Path | None = Non
     for kind, pairs in own.items():
         out[kind] = (sum(a for a, _ in pairs) / sum(e for _, e in pairs), len(pairs), "this study")
     if timings is None:
-        from xstilts.experiments.execute import TIMINGS
         from xstilts.paths import cache_dir
 
         timings = cache_dir() / TIMINGS

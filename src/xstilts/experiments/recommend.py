@@ -41,7 +41,7 @@ from xstilts.experiments.plan import Plan
 from xstilts.metrics.ranking import top_k
 from xstilts.metrics.transferability import hscore, logme
 from xstilts.paths import data_root as resolve_root
-from xstilts.report.tables import Grid
+from xstilts.report.grid import Grid
 from xstilts.report.xtreme import language_scores
 from xstilts.store import ResultsStore
 from xstilts.tasks import get_task
@@ -82,8 +82,14 @@ def signals_of(rec: Recommendation) -> list[str]:
     return [s for s in SIGNALS if s in rec.signals]
 
 
+# an individual language and the macrolanguage a data set names it by (UD's `ar` is FLORES' arb,
+# Tatoeba's ara; UD's `zh` is zho, Tatoeba's cmn): one code for both, so they match
+MACROLANGUAGE = {"arb": "ara", "cmn": "zho", "pes": "fas", "swh": "swa", "zsm": "msa", "ekk": "est"}
+
+
 def _iso3(lang: str) -> str:
-    return catalog.LANGUAGE_TAGS.get(lang, lang).split("_")[0]
+    code = catalog.LANGUAGE_TAGS.get(lang, lang).split("_")[0]
+    return MACROLANGUAGE.get(code, code)
 
 
 def _script(lang: str) -> str | None:
@@ -437,8 +443,8 @@ def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[
     from xstilts.experiments.plan import validate
     from xstilts.experiments.record import load_record
     from xstilts.experiments.publish import node_records, record_rows, record_spec
-    from xstilts.experiments.study import study_dir, study_rows, study_store_url
-    from xstilts.report.tables import to_rich
+    from xstilts.experiments.storage import study_dir, study_rows, study_store_url
+    from xstilts.report.grid import to_rich
 
     console = console or make_console()
     spec_path = record_spec(spec_path, record)

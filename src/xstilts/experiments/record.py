@@ -18,7 +18,7 @@ from pathlib import Path
 from xstilts.errors import XstiltsError
 from xstilts.experiments.spec import Spec, parse_spec
 from xstilts.provenance import canonical_json
-from xstilts.report.tables import Grid
+from xstilts.report.grid import Grid
 from xstilts.store import ResultRow
 from xstilts.store.store import _open
 

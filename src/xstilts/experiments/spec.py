@@ -14,6 +14,7 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, PositiveFloat
 
 from xstilts.located import SpecError, compose, locate as _locate, problems
 from xstilts.tasks.user import TaskFile
+from xstilts.errors import BadValue
 
 __all__ = ["SpecError", "Spec", "load_spec", "parse_spec", "locate", "load_spec_tasks"]
 
@@ -42,7 +43,7 @@ class _Strict(BaseModel):
     def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         bad = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, bool)]
         if bad and not _takes_bool(cls.model_fields[info.field_name].annotation):
-            raise ValueError(f"{str(bad[0]).lower()} is a boolean, not a number: this field takes no true/false")
+            raise BadValue(f"{str(bad[0]).lower()} is a boolean, not a number: this field takes no true/false")
         return value
 
 
@@ -111,23 +112,23 @@ class Condition(_Strict):
     def _shape(self) -> Condition:
         n = len(self.tasks)
         if self.kind == "none" and self.declared_overlap:
-            raise ValueError("field 'declared_overlap': kind 'none' trains nothing, so it shares no data")
+            raise BadValue("field 'declared_overlap': kind 'none' trains nothing, so it shares no data")
         if self.kind == "none" and (n or self.mlm or self.sampling or self.pair):
-            raise ValueError("field 'tasks': kind 'none' trains nothing and takes no tasks, sampling, mlm or pair")
+            raise BadValue("field 'tasks': kind 'none' trains nothing and takes no tasks, sampling, mlm or pair")
         if self.kind in ("english", "low-resource", "translated") and n != 1:
-            raise ValueError(f"field 'tasks': kind '{self.kind}' trains exactly one task, got {n} (use kind 'multi')")
+            raise BadValue(f"field 'tasks': kind '{self.kind}' trains exactly one task, got {n} (use kind 'multi')")
         if self.kind == "multi" and n < 2:
-            raise ValueError(f"field 'tasks': kind 'multi' needs at least two tasks, got {n}")
+            raise BadValue(f"field 'tasks': kind 'multi' needs at least two tasks, got {n}")
         if self.kind == "mlm" and (n < 1 or self.mlm is None):
-            raise ValueError("field 'mlm': kind 'mlm' needs at least one task and an 'mlm' section")
+            raise BadValue("field 'mlm': kind 'mlm' needs at least one task and an 'mlm' section")
         if self.kind != "mlm" and self.mlm is not None:
-            raise ValueError(f"field 'mlm': only kind 'mlm' takes an 'mlm' section, not '{self.kind}'")
+            raise BadValue(f"field 'mlm': only kind 'mlm' takes an 'mlm' section, not '{self.kind}'")
         if self.sampling is not None and self.kind not in ("multi", "mlm"):
-            raise ValueError(f"field 'sampling': only multi-task kinds sample tasks, not '{self.kind}'")
+            raise BadValue(f"field 'sampling': only multi-task kinds sample tasks, not '{self.kind}'")
         if self.kind == "translated" and not self.translation_of:
-            raise ValueError("field 'translation_of': kind 'translated' names the task its data is a translation of")
+            raise BadValue("field 'translation_of': kind 'translated' names the task its data is a translation of")
         if self.kind != "translated" and self.translation_of:
-            raise ValueError(f"field 'translation_of': only kind 'translated' takes it, not '{self.kind}'")
+            raise BadValue(f"field 'translation_of': only kind 'translated' takes it, not '{self.kind}'")
         return self
 
 
@@ -155,7 +156,7 @@ class ProbeTarget(_Strict):
         if self.protocol == "xtreme-r":
             for name in ("layers", "pooling", "scorer"):
                 if name in self.model_fields_set:
-                    raise ValueError(f"field '{name}': the xtreme-r protocol fixes the layer, pooling and scorer; "
+                    raise BadValue(f"field '{name}': the xtreme-r protocol fixes the layer, pooling and scorer; "
                                      "drop it, or use protocol: alignment")
         return self
 
@@ -260,36 +261,36 @@ class Spec(_Strict):
     @model_validator(mode="after")
     def _unique(self) -> Spec:
         if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"field 'seeds': a seed is listed twice: {self.seeds}")
+            raise BadValue(f"field 'seeds': a seed is listed twice: {self.seeds}")
         names = [c.name for c in self.conditions]
         if dup := {n for n in names if names.count(n) > 1}:
-            raise ValueError(f"field 'conditions': name(s) {sorted(dup)} used twice")
+            raise BadValue(f"field 'conditions': name(s) {sorted(dup)} used twice")
         if sum(c.kind == "none" for c in self.conditions) > 1:
-            raise ValueError("field 'conditions': at most one condition of kind 'none'")
+            raise BadValue("field 'conditions': at most one condition of kind 'none'")
         pairs: dict[str, int] = {}
         for c in self.conditions:
             if c.pair:
                 pairs[c.pair] = pairs.get(c.pair, 0) + 1
         if lonely := sorted(p for p, n in pairs.items() if n < 2):
-            raise ValueError(f"field 'pair': pair key(s) {lonely} link only one condition")
+            raise BadValue(f"field 'pair': pair key(s) {lonely} link only one condition")
         dumped = [t.model_dump_json() for t in self.targets]
         if len(set(dumped)) != len(dumped):
-            raise ValueError("field 'targets': a target is listed twice")
+            raise BadValue("field 'targets': a target is listed twice")
         if self.finetune_seeds > 1 and self.intermediate_seeds != "per-seed":
-            raise ValueError("field 'finetune_seeds': nested fine-tuning seeds need intermediate_seeds: per-seed")
+            raise BadValue("field 'finetune_seeds': nested fine-tuning seeds need intermediate_seeds: per-seed")
         if max(self.seeds) + 1000 * (self.finetune_seeds - 1) > SEED_MAX:  # plan.NESTED_SEED_STRIDE
-            raise ValueError(f"field 'seeds': seed {max(self.seeds)} + 1000 x {self.finetune_seeds - 1} nested "
+            raise BadValue(f"field 'seeds': seed {max(self.seeds)} + 1000 x {self.finetune_seeds - 1} nested "
                              f"fine-tuning runs passes numpy's largest seed, {SEED_MAX}")
         sides = {*names, *(c.kind for c in self.conditions)}
         outcomes = {"alignment", "transfer", *(t.probe if isinstance(t, ProbeTarget) else t.task for t in self.targets)}
         for p in self.analysis.primary:
             for side in (p.a, p.b):
                 if side not in sides:
-                    raise ValueError(f"field 'analysis': '{side}' is neither a condition nor a condition kind "
+                    raise BadValue(f"field 'analysis': '{side}' is neither a condition nor a condition kind "
                                      f"of this spec ({', '.join(sorted(sides))})")
             for name in p.targets:
                 if name not in outcomes:
-                    raise ValueError(f"field 'analysis': '{name}' is not a target of this spec "
+                    raise BadValue(f"field 'analysis': '{name}' is not a target of this spec "
                                      f"({', '.join(sorted(outcomes))})")
         return self
 

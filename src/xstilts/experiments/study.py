@@ -25,8 +25,8 @@ from xstilts.experiments.hparams import HParams
 from xstilts.experiments.intermediate import SOURCE_FILE, is_complete, run_intermediate
 from xstilts.experiments.plan import Node, Plan, render_plan, study_seeds, validate
 from xstilts.experiments.spec import load_spec_tasks
+from xstilts.experiments.storage import study_dir, study_rows, study_store_url
 from xstilts.models.encoders import load_encoder, weights_hash
-from xstilts.paths import user_dir
 from xstilts.report.alignment import per_language_table
 from xstilts.report.html import write_html
 from xstilts.report.study import ConditionInfo, Design, Primary, ReportWarning, build_report
@@ -117,49 +117,6 @@ register_runner("finetune", _with_spec_tasks(finetune_node),
                 is_valid=lambda out: "encoder" not in out or is_complete(Path(out["encoder"])))
 
 
-def study_rows(plan: Plan, store: ResultsStore) -> tuple[list[ResultRow], int]:
-    """The rows the nodes of this plan wrote (selected by node key, so other studies and older
-    versions of this spec sharing the store never leak in), each task's reported keys only, and
-    how many nodes they came from."""
-    tasks = sorted({n.config.get("task") or n.config.get("probe") for n in plan.nodes.values()
-                    if n.kind in ("probe", "finetune")})
-    rows = [r for r in store.query(model=plan.spec.model, task=tasks)
-            if r.protocol.get("node") in plan.nodes and _reported(r)]
-    return rows, len({r.protocol["node"] for r in rows})
-
-
-def _reported(row: ResultRow) -> bool:
-    """A task outside XTREME-R (a user's, BUCC) is reported by its main score alone (the report
-    takes one number per language); XTREME-R tasks combine their keys as XTREME-R declares."""
-    from xstilts.metrics import get_metric
-    from xstilts.metrics.xtreme_r import XTREME_R
-    from xstilts.tasks.registry import REGISTRY
-
-    task = REGISTRY.get(row.task)
-    if task is None or (row.layer is None and row.task in {t.name for t in XTREME_R.tasks}):
-        return True
-    return row.metric == get_metric(task.main_score).main
-
-
-def smoke_store_url() -> str:
-    """Smoke runs keep their rows in a store of their own (their node keys differ as well)."""
-    return f"sqlite:///{user_dir() / 'smoke' / 'results.sqlite'}"  # the store makes the folder when it writes
-
-
-def study_store_url(spec, store: str | None = None, smoke: bool = False) -> str | None:
-    """The results store a command reads or writes: --store, else a smoke run's own store (smoke rows
-    never reach the study's store, even one the spec's `store:` names), else the spec's `store:`,
-    else None (the default store)."""
-    return store or (smoke_store_url() if smoke else spec.store)
-
-
-def study_dir(spec, work_dir: Path | None = None, smoke: bool = False) -> Path:
-    """The study's folder: WORK_DIR itself, else <spec storage:>/<name>, else one under the user dir."""
-    if work_dir:
-        return Path(work_dir)
-    return Path(spec.storage or user_dir() / "studies") / (spec.name + ("-smoke" if smoke else ""))
-
-
 def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str | None = None,
               work_dir: Path | None = None, executor: str = "local", html: Path | None = None,
               console: Console | None = None, smoke: bool = False, model: str | None = None,
@@ -179,7 +136,7 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
     work = study_dir(spec, work_dir, smoke)
     root = data_root or spec.data_root
     if executor == "ray":
-        from xstilts.experiments.execute import RayExecutor
+        from xstilts.experiments.executor_ray import RayExecutor
 
         summary = RayExecutor(work, root, console=console, address=ray_address).run(plan, store)
     else:
@@ -227,7 +184,7 @@ def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, c
     from xstilts.experiments.publish import node_records, record_rows
     from xstilts.experiments.recommend import load_saved, recommendation_grids
     from xstilts.experiments.record import parts_grid
-    from xstilts.report.tables import to_rich
+    from xstilts.report.grid import to_rich
 
     if record is not None:
         rows = record_rows(record, plan)

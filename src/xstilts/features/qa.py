@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from xstilts.data.examples import QAExample
+from xstilts.errors import BadValue
 
 VERSION = 1
 
@@ -41,7 +42,7 @@ def _windows(examples, tokenizer, max_length: int, doc_stride: int, max_query_le
     """Yield (example index, input_ids, offsets, sequence ids) for every window."""
     budget = max_length - max_query_length - tokenizer.num_special_tokens_to_add(pair=True)
     if not 0 <= doc_stride < budget:
-        raise ValueError(f"doc_stride={doc_stride} must be in [0, {budget}): "
+        raise BadValue(f"doc_stride={doc_stride} must be in [0, {budget}): "
                          f"max_length - max_query_length - special tokens")
     if not examples:
         return

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from xstilts.metrics.registry import check_lengths, register
+from xstilts.errors import BadValue
 
 _ASCII_PUNCT = frozenset(string.punctuation)
 _EN_ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -70,7 +71,7 @@ def mixed_segmentation(text: str) -> list[str]:
 def normalize_mlqa(text: str, lang: str) -> str:
     """MLQA: lower, drop Unicode punctuation, drop `lang`'s articles, re-tokenise and join with spaces."""
     if lang not in _MLQA_ARTICLES:
-        raise ValueError(f"MLQA normalisation has no rules for language '{lang}' (known: {', '.join(MLQA_LANGUAGES)})")
+        raise BadValue(f"MLQA normalisation has no rules for language '{lang}' (known: {', '.join(MLQA_LANGUAGES)})")
     text = "".join(ch for ch in text.lower() if not _is_mlqa_punct(ch))
     if _MLQA_ARTICLES[lang] is not None:
         text = _MLQA_ARTICLES[lang].sub(" ", text)
@@ -89,7 +90,7 @@ def _token_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
 def _max_over_golds(prediction: str | None, golds: Sequence[str],
                     normalize: Callable[[str], str]) -> tuple[float, float]:
     if not golds:
-        raise ValueError("a question has no gold answers (use 'squad_v2' for unanswerable questions)")
+        raise BadValue("a question has no gold answers (use 'squad_v2' for unanswerable questions)")
     if prediction is None:
         return 0.0, 0.0
     pred = normalize(prediction)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Hashable, Mapping, Sequence
 
 from xstilts.metrics.registry import check_lengths, register
+from xstilts.errors import BadValue
 
 Pair = tuple[str, str]
 
@@ -30,7 +31,7 @@ def bucc_f1(predictions: Collection[Pair], references: Collection[Pair]) -> dict
     """P/R/F1 of mined (source id, target id) pairs against gold pairs, as evaluate.py `bucc_f1`."""
     mined, gold = {tuple(p) for p in predictions}, {tuple(g) for g in references}
     if not gold:
-        raise ValueError("bucc_f1: no gold pairs")
+        raise BadValue("bucc_f1: no gold pairs")
     correct = len(mined & gold)
     if correct == 0:
         return {"f1": 0.0, "precision": 0.0, "recall": 0.0}
@@ -59,7 +60,7 @@ def bucc_optimize(candidate_scores: Mapping[Pair, float], gold_pairs: Collection
     """
     gold = {tuple(g) for g in gold_pairs}
     if not gold:
-        raise ValueError("bucc_optimize: no gold pairs")
+        raise BadValue("bucc_optimize: no gold pairs")
     items = sorted(candidate_scores.items(), key=lambda item: -item[1])
     threshold, best_f1, correct = 0.0, 0.0, 0
     for i, (pair, score) in enumerate(items):
@@ -116,5 +117,5 @@ def lareqa_relevant(question_ids: Sequence[str], candidate_answers: Sequence[Col
             by_id.setdefault(qid, set()).add(j)
     missing = [q for q in question_ids if q not in by_id]
     if missing:
-        raise ValueError(f"no candidate answers question id(s) {missing[:5]}")
+        raise BadValue(f"no candidate answers question id(s) {missing[:5]}")
     return [by_id[q] for q in question_ids]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
+from xstilts.errors import BadValue, UnknownName
 
 CLASSIFICATION = "classification"
 STRUCTURED_PREDICTION = "structured prediction"
@@ -49,7 +50,7 @@ class Benchmark:
         for task in self.tasks:
             if task.name == name:
                 return task
-        raise KeyError(f"{self.name} has no task '{name}' (tasks: {', '.join(t.name for t in self.tasks)})")
+        raise UnknownName(f"{self.name} has no task '{name}' (tasks: {', '.join(t.name for t in self.tasks)})")
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -112,7 +113,7 @@ XTREME_R_PAPER = Benchmark("xtreme-r", _TASKS, retrieval="paper")
 def xtreme_r(retrieval: str = "official") -> Benchmark:
     """XTREME-R with the named retrieval category: 'official' (evaluate.py) or 'paper'."""
     if retrieval not in RETRIEVAL_CHOICES:
-        raise ValueError(f"unknown XTREME-R retrieval choice '{retrieval}' (choose {' or '.join(RETRIEVAL_CHOICES)})")
+        raise BadValue(f"unknown XTREME-R retrieval choice '{retrieval}' (choose {' or '.join(RETRIEVAL_CHOICES)})")
     return XTREME_R if retrieval == "official" else XTREME_R_PAPER
 
 

@@ -15,9 +15,8 @@ from xstilts.report.answer import headline, units_phrase
 from xstilts.report.setup import limits, metric_text
 from xstilts.report.stats import MIN_UNITS
 from xstilts.report.study import StudyReport
+from xstilts.report.grid import TEXT_COLUMNS, Grid
 from xstilts.report.tables import (
-    TEXT_COLUMNS,
-    Grid,
     alignment_grid,
     alignment_tests_grid,
     comparison_grid,

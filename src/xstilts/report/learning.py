@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from xstilts.report.grid import Grid
 from xstilts.store import ResultRow
 from xstilts.tasks import TaskDef, get_task
 
@@ -200,8 +201,6 @@ def _num(x: float | None, digits: int) -> str:
 def learning_grid(records: Sequence[LearningRecord], phase: Literal["intermediate", "finetune"] = "intermediate"):
     """The table that lets "equal learning" be checked: for phase 2 each condition's own-task dev
     score and final loss against chance; for phase 3 each run's English score."""
-    from xstilts.report.tables import Grid
-
     own = "own-task dev" if phase == "intermediate" else "English"
     grid = Grid(
         title=("Phase 2: did each intermediate run learn its own task?" if phase == "intermediate"

@@ -347,22 +347,9 @@ def _primary(design: Design, conditions: dict[str, ConditionInfo], units: Units,
             notes.append(f"primary comparison {p.label}: no rows for "
                          + ("its outcomes" if not outcomes else "one of its sides") + " (not computed)")
             continue
-
-        def score(members: list[str]) -> dict:
-            per: dict = defaultdict(list)
-            for c in members:
-                for name, is_probe in outcomes:
-                    by_unit = (probe_units if is_probe else units).get(c, {}).get(name, {})
-                    if not is_probe:
-                        by_unit = _zero_shot(by_unit, name)
-                    for u, vals in by_unit.items():
-                        per[u].append(statistics.fmean(vals.values()))
-            need = len(members) * len(outcomes)
-            partial.update(u for u, v in per.items() if len(v) != need)
-            return {u: {"all": statistics.fmean(v)} for u, v in per.items() if len(v) == need}
-
-        partial: set = set()  # units a side holds only some conditions of (one did not learn there)
-        a_units, b_units = score(sides[0]), score(sides[1])
+        (a_units, a_partial), (b_units, b_partial) = (_side_scores(side, outcomes, units, probe_units)
+                                                      for side in sides)
+        partial = a_partial | b_partial  # units a side holds only some conditions of (one did not learn there)
         if partial:
             notes.append(f"primary comparison {p.label}: unit{'s' * (len(partial) > 1)} "
                          f"{', '.join(str(u) for u in sorted(partial, key=str))} left out, as a side lacks one of its "
@@ -377,6 +364,23 @@ def _primary(design: Design, conditions: dict[str, ConditionInfo], units: Units,
             notes.append(f"primary comparison {p.label}: its sides share no complete unit (not computed)")
     decide(out, margin=design.margin, alpha=design.alpha)
     return out, notes
+
+
+def _side_scores(members: Sequence[str], outcomes: Sequence[tuple[str, bool]], units: Units, probe_units: Units
+                 ) -> tuple[dict, set]:
+    """unit -> {"all": a side's score} for the units holding every member condition on every outcome,
+    and the units that hold only some."""
+    per: dict = defaultdict(list)
+    for c in members:
+        for name, is_probe in outcomes:
+            by_unit = (probe_units if is_probe else units).get(c, {}).get(name, {})
+            if not is_probe:
+                by_unit = _zero_shot(by_unit, name)
+            for u, vals in by_unit.items():
+                per[u].append(statistics.fmean(vals.values()))
+    need = len(members) * len(outcomes)
+    return ({u: {"all": statistics.fmean(v)} for u, v in per.items() if len(v) == need},
+            {u for u, v in per.items() if len(v) != need})
 
 
 def _excluded(learning: Sequence, design: Design) -> tuple[set, set, list[str]]:

@@ -6,30 +6,19 @@ One builder per table keeps terminal and HTML showing the same numbers.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
 
 from rich.console import Console
-from rich.table import Table
 
 from xstilts.report.answer import headline
+from xstilts.report.grid import Grid, to_rich
+from xstilts.report.learning import learning_grid
 from xstilts.report.setup import limits
 from xstilts.report.stats import MIN_UNITS, Comparison, fmt_ci, fmt_p
 from xstilts.report.study import StudyReport
 from xstilts.console import make_console
 
-TEXT_COLUMNS = {"condition", "kind", "minus", "task"}
 STARS_NOTE = "* p<0.05, ** p<0.01, *** p<0.001 after Holm correction"
 NA_NOTE = f"n/a: fewer than {MIN_UNITS} units, so no p-value and no claim (see Limits)"
-
-
-@dataclass
-class Grid:
-    title: str
-    columns: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-    caption: str = ""
-    breaks: set[int] = field(default_factory=set)  # a rule after these row indices
-    signed: bool = True  # cells are differences: colour them by sign in HTML
 
 
 def _f(x: float | None, signed: bool = False) -> str:
@@ -252,15 +241,6 @@ def alignment_grid(report: StudyReport) -> Grid:
     return grid
 
 
-def to_rich(grid: Grid) -> Table:
-    table = Table(title=grid.title, caption=grid.caption, caption_justify="left")
-    for col in grid.columns:
-        table.add_column(col, justify="left" if col in TEXT_COLUMNS else "right", overflow="fold")
-    for i, row in enumerate(grid.rows):
-        table.add_row(*row, end_section=i in grid.breaks)
-    return table
-
-
 def print_report(report: StudyReport, console: Console | None = None) -> None:
     """The terminal view: the answer, the study's limits, the primary comparisons, runs left out, the comparison and its
     tests, English on its own, the pairs, translated vs source, alignment tests, the phase-2 learning
@@ -283,8 +263,6 @@ def print_report(report: StudyReport, console: Console | None = None) -> None:
         if comps:
             console.print(to_rich(grid(report)))
     if report.learning:
-        from xstilts.report.learning import learning_grid
-
         console.print(to_rich(learning_grid(report.learning)))
     console.print(report.benchmark.describe())
     if report.correlation:

@@ -24,14 +24,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, inspect, insert, or_, select, text, update
+from sqlalchemy import Engine, create_engine, event, inspect, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from xstilts.errors import StoreError
+from xstilts.errors import BadValue, StoreError
 from xstilts.paths import user_dir
 from xstilts.store.schema import Base, NodeRow, NodeTable, ResultRow, ResultTable, utcnow
 
@@ -68,7 +68,7 @@ def _open(path: str | Path, mode: str):
 
 
 def write_json(path: str | Path, records: list[dict[str, Any]]) -> None:
-    """Rows as `import_json` reads them back."""
+    """Rows as `xstilts report --from` reads them back (`experiments.record`)."""
     with _open(path, "wt") as f:
         json.dump(records, f, indent=None if Path(path).suffix == ".gz" else 1, ensure_ascii=False)
 
@@ -240,28 +240,9 @@ class ResultsStore:
         with Session(self.engine) as session:
             return [self._row(r) for r in session.scalars(stmt)]
 
-    def delete(self, **filters: Any) -> int:
-        """Delete rows matching the filters (at least one, so nothing is wiped by accident)."""
-        if not filters:
-            raise ValueError("delete() needs at least one filter")
-        with Session(self.engine) as session, session.begin():
-            return session.execute(delete(ResultTable).where(*self._where(filters))).rowcount
-
     def to_records(self, **filters: Any) -> list[dict[str, Any]]:
         """Matching rows as JSON-ready dicts, each with its key."""
         return [{"key": row.key(), **row.model_dump(mode="json")} for row in self.query(**filters)]
-
-    def export_json(self, path: str | Path, **filters: Any) -> int:
-        """Write matching rows to a JSON file (gzipped when it ends in .gz); returns how many."""
-        records = self.to_records(**filters)
-        write_json(path, records)
-        return len(records)
-
-    def import_json(self, path: str | Path) -> int:
-        """Upsert the rows of a file written by `export_json` (keys are recomputed, not trusted)."""
-        with _open(path, "rt") as f:
-            records = json.load(f)
-        return self.add(ResultRow.model_validate({k: v for k, v in r.items() if k != "key"}) for r in records)
 
     @staticmethod
     def _where(filters: dict[str, Any]) -> list[Any]:
@@ -271,7 +252,7 @@ class ResultsStore:
             if name not in columns:
                 close = difflib.get_close_matches(name, columns.keys(), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise ValueError(f"unknown result column '{name}'{hint}")
+                raise BadValue(f"unknown result column '{name}'{hint}")
             col = columns[name]
             if want is None:
                 clauses.append(col.is_(None))
@@ -287,24 +268,11 @@ class ResultsStore:
         data["created_at"] = _aware(data["created_at"])
         return ResultRow.model_validate(data)
 
-    # planner nodes; a node absent from the table has never started (node_status → None)
-
-    def node_status(self, key: str) -> str | None:
-        row = self.node(key)
-        return row.status if row else None
+    # planner nodes; a node absent from the table has never started (`node` → None)
 
     def node(self, key: str) -> NodeRow | None:
         found = self._nodes(NodeTable.key == key)
         return found[0] if found else None
-
-    def mark_running(self, key: str, kind: str, spec: dict[str, Any], owner: str | None = None) -> Lease:
-        """Record a node as started whoever holds it, clearing any earlier failure or outputs
-        (`claim` is the careful way); returns the new lease."""
-        self._writable()
-        with Session(self.engine) as session, session.begin():
-            attempt = (session.scalar(select(NodeTable.attempt).where(NodeTable.key == key)) or 0) + 1
-            _upsert(session, NodeTable, [dict(key=key, kind=kind, spec=spec, attempt=attempt, **_running(owner))])
-        return Lease(key, owner, attempt)
 
     def claim(self, key: str, kind: str, spec: dict[str, Any], owner: str, *, seen: NodeRow | None,
               ttl: float, take_from: str | None = None) -> tuple[Lease | None, NodeRow | None]:

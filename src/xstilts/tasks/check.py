@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xstilts.data import catalog, mapped
+from xstilts.data import catalog, formats, mapped
 from xstilts.errors import XstiltsError
 from xstilts.metrics import get_metric
 from xstilts.tasks.schema import HEADS, ROLES, TASK_TYPES, Source, TaskDef
@@ -32,7 +32,7 @@ def id_aligned(task: TaskDef) -> bool:
         return False
     if entry.fields:
         return mapped.kind_of(dict(entry.fields)) == "text"
-    return catalog.readers.get_format(entry.format).example_type.__name__ == "TextExample"
+    return formats.get_format(entry.format).example_type.__name__ == "TextExample"
 
 
 def _sources(task: TaskDef) -> list[Source]:

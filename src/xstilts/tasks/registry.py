@@ -6,9 +6,10 @@ import importlib
 import pkgutil
 from collections.abc import Iterable
 
-from xstilts.data.readers import did_you_mean
+from xstilts.data.formats import did_you_mean
 from xstilts.tasks import families
 from xstilts.tasks.schema import TaskDef
+from xstilts.errors import BadValue, UnknownName
 
 
 def build_registry(tasks: Iterable[TaskDef]) -> dict[str, TaskDef]:
@@ -16,7 +17,7 @@ def build_registry(tasks: Iterable[TaskDef]) -> dict[str, TaskDef]:
     registry: dict[str, TaskDef] = {}
     for task in tasks:
         if task.name in registry:
-            raise ValueError(f"task '{task.name}' is defined twice")
+            raise BadValue(f"task '{task.name}' is defined twice")
         registry[task.name] = task
     return registry
 
@@ -38,7 +39,7 @@ def register_user_tasks(tasks: Iterable[TaskDef]) -> None:
     user task of the same name is replaced (a task file edited and loaded again)."""
     for task in tasks:
         if task.name in BUILTIN:
-            raise ValueError(f"task '{task.name}' is built in; give yours another name")
+            raise BadValue(f"task '{task.name}' is built in; give yours another name")
         REGISTRY[task.name] = task
 
 
@@ -57,7 +58,7 @@ def canonical_name(name: str) -> str:
 def get_task(name: str) -> TaskDef:
     name = canonical_name(name)
     if name not in REGISTRY:
-        raise KeyError(f"unknown task '{name}'{did_you_mean(name, REGISTRY)}")
+        raise UnknownName(f"unknown task '{name}'{did_you_mean(name, REGISTRY)}")
     return REGISTRY[name]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+from xstilts.errors import BadValue, UnknownName
 
 TaskType = Literal["classification", "sentence-pair", "multiple_choice", "qa", "tagging", "bitext", "qa_retrieval"]
 TASK_TYPES: tuple[str, ...] = TaskType.__args__
@@ -104,7 +105,7 @@ class TaskDef:
     def head(self) -> str:
         """The head a fine-tuned model of this task gets (by type)."""
         if self.type not in HEADS:
-            raise ValueError(f"task '{self.name}' ({self.type}) is only probed, never fine-tuned")
+            raise BadValue(f"task '{self.name}' ({self.type}) is only probed, never fine-tuned")
         return HEADS[self.type]
 
     @property
@@ -118,12 +119,13 @@ class TaskDef:
         """Every evaluation source of one language (a probe may read several splits as one)."""
         found = tuple(s for s in self.eval if s.lang == lang)
         if not found:
-            raise KeyError(f"task '{self.name}' has no language '{lang}' (languages: {', '.join(self.languages)})")
+            raise UnknownName(f"task '{self.name}' has no language '{lang}' (languages: {', '.join(self.languages)})",
+                              field="langs")
         return found
 
     def eval_source(self, lang: str) -> Source:
         for s in self.eval:
             if s.lang == lang:
                 return s
-        raise KeyError(f"task '{self.name}' has no evaluation language '{lang}' "
-                       f"(languages: {', '.join(self.languages)})")
+        raise UnknownName(f"task '{self.name}' has no evaluation language '{lang}' "
+                          f"(languages: {', '.join(self.languages)})", field="langs")

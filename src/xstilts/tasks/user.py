@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from xstilts.data import catalog, mapped, readers
+from xstilts.data import catalog, formats, mapped
 from xstilts.data.hf import HFRef
 from xstilts.located import SpecError, _line_of, compose, problems as located_problems
 from xstilts.tasks import check
@@ -129,8 +129,8 @@ def _shape(tf: TaskFile) -> list[Located]:
         out.append((("format",), "a Hugging Face source is read through the field mapping: leave 'format' out"))
     elif not hf and fmt is None:
         out.append((("format",), f"required: {', '.join(MAPPED)} (with fields) or a registered format"))
-    elif fmt is not None and fmt not in readers.FORMATS:
-        out.append((("format",), f"unknown format '{fmt}'{readers.did_you_mean(fmt, readers.FORMATS)}"))
+    elif fmt is not None and fmt not in formats.FORMATS:
+        out.append((("format",), f"unknown format '{fmt}'{formats.did_you_mean(fmt, formats.FORMATS)}"))
     mapped_fmt = hf or fmt in MAPPED
     kinds = KIND_OF_TYPE[tf.type]
     if mapped_fmt:
@@ -146,7 +146,7 @@ def _shape(tf: TaskFile) -> list[Located]:
             out.append((("fields",), "a sentence-pair task maps 'text' and 'text_b'"))
         elif tf.type == "bitext" and mapped.kind_of(tf.fields) == "text" and "id" not in tf.fields:
             out.append((("fields",), "bitext from one text column per language aligns rows by 'id': map it"))
-    elif fmt in readers.FORMATS:
+    elif fmt in formats.FORMATS:
         if tf.fields:
             out.append((("fields",), f"format {fmt} has fixed fields; a mapping is for {', '.join(MAPPED)}"))
         allowed = FORMATS_OF_TYPE.get(tf.type, ())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, model_validator
+from xstilts.errors import BadValue
 
 
 class TrainConfig(BaseModel):
@@ -70,5 +71,5 @@ class TrainConfig(BaseModel):
     @model_validator(mode="after")
     def _one_length(self) -> "TrainConfig":
         if (self.max_steps is None) == (self.epochs is None):
-            raise ValueError("give exactly one of max_steps and epochs")
+            raise BadValue("give exactly one of max_steps and epochs")
         return self

@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
-from ..errors import XstiltsError
+from ..errors import BadValue, XstiltsError
 from . import tracking
 from .checkpoint import (
     atomic_dir,
@@ -167,7 +167,7 @@ def train(
     multi = isinstance(train_features, Mapping)
     tasks = dict(train_features) if multi else {"train": train_features}
     if not all(tasks.values()):
-        raise ValueError(f"no training features for task(s) {[t for t, f in tasks.items() if not f]}")
+        raise BadValue(f"no training features for task(s) {[t for t, f in tasks.items() if not f]}")
 
     # --- device, precision and trackers ----------------------------------------------
     bf16 = torch.cuda.is_available() if config.bf16 is None else config.bf16

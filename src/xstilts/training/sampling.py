@@ -11,6 +11,7 @@ from typing import Literal
 import torch
 
 from .collate import LengthGroupedSampler
+from xstilts.errors import BadValue
 
 
 class BatchStream:
@@ -53,13 +54,13 @@ def task_probabilities(
     rest = {t: n for t, n in sizes.items() if t not in fixed}
     left = 1.0 - sum(fixed.values())
     if left <= 0 or (not rest and left > 1e-9):
-        raise ValueError(f"fixed task shares {fixed} leave {left:.2f} for {sorted(rest) or 'no other task'}")
+        raise BadValue(f"fixed task shares {fixed} leave {left:.2f} for {sorted(rest) or 'no other task'}")
     if rule == "proportional":
         weights = {t: float(min(n, cap) if cap else n) for t, n in rest.items()}
     elif rule == "temperature":
         weights = {t: float(n) ** (1.0 / temperature) for t, n in rest.items()}
     else:
-        raise ValueError(f"unknown task sampling rule {rule!r}")
+        raise BadValue(f"unknown task sampling rule {rule!r}")
     total = sum(weights.values())
     return {**{t: left * w / total for t, w in weights.items()}, **fixed}
 

@@ -36,7 +36,7 @@ _context: list[dict[str, Any]] = []  # innermost last: {"name", "project", "conf
 
 def parse(value: str | Sequence | None) -> tuple[str, ...]:
     """Tracker names from a comma list ('tensorboard,mlflow'), each checked to be known and installed."""
-    from ..data.readers import did_you_mean
+    from ..data.formats import did_you_mean
 
     if value is None:
         return ()
