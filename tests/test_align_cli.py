@@ -42,6 +42,7 @@ def test_align_rejects_unknown_names(tiny_model_dir, data_root):
     assert result.exit_code == 2 and "unknown probe(s) ['bucc2']; did you mean 'bucc'" in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_me5_small_tatoeba_accuracy_is_in_the_published_range(data_root, tmp_path):
     """multilingual-e5-small scores in the mid-to-high 90s on Tatoeba for high-resource

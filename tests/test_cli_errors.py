@@ -108,6 +108,7 @@ def test_report_with_no_rows_says_why_and_writes_nothing(spec, data_root, tmp_pa
     assert sorted(tmp_path.rglob("*")) == before
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_run_marks_the_node_interrupted(spec, data_root, tmp_path):
     env = {**os.environ, "COLUMNS": "300"}
     cmd = [XSTILTS, "run", str(spec), "--data-root", str(data_root), "--store", f"sqlite:///{tmp_path / 'r.sqlite'}",

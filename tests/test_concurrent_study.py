@@ -22,6 +22,7 @@ def _cli(spec, data_root, store, work, env):
             f"sqlite:///{store}", "--work-dir", str(work), "--html", str(work / "report.html")]
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_train_each_node_once_with_the_rows_of_one(tiny_model_dir, data_root, tmp_path):
     spec = tmp_path / "study.yaml"
     spec.write_text(SPEC.format(model=tiny_model_dir, task="udpos"))

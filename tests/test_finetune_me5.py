@@ -12,6 +12,7 @@ LANGS = ("en", "af", "ru")
 N_EVAL = 100
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_me5_udpos_transfers_above_majority_baseline(data_root, tmp_path):
     hp = hparams("udpos", max_steps=60, lr=1e-4, batch_size=16, max_length=64, max_train_examples=500,

@@ -201,6 +201,7 @@ def test_a_task_file_loaded_again_is_read_again(tmp_path):
     ("lowres-vs-english-pilot", {("mnli", "xnli")}),
     ("full", {("mnli", "xnli"), ("squad_v2", "xquad"), ("squad_v2", "mlqa"), ("squad_v2", "lareqa")}),
 ])
+@pytest.mark.slow
 def test_shipped_specs_declare_exactly_the_overlap_they_have(data_root, name, declared):
     """MNLI dev_matched is XNLI's English training file in this data root, and the SQuAD 2.0 dev
     half XQuAD's, MLQA's and LAReQA's; every other overlap of a shipped spec is chance."""

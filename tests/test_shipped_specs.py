@@ -66,6 +66,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
 def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, tmp_path, one_thread):
@@ -132,6 +133,7 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     assert set(rec.signals) == {"alignment", "logme", "hscore", "proximity", "combined"} and rec.grid_seconds > 0
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_the_study_run_in_parts_merges_into_the_whole(xlmr_tiny, data_root, tmp_path, one_thread, monkeypatch):
     """experiments/lowres-vs-english.yaml as its record was made: part by part (`run --seeds`), each

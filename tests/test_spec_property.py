@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -59,6 +60,7 @@ def specs(draw) -> dict:
     return spec
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=specs())
 def test_every_spec_validate_accepts_runs_every_node_kind(spec, tiny_model_dir, data_root, tmp_path_factory):

@@ -33,6 +33,7 @@ def _run(spec, data_root, tmp_path, *extra):
                                     "--html", str(tmp_path / "report.html"), *extra])
 
 
+@pytest.mark.slow
 def test_study_runs_end_to_end_and_a_rerun_repeats_nothing(tiny_model_dir, data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
     spec = tmp_path / "study.yaml"
@@ -88,6 +89,7 @@ def test_mlm_languages_map_to_text_sources():
         mlm_tasks_for(["xx"])
 
 
+@pytest.mark.slow
 def test_two_studies_with_the_same_condition_names_share_a_store_apart(tiny_model_dir, data_root, tmp_path,
                                                                      monkeypatch):
     from xstilts.experiments.plan import validate

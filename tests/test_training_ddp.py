@@ -97,6 +97,7 @@ def two(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["single", "multi"])
 def test_two_processes_train_like_one(two, name):
     one = torch.load(two / "one" / f"{name}.pt")

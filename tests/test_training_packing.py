@@ -85,6 +85,7 @@ def test_split_parts_respect_the_budget_and_loss_terms_count_labels():
     assert loss_terms(Collator(pad_id=1)([{"input_ids": [0, 2], "labels": 1}] * 5)) == 5
 
 
+@pytest.mark.slow
 def test_compiled_run_matches_and_may_resume_uncompiled(tmp_path):
     eager = run(tmp_path, "eager", packing=True, pack_length=64, bucket=16)
     compiled = run(tmp_path, "compiled", packing=True, pack_length=64, bucket=16, compile=True)
