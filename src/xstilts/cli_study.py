@@ -337,8 +337,10 @@ def export(
 def _published_hint(spec: Path, name: str) -> str:
     """Where a published record of the study lies (results/NAME beside the spec's folder, or under
     the working directory): a new user has no store of their own but the committed record."""
+    from .experiments.record import is_record
+
     for where in (Path("results") / name, spec.resolve().parent.parent / "results" / name):
-        if (where / "rows.json.gz").is_file() or (where / "parts").is_dir():
+        if is_record(where):
             shown = os.path.relpath(where)
             return f". Its published record is in {shown}: `xstilts report --from {shown}` reports it"
     return ""

@@ -99,7 +99,7 @@ class Failure:
     @classmethod
     def of(cls, exc: BaseException) -> Failure:
         full = is_disk_full(exc)
-        return cls(line=(f"{type(exc).__name__}: {exc}".strip().splitlines() or [type(exc).__name__])[0],
+        return cls(line=f"{type(exc).__name__}: {exc}".splitlines()[0],
                    traceback="".join(traceback.format_exception(exc)), disk_full=full,
                    path=_filename(exc) if full else None, ours=str(exc) if isinstance(exc, DiskFullError) else None)
 
@@ -475,7 +475,6 @@ def _final_paths(attempt: Path, final: Path) -> Iterator[None]:
         yield
     finally:
         sys.stdout, sys.stderr = stdout, stderr
-
 
 
 

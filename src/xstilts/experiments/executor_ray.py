@@ -70,7 +70,7 @@ class RayExecutor:
                         try:
                             outcome = ray.get(ref)
                         except Exception as e:  # noqa: BLE001 - a worker that died past its retries fails its node only
-                            outcome = ("failed", Failure(f"{type(e).__name__}: {e}".splitlines()[0], str(e)), [])
+                            outcome = ("failed", Failure.of(e), [])
                         if not book.finish(node, *outcome):
                             waiting.append(node)
             except KeyboardInterrupt:

@@ -317,7 +317,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
             continue
         if not any(t.task == p.after for t in spec.targets if isinstance(t, TaskTarget)):
             raise UnknownName(f"probe {p.probe}: after '{p.after}', which is not a target task of this spec "
-                           f"(add `- task: {p.after}` to targets)")
+                              f"(add `- task: {p.after}` to targets)")
         for c in spec.conditions:
             for seed, unit in finetune_seeds(spec, seeds, smoke):
                 if seed == unit:  # the unit's first fine-tuning run: one fine-tuned encoder per unit

@@ -42,6 +42,7 @@ from xstilts.metrics.ranking import top_k
 from xstilts.metrics.transferability import hscore, logme
 from xstilts.paths import data_root as resolve_root
 from xstilts.report.grid import Grid
+from xstilts.report.learning import learning_records, not_learned
 from xstilts.report.xtreme import language_scores
 from xstilts.store import ResultsStore
 from xstilts.tasks import get_task
@@ -421,12 +422,15 @@ def load_saved(folder: Path) -> list[Recommendation]:
     return out
 
 
-def _left_out(nodes: Sequence[dict], rows: Sequence, smoke: bool) -> dict[str, str]:
-    """Node key -> why, for the runs the report leaves out (a run that did not learn, and every node
-    built on a phase-2 encoder that did not); none in a smoke run, where nothing learns."""
-    from xstilts.report.learning import learning_records, not_learned
-
-    return {} if smoke else not_learned(learning_records(nodes, rows), nodes)
+def _left_out(nodes: Sequence[dict], rows: Sequence, smoke: bool) -> tuple[dict[str, str], list[str]]:
+    """What the report leaves out: node key -> why, for each run that did not learn and every node
+    built on a phase-2 encoder that did not; and the runs themselves, said in words. Nothing in a
+    smoke run, where nothing learns."""
+    if smoke:
+        return {}, []
+    records = learning_records(nodes, rows)
+    left_out = not_learned(records, nodes)
+    return left_out, sorted({left_out[r.node] for r in records if not r.learned})
 
 
 def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[str] | None, *,
@@ -459,12 +463,12 @@ def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[
                                f"(its targets: {', '.join(sorted(targets))})")
     if rec_ is not None:
         rows, times, encoders = record_rows(rec_, plan), record_times(rec_), None
-        left_out = _left_out(rec_.nodes, rows, smoke)
+        left_out, runs = _left_out(rec_.nodes, rows, smoke)
     else:
         store = ResultsStore(study_store_url(plan.spec, store_url, smoke), read_only=True)
         done = {n.key: n for n in store.nodes("done")}
         rows, times = study_rows(plan, store)[0], store_times(plan, store)
-        left_out = _left_out(node_records(plan, store), rows, smoke)
+        left_out, runs = _left_out(node_records(plan, store), rows, smoke)
         trained = [(node.meta["condition"], key) for key, node in plan.nodes.items()
                    if node.kind == "intermediate" and key in done]
         missing = [c.name for c in plan.spec.conditions if c.kind != "none" and c.name not in dict(trained)]
@@ -476,9 +480,6 @@ def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[
             if key not in left_out:
                 encoders.setdefault(condition, done[key].outputs["encoder"])
     if left_out:
-        from xstilts.report.learning import BUILT_ON
-
-        runs = sorted({why for why in left_out.values() if not why.startswith(BUILT_ON)})
         console.print(f"[yellow]left out, as in the report: {len(left_out)} nodes of {len(runs)} run(s) that did not "
                       f"learn ({'; '.join(runs)}) and the nodes built on them[/]", soft_wrap=True)
         rows = [r for r in rows if r.protocol.get("node") not in left_out]

@@ -64,6 +64,11 @@ def part_folders(folder: Path) -> list[Path]:
     return sorted(p for p in where.iterdir() if p.is_dir()) if where.is_dir() else []
 
 
+def is_record(folder: str | Path) -> bool:
+    """Whether FOLDER holds a published study: its own rows, or parts to merge."""
+    return (Path(folder) / "rows.json.gz").is_file() or bool(part_folders(Path(folder)))
+
+
 def load_record(folder: str | Path) -> Record:
     """Read a published record, merging its parts when it has them; one clear line when the
     folder is not one, or when its parts are not one study."""

@@ -178,9 +178,6 @@ def learning_records(nodes: Iterable[Mapping], rows: Sequence[ResultRow] = ()) -
     return out
 
 
-BUILT_ON = "phase 2 did not learn"  # how not_learned names a node built on an encoder that did not learn
-
-
 def not_learned(records: Sequence[LearningRecord], nodes: Iterable[Mapping]) -> dict[str, str]:
     """Node key -> why, for every node a comparison must leave out: a training node that did not
     learn, and every node built on a phase-2 encoder that did not."""
@@ -190,7 +187,7 @@ def not_learned(records: Sequence[LearningRecord], nodes: Iterable[Mapping]) -> 
     for node in nodes:
         for dep in node.get("deps", ()):
             if dep in bad:
-                out.setdefault(node["key"], f"{BUILT_ON} ({bad[dep]})")
+                out.setdefault(node["key"], f"phase 2 did not learn ({bad[dep]})")
     return out
 
 

@@ -329,9 +329,10 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float] | No
     permutation p-value."""
     if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
         return None
-    rho = float(sps.spearmanr(x, y).statistic)
+    res = sps.spearmanr(x, y)
+    rho = float(res.statistic)
     if len(x) > EXACT_SPEARMAN:
-        return rho, float(sps.spearmanr(x, y).pvalue)
+        return rho, float(res.pvalue)
     exact = sps.permutation_test((np.asarray(x, float), np.asarray(y, float)),
                                  lambda a, b: sps.spearmanr(a, b).statistic, permutation_type="pairings",
                                  n_resamples=math.inf, alternative="two-sided")
