@@ -138,7 +138,7 @@ def test_only_xstilts_errors_are_bad_input():
     else is a bug of ours or a library's, said as an internal error (exit 1) with the way to report it."""
     from xstilts.cli_common import _explain
     from xstilts.errors import BadValue, UnknownName
-    from xstilts.experiments.hparams import HParamsError
+    from xstilts.training.hparams import HParamsError
 
     assert _explain(UnknownName("unknown task 'xnlii'; did you mean 'xnli'?")) == (
         "unknown task 'xnlii'; did you mean 'xnli'?", None, 2)  # no KeyError quotes

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from xstilts.errors import XstiltsError
-from xstilts.experiments.executor_ray import check_shared_storage
-from xstilts.experiments.study import run_study
+from xstilts.orchestration.executor_ray import check_shared_storage
+from xstilts.orchestration.study import run_study
 from xstilts.store import ResultsStore
 from tests.test_study import SPEC
 

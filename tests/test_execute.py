@@ -16,10 +16,11 @@ import pytest
 from rich.console import Console
 
 from xstilts.errors import DiskFullError, XstiltsError
-from xstilts.experiments.execute import LocalExecutor, register_runner
-from xstilts.experiments.executor_ray import RayExecutor
+from xstilts.orchestration.execute import LocalExecutor
+from xstilts.orchestration.runners import Runner
+from xstilts.orchestration.executor_ray import RayExecutor
 from xstilts.store import ResultsStore
-from xstilts.experiments.plan import Plan
+from xstilts.orchestration.plan import Plan
 from xstilts.provenance import code_hash
 from tests.toy import toy_plan
 
@@ -39,7 +40,8 @@ def test_resume_after_sigkill_repeats_no_finished_node(tmp_path):
         import sys, time
         from pathlib import Path
         from rich.console import Console
-        from xstilts.experiments.execute import LocalExecutor, register_runner
+        from xstilts.orchestration.execute import LocalExecutor
+        from xstilts.orchestration.runners import Runner
         from xstilts.store import ResultsStore
 
         tmp = Path(sys.argv[1])
@@ -52,9 +54,9 @@ def test_resume_after_sigkill_repeats_no_finished_node(tmp_path):
                 f.write(node.label + "\\n")
             return {"value": "".join(d["value"] for d in deps.values()) + node.label}
 
-        register_runner("toy", toy)
+        runners = {"toy": Runner(toy)}
         plan = toy_plan({"A": [], "B": ["A"], "C": ["A"], "D": ["C"], "E": []})
-        LocalExecutor(tmp / "work", console=Console(quiet=True)).run(plan, ResultsStore(f"sqlite:///{tmp}/s.sqlite"))
+        LocalExecutor(tmp / "work", console=Console(quiet=True), runners=runners).run(plan, ResultsStore(f"sqlite:///{tmp}/s.sqlite"))
     '''))
     (tmp_path / "slow").touch()
     env = {**os.environ, "XSTILTS_CACHE": str(tmp_path / "cache")}
@@ -88,19 +90,19 @@ def test_failure_is_recorded_and_blocks_only_dependents(tmp_path):
             raise RuntimeError("C broke")
         return _concat(node, deps, ctx)
 
-    register_runner("toy", flaky)
+    runners = {"toy": Runner(flaky)}
     store = ResultsStore("sqlite://")
     plan = toy_plan(EDGES)
     key = {n.label: n.key for n in plan.nodes.values()}
-    summary = LocalExecutor(tmp_path, console=QUIET).run(plan, store)
+    summary = LocalExecutor(tmp_path, console=QUIET, runners=runners).run(plan, store)
     assert sorted(summary.done) == sorted(key[x] for x in "ABE")
     assert list(summary.failed) == [key["C"]] and summary.blocked == [key["D"]]
     failed = store.nodes("failed")[0]
     assert failed.key == key["C"] and "RuntimeError: C broke" in failed.error and "Traceback" in failed.error
     assert store.node(key["D"]) is None
 
-    register_runner("toy", _concat)  # fixed: only C and D run now
-    summary = LocalExecutor(tmp_path, console=QUIET).run(plan, store)
+    runners = {"toy": Runner(_concat)}  # fixed: only C and D run now
+    summary = LocalExecutor(tmp_path, console=QUIET, runners=runners).run(plan, store)
     assert sorted(summary.done) == sorted([key["C"], key["D"]]) and len(summary.skipped) == 3
 
 
@@ -112,20 +114,20 @@ def test_invalid_outputs_rerun_and_context(tmp_path):
         ctx.node_dir.mkdir(parents=True)
         return {"checkpoint": str(ctx.node_dir)}
 
-    register_runner("ckpt", writes_dir, is_valid=lambda out: Path(out["checkpoint"]).is_dir())
+    runners = {"ckpt": Runner(writes_dir, is_valid=lambda out: Path(out["checkpoint"]).is_dir())}
     store = ResultsStore("sqlite://")
     plan = toy_plan({"A": [], "B": []}, kind="ckpt")
-    LocalExecutor(tmp_path, console=QUIET).run(plan, store)
+    LocalExecutor(tmp_path, console=QUIET, runners=runners).run(plan, store)
     a = next(n for n in store.nodes("done") if n.spec["label"] == "A")
     assert Path(a.outputs["checkpoint"]).parent == tmp_path / "ckpt"
     os.rmdir(a.outputs["checkpoint"])  # the checkpoint vanished: A must run again, B not
-    summary = LocalExecutor(tmp_path, console=QUIET).run(plan, store)
+    summary = LocalExecutor(tmp_path, console=QUIET, runners=runners).run(plan, store)
     assert seen == ["A", "B", "A"] and len(summary.skipped) == 1
 
 
 def test_missing_runner_stops_before_running(tmp_path):
-    with pytest.raises(XstiltsError, match="no runner registered for node kind 'nope'"):
-        LocalExecutor(tmp_path, console=QUIET).run(toy_plan({"A": []}, kind="nope"), ResultsStore("sqlite://"))
+    with pytest.raises(XstiltsError, match="no runner for node kind 'nope'"):
+        LocalExecutor(tmp_path, console=QUIET, runners={"toy": Runner(_concat)}).run(toy_plan({"A": []}, kind="nope"), ResultsStore("sqlite://"))
 
 
 def test_ray_executor_runs_the_dag(tmp_path):
@@ -136,13 +138,13 @@ def test_ray_executor_runs_the_dag(tmp_path):
             raise ValueError("C broke")
         return {"value": "".join(d["value"] for d in deps.values()) + node.label}
 
-    register_runner("toy", flaky)
+    runners = {"toy": Runner(flaky)}
     store = ResultsStore("sqlite://")
     plan = toy_plan({**EDGES, "F": ["B", "E"]})
     key = {n.label: n.key for n in plan.nodes.values()}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        summary = RayExecutor(tmp_path, console=QUIET).run(plan, store)
+        summary = RayExecutor(tmp_path, console=QUIET, runners=runners).run(plan, store)
     finally:
         ray.shutdown()
     assert sorted(summary.done) == sorted(key[x] for x in "ABEF")
@@ -170,13 +172,13 @@ def _counting(tmp_path, delay=0.0, fail=()):
 
 def _two_runners(tmp_path, plan, runner, stagger=0.0):
     """Two executors in two threads, each with its own ResultsStore on one SQLite file."""
-    register_runner("toy", runner)
+    runners = {"toy": Runner(runner)}
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     summaries = [None, None]
 
     def go(i):
         time.sleep(stagger * i)
-        summaries[i] = LocalExecutor(tmp_path / "work", console=QUIET).run(plan, ResultsStore(url))
+        summaries[i] = LocalExecutor(tmp_path / "work", console=QUIET, runners=runners).run(plan, ResultsStore(url))
 
     threads = [threading.Thread(target=go, args=(i,)) for i in (0, 1)]
     for t in threads:
@@ -232,9 +234,9 @@ def test_dead_runners_node_is_taken_over_and_resumed(tmp_path):
         seen.append((ctx.node_dir.name, (ctx.node_dir / "partial.txt").read_text()))
         return {"dir": str(ctx.node_dir)}
 
-    register_runner("toy", resumes)
+    runners = {"toy": Runner(resumes)}
     started = time.monotonic()
-    summary = LocalExecutor(tmp_path / "work", console=QUIET, lease_seconds=1.5).run(plan, store)
+    summary = LocalExecutor(tmp_path / "work", console=QUIET, lease_seconds=1.5, runners=runners).run(plan, store)
     assert time.monotonic() - started >= 1.0  # waited for the lease to expire
     assert seen == [(f".{node.key[:16]}.attempt2", "step 3")] and summary.done == [node.key]
     done = store.node(node.key)
@@ -255,8 +257,8 @@ def test_a_runner_that_lost_its_lease_does_not_overwrite_the_new_holder(tmp_path
             store.mark_done(node.key, {"value": "theirs"}, lease)
         return _concat(node, deps, ctx)
 
-    register_runner("toy", overtaken)
-    summary = LocalExecutor(tmp_path / "work", console=QUIET).run(plan, store)
+    runners = {"toy": Runner(overtaken)}
+    summary = LocalExecutor(tmp_path / "work", console=QUIET, runners=runners).run(plan, store)
     assert store.node(key["A"]).outputs == {"value": "theirs"} and store.node(key["A"]).owner == "other"
     assert summary.elsewhere == [key["A"]] and summary.done == [key["B"]]
     assert store.node(key["B"]).outputs == {"value": "theirsB", "code": code_hash()}
@@ -275,7 +277,8 @@ def test_ctrl_c_marks_the_node_interrupted_and_a_rerun_runs_it(tmp_path):
         from pathlib import Path
         from rich.console import Console
         from xstilts.errors import Interrupted
-        from xstilts.experiments.execute import LocalExecutor, register_runner
+        from xstilts.orchestration.execute import LocalExecutor
+        from xstilts.orchestration.runners import Runner
         from xstilts.store import ResultsStore
 
         tmp = Path(sys.argv[1])
@@ -286,9 +289,9 @@ def test_ctrl_c_marks_the_node_interrupted_and_a_rerun_runs_it(tmp_path):
                 time.sleep(120)  # Ctrl-C here
             return {"value": node.label}
 
-        register_runner("toy", toy)
+        runners = {"toy": Runner(toy)}
         try:
-            LocalExecutor(tmp / "work", console=Console(quiet=True)).run(
+            LocalExecutor(tmp / "work", console=Console(quiet=True), runners=runners).run(
                 toy_plan({"A": [], "B": ["A"]}), ResultsStore(f"sqlite:///{tmp}/s.sqlite"))
         except Interrupted as e:
             print(e)
@@ -319,16 +322,16 @@ def test_a_full_disk_stops_the_run_with_one_line(tmp_path):
             f.flush()
         return {}
 
-    register_runner("toy", fills_disk)
+    runners = {"toy": Runner(fills_disk)}
     store = ResultsStore("sqlite://")
     plan = toy_plan({"A": [], "B": []})
     with pytest.raises(DiskFullError, match=r"^the disk is full: toy A could not write .*MB free there\); free"):
-        LocalExecutor(tmp_path, console=QUIET).run(plan, store)
+        LocalExecutor(tmp_path, console=QUIET, runners=runners).run(plan, store)
     assert [n.status for n in store.nodes()] == ["failed"]  # B never started
 
 
 def test_ray_resources_follow_the_spec_per_node_kind():
-    from xstilts.experiments.spec import parse_spec
+    from xstilts.orchestration.spec import parse_spec
 
     spec = parse_spec("name: s\nconditions: [{name: none, kind: none}]\ntargets: [{task: xnli}]\n"
                       "resources: {num_cpus: 2, intermediate: {num_gpus: 1}, finetune: {num_gpus: 0.5},"
@@ -354,9 +357,9 @@ def test_a_full_disk_in_the_model_cache_names_the_cache_not_the_study(tmp_path):
     def converts(node, deps, ctx):  # as me5.ensure_me5 raises it
         raise Full(said) from OSError(28, "No space left on device")
 
-    register_runner("toy", converts)
+    runners = {"toy": Runner(converts)}
     with pytest.raises(DiskFullError) as e:
-        LocalExecutor(tmp_path, console=QUIET).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
+        LocalExecutor(tmp_path, console=QUIET, runners=runners).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
     assert str(e.value) == f"toy A: {said}" and str(tmp_path) not in str(e.value)
 
 
@@ -369,15 +372,15 @@ def test_a_failure_is_data_the_full_disk_names_the_file_it_refused(tmp_path):
     def writes(node, deps, ctx):
         raise OSError(errno.ENOSPC, "No space left on device", str(refused))
 
-    register_runner("toy", writes)
+    runners = {"toy": Runner(writes)}
     with pytest.raises(DiskFullError, match=f"could not write {refused} \\("):
-        LocalExecutor(tmp_path / "work", console=QUIET).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
+        LocalExecutor(tmp_path / "work", console=QUIET, runners=runners).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
 
     def breaks(node, deps, ctx):
         raise RuntimeError("first line\nsecond line")
 
-    register_runner("toy", breaks)
-    summary = LocalExecutor(tmp_path / "w2", console=QUIET).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
+    runners = {"toy": Runner(breaks)}
+    summary = LocalExecutor(tmp_path / "w2", console=QUIET, runners=runners).run(toy_plan({"A": []}), ResultsStore("sqlite://"))
     [failure] = summary.failed.values()
     assert failure.line == "RuntimeError: first line" and not failure.disk_full
     assert failure.traceback.startswith("Traceback") and "second line" in failure.traceback

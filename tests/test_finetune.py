@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.tiny import hparams, tiny_encoder, tiny_tokenizer
-from xstilts.experiments.finetune import drop_checkpoints, run_evaluate, run_finetune
+from xstilts.recipes.finetune import drop_checkpoints, run_evaluate, run_finetune
 from xstilts.store import ResultsStore
 from xstilts.training import TrainingInterrupted
 

@@ -6,7 +6,7 @@ import pytest
 
 from xstilts.data import catalog
 from tests.tiny import hparams
-from xstilts.experiments.finetune import run_finetune
+from xstilts.recipes.finetune import run_finetune
 
 LANGS = ("en", "af", "ru")
 N_EVAL = 100

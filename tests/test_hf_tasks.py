@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from xstilts.experiments.spec import SpecError, load_spec, load_spec_tasks
+from xstilts.orchestration.spec import SpecError, load_spec, load_spec_tasks
 from xstilts.tasks import get_task
 from xstilts.tasks.data import read_source
 
@@ -115,7 +115,7 @@ def test_a_hub_dataset_needs_a_revision(tmp_path):
 
 @pytest.mark.integration
 def test_a_study_trains_probes_and_reports_on_a_local_hf_dataset(hf_dir, tmp_path, tiny_model_dir, data_root):
-    from xstilts.experiments.study import run_study
+    from xstilts.orchestration.study import run_study
     from xstilts.store import ResultsStore
 
     spec = tmp_path / "study.yaml"

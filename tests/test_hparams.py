@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from tests.tiny import hparams
-from xstilts.experiments.finetune import run_finetune
-from xstilts.experiments.hparams import HParamsError, resolve
-from xstilts.experiments.spec import Train
+from xstilts.recipes.finetune import run_finetune
+from xstilts.training.hparams import HParamsError, resolve
+from xstilts.orchestration.spec import Train
 from xstilts.models.encoders import load_encoder
 from xstilts.tasks import Recipe
 

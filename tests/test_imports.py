@@ -1,7 +1,12 @@
-"""The package's imports flow one way. Every import counts, at module level or inside a function
-(a function-level import hides a cycle, it does not remove it); only `if TYPE_CHECKING:` ones are
-left out. The library (data, tasks, models, features, training, evaluation, metrics, store,
-report) never imports the study engine (`experiments`) or the command line."""
+"""The package's imports flow one way, down its layers. Every import counts, at module level or
+inside a function (a function-level import hides a cycle, it does not remove it); only
+`if TYPE_CHECKING:` ones are left out.
+
+Layers, bottom up: the library (data, tasks, models, features, training, evaluation, metrics,
+store, report, and the top-level helpers), the recipes (phase 2, phase 3, probes), orchestration
+(spec, plan, executors: the only code that knows node kinds), recommend, the command line. A
+module imports its own layer and those below; a recipe is imported only by the runners and the
+command line."""
 
 from __future__ import annotations
 
@@ -9,8 +14,15 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-LIBRARY = ("data", "tasks", "models", "features", "training", "evaluation", "metrics", "store", "report")
-ABOVE = ("xstilts.experiments", "xstilts.cli", "xstilts.cli_data")
+LAYERS = ("library", "recipes", "orchestration", "recommend", "cli")
+
+
+def layer(module: str) -> int:
+    """The layer of a module of the package: its package below xstilts, the CLI's modules by name."""
+    part = module.split(".")[1] if "." in module else ""
+    if part.startswith("cli"):
+        return LAYERS.index("cli")
+    return LAYERS.index(part) if part in LAYERS else 0
 
 
 def _modules() -> dict[str, Path]:
@@ -101,14 +113,27 @@ def test_the_cycle_finder_finds_a_hidden_cycle():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert _cycles(graph) == [["a", "b", "c"]]
     # and the graph sees function-level imports: report.study imports report.stats at module level,
-    # experiments.study imports experiments.recommend inside a function
+    # orchestration.study imports report.recommendation inside a function
     graph = _graph()
     assert "xstilts.report.stats" in graph["xstilts.report.study"]
-    assert "xstilts.experiments.recommend" in graph["xstilts.experiments.study"]
+    assert "xstilts.report.recommendation" in graph["xstilts.orchestration.study"]
 
 
-def test_the_library_never_imports_the_study_engine_or_the_cli():
-    graph = _graph()
-    upward = sorted((name, target) for name, targets in graph.items() for target in targets
-                    if name.split(".")[1] in LIBRARY and target.startswith(ABOVE))
+def test_imports_go_down_the_layers_only():
+    upward = sorted((name, target) for name, targets in _graph().items() for target in targets
+                    if layer(target) > layer(name))
     assert upward == []
+
+
+def test_recipes_are_imported_by_the_runners_and_the_cli_only():
+    graph = _graph()
+    users = {name for name, targets in graph.items() if any(t.startswith("xstilts.recipes") for t in targets)}
+    assert {u for u in users if not u.startswith("xstilts.recipes")} == {"xstilts.orchestration.runners", "xstilts.cli_tools"}
+
+
+def test_the_layer_checks_can_fail():
+    assert [layer(m) for m in ("xstilts.data.catalog", "xstilts.errors", "xstilts.recipes.finetune",
+                               "xstilts.orchestration.plan", "xstilts.recommend.run", "xstilts.cli_study")] == [0, 0, 1, 2, 3, 4]
+    graph = _graph()
+    assert "xstilts.orchestration.plan" in graph["xstilts.recommend.run"]  # an import the layers allow ...
+    assert layer("xstilts.orchestration.plan") < layer("xstilts.recommend.run")  # ... and its inverse they refuse

@@ -10,7 +10,7 @@ import torch
 
 from tests.tiny import hparams, tiny_tokenizer
 from xstilts.data.examples import example_texts
-from xstilts.experiments.intermediate import mlm_features, run_intermediate
+from xstilts.recipes.intermediate import mlm_features, run_intermediate
 from xstilts.models.encoders import load_encoder, weights_hash
 from xstilts.provenance import tensor_state_hash
 from xstilts.tasks import all_tasks, get_task
@@ -77,7 +77,7 @@ def test_mlm_text_is_the_unlabelled_view(data_root):
 
 
 def test_resume_continues_a_killed_phase2_run(tiny_dir, data_root, tmp_path, monkeypatch):
-    import xstilts.experiments.intermediate as inter
+    import xstilts.recipes.intermediate as inter
     from xstilts.training import TrainingInterrupted
 
     hp = hparams("nusax:jav", max_steps=8, batch_size=4, max_length=32, max_train_examples=32, phase="intermediate")

@@ -14,10 +14,10 @@ import torch
 from tests.tiny import hparams
 from xstilts.data.examples import ChoiceExample
 from xstilts.errors import XstiltsError
-from xstilts.experiments.hparams import HParamsError, resolve
-from xstilts.experiments.record import load_record
-from xstilts.experiments.intermediate import run_intermediate
-from xstilts.experiments.spec import Train
+from xstilts.training.hparams import HParamsError, resolve
+from xstilts.orchestration.record import load_record
+from xstilts.recipes.intermediate import run_intermediate
+from xstilts.orchestration.spec import Train
 from xstilts.models.encoders import load_encoder
 from xstilts.report.learning import (LOSS_NEAR_CHANCE, MIN_ABOVE_CHANCE, chance_level, judge, learning_grid,
                                      learning_records, not_learned)
@@ -102,8 +102,8 @@ def test_the_committed_record_flags_the_runs_that_did_not_learn(tmp_path):
 
 
 def test_the_committed_study_keeps_its_node_keys(data_root):
-    from xstilts.experiments.plan import build_plan
-    from xstilts.experiments.spec import load_spec
+    from xstilts.orchestration.plan import build_plan
+    from xstilts.orchestration.spec import load_spec
 
     plan = build_plan(load_spec(STUDY / "spec.yaml"), data_root=data_root)
     assert {n["key"] for n in json.loads((STUDY / "nodes.json").read_text())} == set(plan.nodes)
@@ -149,7 +149,7 @@ def test_phase2_records_each_tasks_own_dev_curve(tiny_model_dir, data_root, tmp_
 
 
 def test_dev_evaluations_leave_phase2_weights_as_they_were(tiny_model_dir, data_root, tmp_path, monkeypatch):
-    import xstilts.experiments.intermediate as inter
+    import xstilts.recipes.intermediate as inter
 
     hp = hparams("nusax:jav", max_steps=6, batch_size=4, max_length=32, max_train_examples=24, max_dev_examples=12,
                  phase="intermediate")
@@ -215,7 +215,7 @@ def test_until_stops_phase2_once_the_task_reaches_its_dev_target(tiny_model_dir,
 
 
 def test_a_run_killed_before_its_dev_target_resumes_to_the_same_stop(tiny_model_dir, tmp_path, monkeypatch):
-    import xstilts.experiments.intermediate as inter
+    import xstilts.recipes.intermediate as inter
     from xstilts.training import TrainingInterrupted
 
     _pets(tmp_path / "pets")
@@ -259,10 +259,9 @@ finetune: {{max_steps: 4, eval_every: 2, batch_size: 4, max_length: 32, max_trai
 
 
 def test_study_nodes_publish_their_learning(tiny_model_dir, data_root, tmp_path):
-    from xstilts.experiments.execute import LocalExecutor
-    from xstilts.experiments.plan import validate
-    from xstilts.experiments.publish import node_records
-    from xstilts.experiments import study  # registers the node runners  # noqa: F401
+    from xstilts.orchestration.execute import LocalExecutor
+    from xstilts.orchestration.plan import validate
+    from xstilts.orchestration.publish import node_records
 
     spec = tmp_path / "study.yaml"
     spec.write_text(SPEC.format(model=tiny_model_dir))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from xstilts.experiments.plan import build_plan, render_plan, validate
-from xstilts.experiments.spec import SpecError, load_spec, parse_spec
+from xstilts.orchestration.plan import build_plan, render_plan, validate
+from xstilts.orchestration.spec import SpecError, load_spec, parse_spec
 from xstilts.store import ResultsStore
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
@@ -182,8 +182,8 @@ def test_smoke_plan_is_the_spec_on_a_tiny_budget_with_other_keys(tmp_path):
 def test_the_overlap_check_is_remembered_only_by_run(data_root, tmp_path, monkeypatch):
     """`plan` reads the data's text for the overlap guard and writes nothing; `run` (remember)
     keeps the warnings under a hash of what was read, so the next plan does not read it again."""
-    from xstilts.experiments import guard
-    from xstilts.experiments.plan import overlap_warnings
+    from xstilts.orchestration import guard
+    from xstilts.orchestration.plan import overlap_warnings
 
     monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
     spec = load_spec(EXPERIMENTS / "demo.yaml")

@@ -1,4 +1,4 @@
-"""Disk a plan keeps and a node holds at peak (experiments/disk.py): parameter counts from models
+"""Disk a plan keeps and a node holds at peak (orchestration/disk.py): parameter counts from models
 built on the meta device, offline; the keep_finetuned switch; the totals `xstilts plan` prints."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from xstilts.experiments import disk
-from xstilts.experiments.plan import build_plan, render_plan
-from xstilts.experiments.spec import parse_spec
+from xstilts.orchestration import disk
+from xstilts.orchestration.plan import build_plan, render_plan
+from xstilts.orchestration.spec import parse_spec
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 SPEC = """\

@@ -9,8 +9,8 @@ import warnings
 
 import pytest
 
-from xstilts.experiments.plan import build_plan, validate
-from xstilts.experiments.spec import SpecError, parse_spec
+from xstilts.orchestration.plan import build_plan, validate
+from xstilts.orchestration.spec import SpecError, parse_spec
 from xstilts.metrics.xtreme_r import XTREME_R, XTREME_R_LANGUAGES
 from xstilts.report.study import build_report
 from xstilts.store import ResultRow

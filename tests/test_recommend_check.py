@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from xstilts.data.examples import example_texts
-from xstilts.experiments import recommend_check as check
-from xstilts.experiments.plan import build_plan
-from xstilts.experiments.recommend import _text_hash, feature_examples, load_saved, phase2_hashes, recommendation_grids
-from xstilts.experiments.spec import parse_spec
+from xstilts.recommend import check
+from xstilts.orchestration.plan import build_plan
+from xstilts.recommend.signals import _text_hash, feature_examples, phase2_hashes
+from xstilts.report.recommendation import load_saved, recommendation_grids, verdict
+from xstilts.orchestration.spec import parse_spec
 from xstilts.metrics.ranking import ndcg_at_k, regret_at_k, spearman_rho
 from xstilts.tasks import get_task
 from xstilts.tasks.data import read_sources
@@ -99,16 +100,16 @@ def test_noise_ceiling():
     candidates, noise = _unit_gains(rng, effect_sd=0.0)
     ceiling = check.noise_ceiling(noise, candidates, 3)
     assert abs(ceiling["spearman"]) < 0.1 and ceiling["units"] == 6 and ceiling["splits"] == 20
-    assert "this check is uninformative" in check.verdict(ceiling)
+    assert "this check is uninformative" in verdict(ceiling)
 
     candidates, real = _unit_gains(rng, effect_sd=3.0)
     ceiling = check.noise_ceiling(real, candidates, 3)
     assert ceiling["spearman"] > 0.8 and ceiling["regret@1"] < ceiling["ndcg@3"]
-    assert "The gains reproduce" in check.verdict(ceiling)
+    assert "The gains reproduce" in verdict(ceiling)
 
     one = {t: {c: {"1": by_u["1"]} for c, by_u in g.items()} for t, g in real.items()}
     assert check.noise_ceiling(one, candidates, 3) == {"units": 1}
-    assert "cannot be measured" in check.verdict({"units": 1})
+    assert "cannot be measured" in verdict({"units": 1})
 
 
 def test_the_blend_is_held_out_by_whole_task_only():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from xstilts.errors import XstiltsError
-from xstilts.experiments.record import load_record, parts_grid, spec_file
+from xstilts.orchestration.record import load_record, parts_grid, spec_file
 
 PILOT = Path(__file__).resolve().parents[1] / "results" / "lowres-vs-english-pilot"
 CODE = "c0de" * 16

@@ -14,7 +14,7 @@ from typing import get_args
 
 import pytest
 
-from xstilts.experiments.spec import ConditionKind, ProbeTarget, TaskTarget, load_spec, load_spec_tasks
+from xstilts.orchestration.spec import ConditionKind, ProbeTarget, TaskTarget, load_spec, load_spec_tasks
 from xstilts.tasks import all_tasks
 
 SPECS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.yaml"))
@@ -70,7 +70,7 @@ def one_thread():
 @pytest.mark.integration
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
 def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, tmp_path, one_thread):
-    from xstilts.experiments.study import run_study
+    from xstilts.orchestration.study import run_study
     from xstilts.store import ResultsStore
 
     store = f"sqlite:///{tmp_path / 'r.sqlite'}"
@@ -84,10 +84,10 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     assert report.is_file()
     loaded = load_spec(spec)
     if loaded.intermediate_seeds == "per-seed" and len(loaded.seeds) > 1:  # units: phase-2 encoders
-        from xstilts.experiments.plan import validate
-        from xstilts.experiments.storage import study_rows
-        from xstilts.experiments.study import study_report
-        from xstilts.experiments.publish import node_records
+        from xstilts.orchestration.plan import validate
+        from xstilts.orchestration.storage import study_rows
+        from xstilts.orchestration.study import study_report
+        from xstilts.orchestration.publish import node_records
 
         plan = validate(spec, data_root=data_root, overlap=False, smoke=True, model=str(xlmr_tiny))
         rep = study_report(plan, study_rows(plan, ResultsStore(store))[0], node_records(plan, ResultsStore(store)),
@@ -98,10 +98,10 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
         nested = {r.seed for r in study_rows(plan, ResultsStore(store))[0] if r.layer is None and r.condition == "none"}
         assert nested == {s + 1000 * k for s in (1, 2, 3) for k in range(min(loaded.finetune_seeds, 2))}
     if any(isinstance(t, ProbeTarget) and t.probe == "tatoeba" and t.protocol == "xtreme-r" for t in loaded.targets):
-        from xstilts.experiments.plan import validate
-        from xstilts.experiments.publish import node_records
-        from xstilts.experiments.storage import study_rows
-        from xstilts.experiments.study import study_report
+        from xstilts.orchestration.plan import validate
+        from xstilts.orchestration.publish import node_records
+        from xstilts.orchestration.storage import study_rows
+        from xstilts.orchestration.study import study_report
 
         plan = validate(spec, data_root=data_root, overlap=False, smoke=True, model=str(xlmr_tiny))
         rows = study_rows(plan, ResultsStore(store))[0]
@@ -118,7 +118,7 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     wanted = any(isinstance(t, TaskTarget) and t.train.gradient_checkpointing for t in loaded.targets)
     assert any(r["gradient_checkpointing"] for r in ran) == wanted
     # `xstilts recommend` ranks the finished study's conditions for its labelled targets
-    from xstilts.experiments.recommend import run_recommend
+    from xstilts.recommend.run import run_recommend
     from xstilts.tasks import get_task
 
     targets = [t.task for t in loaded.targets if isinstance(t, TaskTarget)
@@ -142,7 +142,7 @@ def test_the_study_run_in_parts_merges_into_the_whole(xlmr_tiny, data_root, tmp_
     from typer.testing import CliRunner
 
     from xstilts.cli import app
-    from xstilts.experiments.record import load_record
+    from xstilts.orchestration.record import load_record
 
     monkeypatch.setenv("XSTILTS_HOME", str(tmp_path / "home"))
     spec = str(SPECS[0].parent / "lowres-vs-english.yaml")

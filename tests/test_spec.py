@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from xstilts.experiments.hparams import resolve
+from xstilts.training.hparams import resolve
 from xstilts.tasks import Recipe
 
-from xstilts.experiments.spec import ProbeTarget, SpecError, TaskTarget, load_spec, parse_spec
+from xstilts.orchestration.spec import ProbeTarget, SpecError, TaskTarget, load_spec, parse_spec
 
 GOOD = """\
 name: toy

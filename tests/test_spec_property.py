@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from xstilts.experiments.plan import validate
-from xstilts.experiments.spec import SpecError
-from xstilts.experiments.study import run_study
+from xstilts.orchestration.plan import validate
+from xstilts.orchestration.spec import SpecError
+from xstilts.orchestration.study import run_study
 
 EDGES = st.sampled_from([True, False, math.inf, -math.inf, math.nan, -1, 0, 1, 2**32, 99, -99, [], "", 1e-12])
 # where a generated spec is pushed to an edge: (section, key) or (section, index, key)

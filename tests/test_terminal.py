@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from xstilts.cli import app
 from xstilts.console import FILE_WIDTH, make_console
-from xstilts.experiments.execute import StudyClock, _final_paths
-from xstilts.experiments.plan import Cost, Node, Plan, Throughput, _train_cost, calibration, scaled_throughput
+from xstilts.orchestration.execute import StudyClock, _final_paths
+from xstilts.orchestration.plan import Cost, Node, Plan, Throughput, _train_cost, calibration, scaled_throughput
 from xstilts.provenance import package_version
 from xstilts.report.alignment import per_language_table
 from xstilts.store import ResultRow
@@ -114,14 +114,15 @@ def test_calibration_from_the_study_s_own_finished_nodes(tmp_path):
 
 
 def test_study_prints_the_node_count_line(tmp_path):
-    from xstilts.experiments.execute import LocalExecutor, register_runner
+    from xstilts.orchestration.execute import LocalExecutor
+    from xstilts.orchestration.runners import Runner
     from xstilts.store import ResultsStore
 
-    register_runner("toy-clock", lambda node, deps, ctx: {"ok": 1})
+    runners = {"toy-clock": Runner(lambda node, deps, ctx: {"ok": 1})}
     nodes = {k: Node(k, "toy-clock", f"node {k}", {"i": k}, (), Cost(minutes=0.5)) for k in ("a", "b")}
     out = io.StringIO()
     store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
-    LocalExecutor(tmp_path / "work", console=make_console(file=out)).run(Plan(nodes), store)
+    LocalExecutor(tmp_path / "work", console=make_console(file=out), runners=runners).run(Plan(nodes), store)
     lines = [line for line in out.getvalue().splitlines() if line.startswith("[node ")]
     assert [line.split("]")[0] for line in lines] == ["[node 1/2", "[node 2/2"]
     assert "ETA ~0:01:00" in lines[0]

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from xstilts.cli import app
 from xstilts.data import catalog
 from xstilts.data.examples import BitextExample, TextExample
-from xstilts.experiments.plan import build_plan
-from xstilts.experiments.spec import SpecError, load_spec
+from xstilts.orchestration.plan import build_plan
+from xstilts.orchestration.spec import SpecError, load_spec
 from xstilts.tasks import all_tasks, get_task
 from xstilts.tasks.check import problems
 from xstilts.tasks.data import read_source

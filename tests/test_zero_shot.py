@@ -8,7 +8,6 @@ import torch
 from tests.tiny import tiny_encoder, tiny_tokenizer
 from xstilts.data.examples import Candidate, ChoiceExample, QAExample, RetrievalQAExample, TaggingExample, TextExample
 from xstilts.evaluation.zero_shot import RunInfo, evaluate, in_memory
-from xstilts.experiments.finetune import head_options
 from xstilts.models.heads import task_model
 from xstilts.tasks import get_task
 
@@ -41,7 +40,7 @@ EXPECTED = {"xnli": {"accuracy"}, "xcopa": {"accuracy"}, "xquad": {"f1", "exact_
 def test_rows_per_language_and_metric(name, tmp_path):
     task = get_task(name)
     tok = tiny_tokenizer()
-    model = task_model(tiny_encoder(), task.head, name=task.name, **head_options(task))
+    model = task_model(tiny_encoder(), task.head, name=task.name, **task.head_options())
     if name == "wikiann":
         data = in_memory(task, {lang: [TaggingExample("s", ("paris", "is"), ("B-LOC", "O"))] for lang in ("en", "de")})
     else:
@@ -74,7 +73,7 @@ def test_unlabelled_examples_are_refused():
 
 def test_sentence_longer_than_the_limit_has_every_word_predicted_by_the_model(tmp_path):
     task = get_task("wikiann")
-    model = task_model(tiny_encoder(), task.head, name=task.name, **head_options(task))
+    model = task_model(tiny_encoder(), task.head, name=task.name, **task.head_options())
     with torch.no_grad():  # the model never predicts tag 0 ("O"): a word filled in would show as "O"
         model.heads[task.name].classifier.bias[0] = -1e4
     words = ("the cat sat on the mat " * 12).split()  # 72 words, 74 tokens with specials

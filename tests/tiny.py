@@ -51,8 +51,8 @@ def tiny_encoder(vocab_size: int = 300, seed: int = 0) -> BertModel:
 
 def hparams(task: str, phase: str = "finetune", **overrides):
     """A task's recipe with OVERRIDES, resolved as a study node would resolve them."""
-    from xstilts.experiments.hparams import resolve
-    from xstilts.experiments.spec import Train
+    from xstilts.training.hparams import resolve
+    from xstilts.orchestration.spec import Train
     from xstilts.tasks import get_task
 
     return resolve(get_task(task).recipe, Train(**overrides), phase=phase)

@@ -1,6 +1,6 @@
 """A toy plan for the executor tests, importable by the child processes they start too."""
 
-from xstilts.experiments.plan import Node, Plan
+from xstilts.orchestration.plan import Node, Plan
 from xstilts.provenance import stable_hash
 
 

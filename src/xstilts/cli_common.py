@@ -98,7 +98,7 @@ def _human_output(json_out: Path | None):
     standard output, for the JSON."""
     from contextlib import nullcontext, redirect_stdout
 
-    from .experiments.export import to_stdout
+    from .orchestration.export import to_stdout
 
     out = sys.stdout
     with redirect_stdout(sys.stderr) if to_stdout(json_out) else nullcontext():

@@ -33,7 +33,7 @@ def list_(data_root: DataRoot = None,
                              "output.")] = None) -> None:
     """Every catalogued dataset: role, format, languages, splits, example counts per split and
     whether its files are present, missing or partial under the data root."""
-    from xstilts.experiments.export import emit, to_stdout
+    from xstilts.orchestration.export import emit, to_stdout
 
     root = default_data_root(data_root)
     rows = inventory(root)

@@ -29,14 +29,14 @@ def validate(spec: SpecPath, data_root: DataRoot = None, smoke: Smoke = False, m
     and language name, the files each node reads, MLM languages, translations, hyper-parameters that
     cannot be honoured, the plan, and the overlap guard (no intermediate training on text a target
     of the same study evaluates on)."""
-    from .experiments.plan import validate as validate_spec
+    from .orchestration.plan import validate as validate_spec
 
     with user_errors():
         plan = validate_spec(spec, data_root=data_root, smoke=smoke, model=model, offline_ok=True)
     kinds = {}
     for n in plan.nodes.values():
         kinds[n.kind] = kinds.get(n.kind, 0) + 1
-    from .experiments.power import power_lines
+    from .orchestration.power import power_lines
 
     for w in plan.warnings:
         console.print(f"[yellow]{w}[/]")
@@ -89,11 +89,11 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
     units needed for 80%, from a pilot's variance (--pilot) or analysis.planning_sd.
 
     Example: xstilts plan experiments/lowres-vs-english.yaml --pilot results/lowres-vs-english-pilot"""
-    from .experiments.export import emit, plan_record, to_stdout
-    from .experiments.plan import render_plan, validate as validate_spec
-    from .experiments.power import power_lines
-    from .experiments.record import load_record
-    from .experiments.storage import study_store_url
+    from .orchestration.export import emit, plan_record, to_stdout
+    from .orchestration.plan import render_plan, validate as validate_spec
+    from .orchestration.power import power_lines
+    from .orchestration.record import load_record
+    from .orchestration.storage import study_store_url
     from .store import ResultsStore
 
     with _human_output(json_out) as out, user_errors():
@@ -149,10 +149,10 @@ def run(
 
     Example: xstilts run experiments/demo.yaml;  xstilts run experiments/full.yaml --smoke
     """
-    from .experiments.export import emit, run_record
-    from .experiments.plan import validate as validate_spec
-    from .experiments.storage import study_store_url
-    from .experiments.study import run_study
+    from .orchestration.export import emit, run_record
+    from .orchestration.plan import validate as validate_spec
+    from .orchestration.storage import study_store_url
+    from .orchestration.study import run_study
 
     with _human_output(json_out) as out, user_errors():
         if log_with is not None:
@@ -208,10 +208,10 @@ def recommend(
     """
     from dataclasses import asdict
 
-    from .experiments.export import emit, to_stdout
-    from .experiments.recommend import run_recommend
-    from .experiments.spec import load_spec
-    from .experiments.storage import study_store_url
+    from .orchestration.export import emit, to_stdout
+    from .recommend.run import run_recommend
+    from .orchestration.spec import load_spec
+    from .orchestration.storage import study_store_url
     from .store import ResultsStore
 
     with _human_output(json_out) as out, user_errors():
@@ -255,11 +255,11 @@ def report(
 
     Example: xstilts report experiments/lowres-vs-english.yaml --publish results/lowres-vs-english
     """
-    from .experiments.plan import validate as validate_spec
-    from .experiments.record import load_record
-    from .experiments.publish import publish as publish_study, record_spec
-    from .experiments.storage import study_dir, study_rows, study_store_url
-    from .experiments.study import report_study
+    from .orchestration.plan import validate as validate_spec
+    from .orchestration.record import load_record
+    from .orchestration.publish import publish as publish_study, record_spec
+    from .orchestration.storage import study_dir, study_rows, study_store_url
+    from .orchestration.study import report_study
     from .store import ResultsStore
 
     with user_errors():
@@ -307,11 +307,11 @@ def export(
 
     Example: xstilts export --from results/lowres-vs-english --out lowres-export
     """
-    from .experiments.export import export_rows
-    from .experiments.plan import validate as validate_spec
-    from .experiments.record import load_record
-    from .experiments.publish import record_rows, record_spec
-    from .experiments.storage import study_rows, study_store_url
+    from .orchestration.export import export_rows
+    from .orchestration.plan import validate as validate_spec
+    from .orchestration.record import load_record
+    from .orchestration.publish import record_rows, record_spec
+    from .orchestration.storage import study_rows, study_store_url
     from .store import ResultsStore
 
     with user_errors():
@@ -337,7 +337,7 @@ def export(
 def _published_hint(spec: Path, name: str) -> str:
     """Where a published record of the study lies (results/NAME beside the spec's folder, or under
     the working directory): a new user has no store of their own but the committed record."""
-    from .experiments.record import is_record
+    from .orchestration.record import is_record
 
     for where in (Path("results") / name, spec.resolve().parent.parent / "results" / name):
         if is_record(where):

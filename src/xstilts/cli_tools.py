@@ -78,7 +78,7 @@ def align(
       xstilts align --tasks tatoeba,flores,bucc --layers all
       xstilts align --tasks tatoeba --protocol xtreme-r
     """
-    from .experiments.align import run_alignment
+    from .recipes.align import run_alignment
 
     with user_errors():
         run_alignment(
@@ -132,9 +132,9 @@ def finetune(
     Example: xstilts finetune --model me5-small --task udpos --seed 1 --max-steps 300 --freeze-embeddings
     Several GPUs (data parallel, batch sizes stay global): torchrun --nproc_per_node 4 "$(which xstilts)" finetune ...
     """
-    from .experiments.finetune import run_finetune
-    from .experiments.hparams import resolve
-    from .experiments.spec import Train
+    from .recipes.finetune import run_finetune
+    from .training.hparams import resolve
+    from .orchestration.spec import Train
     from .tasks import get_task
 
     with user_errors():
@@ -165,7 +165,7 @@ def evaluate(
     task_files: TaskFiles = None,
 ) -> None:
     """Evaluate a fine-tuned run zero-shot in every language of a task and store the rows."""
-    from .experiments.finetune import run_evaluate
+    from .recipes.finetune import run_evaluate
 
     with user_errors():
         _load_task_files(task_files)
@@ -186,7 +186,7 @@ def tasks(ctx: typer.Context,
         return
     from rich.table import Table
 
-    from .experiments.export import emit, task_record, to_stdout
+    from .orchestration.export import emit, task_record, to_stdout
     from .tasks import all_tasks
     from .tasks.registry import BUILTIN
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
-from xstilts.errors import XstiltsError
+from xstilts.errors import BadValue, XstiltsError
 
 Problem = tuple[int | None, str, str]  # (line, field, message)
 
@@ -123,3 +123,22 @@ def problems(root: yaml.Node | None, error: ValidationError, model: type[BaseMod
 def locate(path: str | Path, loc: tuple) -> int | None:
     """The line of a YAML file that a location (e.g. ('conditions', 1, 'tasks', 0)) points at."""
     return _line_of(yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader), loc)
+
+
+def _takes_bool(annotation: Any) -> bool:
+    return annotation is bool or any(_takes_bool(a) for a in getattr(annotation, "__args__", ()))
+
+
+class Strict(BaseModel):
+    """Unknown keys, infinities and NaN are errors; so is a boolean where a number or a list of numbers
+    is expected (pydantic would read `max_steps: true` as 1 step)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        bad = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, bool)]
+        if bad and not _takes_bool(cls.model_fields[info.field_name].annotation):
+            raise BadValue(f"{str(bad[0]).lower()} is a boolean, not a number: this field takes no true/false")
+        return value

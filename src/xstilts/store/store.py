@@ -68,7 +68,7 @@ def _open(path: str | Path, mode: str):
 
 
 def write_json(path: str | Path, records: list[dict[str, Any]]) -> None:
-    """Rows as `xstilts report --from` reads them back (`experiments.record`)."""
+    """Rows as `xstilts report --from` reads them back (`orchestration.record`)."""
     with _open(path, "wt") as f:
         json.dump(records, f, indent=None if Path(path).suffix == ".gz" else 1, ensure_ascii=False)
 

@@ -108,6 +108,10 @@ class TaskDef:
             raise BadValue(f"task '{self.name}' ({self.type}) is only probed, never fine-tuned")
         return HEADS[self.type]
 
+    def head_options(self) -> dict[str, int]:
+        """What the head needs besides its type: the label count of a labelled head."""
+        return {"num_labels": len(self.labels)} if self.head in ("classification", "tagging") else {}
+
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s.lang for s in self.eval))

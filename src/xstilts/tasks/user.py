@@ -48,7 +48,7 @@ class HFSource(_Strict):
 
 
 class RecipeFields(_Strict):
-    """Training defaults of the task (experiments/hparams.py layers the spec's over them)."""
+    """Training defaults of the task (orchestration/hparams.py layers the spec's over them)."""
 
     lr: float | None = None
     batch_size: int | None = None

@@ -23,12 +23,11 @@ from accelerate import PartialState
 from rich.console import Console
 from rich.table import Table
 
-from xstilts import features as F
-from xstilts.evaluation.zero_shot import EvalData, Evaluator, RunInfo, evaluate, load_eval_data
+from xstilts.evaluation.zero_shot import EvalData, RunInfo, evaluate, load_eval_data
 from xstilts.errors import XstiltsError
-from xstilts.experiments.hparams import HParams, resolve as resolve_hparams
-from xstilts.features import cache as feature_cache
-from xstilts.features import choice, classification, qa, retrieval, tagging
+from xstilts.evaluation.dev import dev_eval_fn
+from xstilts.features.train import cached_train_features
+from xstilts.training.hparams import HParams, resolve as resolve_hparams, train_config
 from xstilts.models.encoders import load_encoder, save_encoder, weights_hash
 from xstilts.models.heads import TaskModel, task_model
 from xstilts.paths import cache_dir, data_root as resolve_data_root, user_dir
@@ -36,69 +35,15 @@ from xstilts.provenance import tensor_state_hash
 from xstilts.report.learning import chance_level, learning_entry
 from xstilts.store import ResultRow, ResultsStore
 from xstilts.tasks import TaskDef, get_task
-from xstilts.tasks.data import read_source, read_sources, sources_hash
-from xstilts.training import TrainConfig, train
+from xstilts.tasks.data import read_sources, sources_hash
+from xstilts.training import train
 from xstilts.training.checkpoint import drop_optimizer_state, is_resumable, load_weights
 from xstilts.console import make_console
 
 CONFIG_FILE = "finetune.json"
-BUILDERS = {  # task head (tasks/schema.py HEADS) -> (builder name, module VERSION)
-    "classification": ("classification", classification.VERSION), "multiple_choice": ("choice", choice.VERSION),
-    "qa": ("qa_train", qa.VERSION), "tagging": ("tagging", tagging.VERSION),
-    "retrieval": ("retrieval_pairs", retrieval.VERSION),
-}
-
-
 def default_run_dir(model: str, task: str, condition: str, seed: int) -> Path:
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model.rstrip("/")).strip("_")[-60:]
     return user_dir() / "runs" / task / f"{slug}-{condition}-seed{seed}"
-
-
-def build_train_features(task: TaskDef, tokenizer, examples: Sequence, max_length: int) -> list[dict]:
-    """English training features for the task's type."""
-    r = task.recipe
-    if task.head == "classification":
-        return F.build_classification_features(examples, tokenizer, max_length, task.labels)
-    if task.head == "multiple_choice":
-        return F.build_choice_features(examples, tokenizer, max_length)
-    if task.head == "qa":
-        return F.build_qa_train_features(examples, tokenizer, max_length, r.doc_stride, r.max_query_length)
-    if task.head == "tagging":
-        return F.build_tagging_features(examples, tokenizer, max_length, task.labels)
-    return F.build_retrieval_pairs(examples, tokenizer, max_length)
-
-
-def cached_train_features(task: TaskDef, tokenizer, examples: Sequence, data_hash: str, max_length: int
-                          ) -> list[dict]:
-    """build_train_features through the feature cache, keyed by everything that shapes them."""
-    builder, version = BUILDERS[task.head]
-    key = {"builder": builder, "version": version, "data": data_hash, "tokenizer": F.tokenizer_fingerprint(tokenizer),
-           "max_length": max_length, "labels": list(task.labels), "doc_stride": task.recipe.doc_stride,
-           "max_query_length": task.recipe.max_query_length}
-    return feature_cache.cached_features(key, lambda: build_train_features(task, tokenizer, examples, max_length),
-                                         cache_dir() / "features")
-
-
-def head_options(task: TaskDef) -> dict[str, Any]:
-    return {"num_labels": len(task.labels)} if task.head in ("classification", "tagging") else {}
-
-
-def dev_eval_fn(task: TaskDef, tokenizer, root: Path, max_length: int, max_dev_examples: int | None):
-    """eval_fn for the loop: the task's main score on its dev set (English for a target; a phase-2
-    task's own language), or None without a dev set."""
-    if task.dev is None:
-        return None
-    examples = read_source(task.dev, root)[:max_dev_examples]
-    data_hash = sources_hash([task.dev], root, max_dev_examples)
-
-    ev = Evaluator(None, tokenizer, task, max_length=max_length, cache_dir=cache_dir() / "features")
-
-    def eval_fn(model):
-        ev.model = model  # the loop passes the unwrapped model being trained
-        scores = ev.score(task.dev.lang, *ev.run(examples, data_hash)[:2])
-        return ev.main_score(scores), {f"{name}.{k}": v for name, vals in scores.items() for k, v in vals.items()}
-
-    return eval_fn
 
 
 def _load_best(model: TaskModel, train_dir: Path) -> str:
@@ -117,14 +62,6 @@ def _stage_features(t: TaskDef, sources, tokenizer, root: Path, hp: HParams) -> 
     return examples, cached_train_features(t, tokenizer, examples, data_hash, hp.max_length), data_hash
 
 
-def train_config(hp: HParams, seed: int, progress: bool, **extra: Any) -> TrainConfig:
-    """The loop's config from resolved hyper-parameters (the only place the two meet)."""
-    return TrainConfig(lr=hp.lr, batch_size=hp.batch_size, grad_accum=hp.grad_accum, max_steps=hp.max_steps,
-                       epochs=hp.epochs, warmup_ratio=hp.warmup_ratio, weight_decay=hp.weight_decay, seed=seed,
-                       freeze_embeddings=hp.freeze_embeddings, gradient_checkpointing=hp.gradient_checkpointing,
-                       progress=progress, **extra)
-
-
 def run_finetune(
     model: str, task: str, hp: HParams | None = None, *, seed: int = 0, out_dir: Path | None = None,
     data_root: Path | None = None, store_url: str | None | bool = None, resume: bool = False, condition: str = "none",
@@ -136,7 +73,7 @@ def run_finetune(
     """Fine-tune MODEL on TASK's English training data, then evaluate zero-shot in every language.
 
     MODEL is 'me5-small', a hub id or a local transformers directory (e.g. a phase-2 checkpoint).
-    HP are the resolved hyper-parameters (`experiments.hparams.resolve`; None: the task's XTREME
+    HP are the resolved hyper-parameters (`orchestration.hparams.resolve`; None: the task's XTREME
     recipe). A task with `train_first` data trains on it in a stage of its own first (XCOPA: SIQA,
     then COPA), each stage with HP's length. The model is selected on English dev every
     `eval_every` steps (default: five times per run) and the best weights are evaluated on every
@@ -170,7 +107,7 @@ def run_finetune(
     config = {
         "model": model_name or model, "encoder_path": enc.path, "encoder_hash": encoder_hash, "task": t.name,
         "task_version": t.version, "condition": condition, "intermediate": list(intermediate), "seed": seed,
-        "head": {"type": t.head, **head_options(t)}, "max_length": hp.max_length, "hparams": hp.model_dump(),
+        "head": {"type": t.head, **t.head_options()}, "max_length": hp.max_length, "hparams": hp.model_dump(),
         "train": cfg.model_dump(), "train_sources": [s.__dict__ for s in t.train],
         "train_first": [{"sources": [s.__dict__ for s in t.train_first[i:i + 1]], "examples": len(st[0]),
                          "features": len(st[1]), "data_hash": st[2]} for i, (_, st) in enumerate(stages)],
@@ -183,7 +120,7 @@ def run_finetune(
         (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
 
     torch.manual_seed(seed)  # the new head's initialisation is part of what the seed fixes
-    tm = task_model(enc.model, t.head, name=t.name, **head_options(t))
+    tm = task_model(enc.model, t.head, name=t.name, **t.head_options())
     for name, (stage_examples, stage_feats, _) in stages:  # no model selection here, as XTREME's first run
         stage = out / f"train-{name}"
         if resume and (stage / "last" / "meta.json").is_file() and not is_resumable(stage / "last"):
@@ -253,12 +190,12 @@ def run_evaluate(
         raise XstiltsError(f"{out}: not a fine-tuning output directory (no {CONFIG_FILE})")
     config = json.loads((out / CONFIG_FILE).read_text())
     t = get_task(task or config["task"])
-    if t.head != config["head"]["type"] or head_options(t) != {k: v for k, v in config["head"].items() if k != "type"}:
+    if t.head != config["head"]["type"] or t.head_options() != {k: v for k, v in config["head"].items() if k != "type"}:
         raise XstiltsError(f"{out / CONFIG_FILE}: field 'head': a {config['head']} head cannot be evaluated on "
                            f"task '{t.name}' ({t.type})")
     with console.status(f"loading {config['model']}"):
         enc = load_encoder(config["encoder_path"])
-        tm = task_model(enc.model, t.head, name=config["task"], **head_options(t))
+        tm = task_model(enc.model, t.head, name=config["task"], **t.head_options())
         selected = _load_best(tm, out / "train")
     if t.name != config["task"]:  # e.g. an XQuAD model scored on MLQA: the head answers to the new name
         tm.heads[t.name] = tm.heads.pop(config["task"])

@@ -12,12 +12,13 @@ The training length is one choice: a layer that sets `epochs` replaces an inheri
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from xstilts.errors import BadValue
-from xstilts.experiments.spec import Train
+from xstilts.training.config import TrainConfig
+from xstilts.located import Strict
 from xstilts.tasks.schema import Recipe
 
 Phase = Literal["intermediate", "finetune"]
@@ -30,6 +31,33 @@ PHASE2_MAX_DEV_EXAMPLES = 300  # per task: a few seconds of me5-small on a CPU
 # Phase 2 has no zero-shot evaluation, and phase 3 selects on dev instead of stopping at a target.
 FINETUNE_ONLY = ("max_eval_examples",)
 INTERMEDIATE_ONLY = ("until",)
+
+
+class Train(Strict):
+    """Training hyper-parameters; a field left out falls back to the next layer
+    (condition/target override → spec defaults → the task's published recipe), resolved by
+    `resolve`."""
+
+    max_steps: PositiveInt | None = None  # replaces epochs (set one of the two)
+    epochs: PositiveFloat | None = None
+    lr: PositiveFloat | None = None
+    batch_size: PositiveInt | None = None  # examples per micro-batch
+    grad_accum: PositiveInt | None = None  # micro-batches per optimizer step
+    max_length: PositiveInt | None = None
+    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] | None = None
+    weight_decay: Annotated[float, Field(ge=0)] | None = None
+    freeze_embeddings: bool | None = None
+    gradient_checkpointing: bool | None = None  # less activation memory for more compute; same weights
+    max_train_examples: PositiveInt | None = None
+    # dev evaluations: phase 3 selects its weights on English dev, phase 2 records each task's own dev curve
+    eval_every: PositiveInt | None = None  # dev evaluations (and checkpoints) every N steps
+    max_dev_examples: PositiveInt | None = None  # dev examples per evaluation (per task in phase 2)
+    max_eval_examples: PositiveInt | None = None  # fine-tuning only: zero-shot examples per language
+    # phase 2 only: stop once every trained task's own dev score reaches this many points
+    # (checked at each dev evaluation; max_steps / epochs stay the cap), so that conditions in
+    # different languages learn their tasks equally instead of for equal steps
+    until: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
+
 
 
 class HParams(BaseModel):
@@ -117,3 +145,11 @@ def resolve(recipe: Recipe, *layers: Train, phase: Phase = "finetune") -> HParam
             values["max_steps"] = None
         values.update(given)
     return HParams(**values)
+
+
+def train_config(hp: HParams, seed: int, progress: bool, **extra: Any) -> TrainConfig:
+    """The loop's config from resolved hyper-parameters (the only place the two meet)."""
+    return TrainConfig(lr=hp.lr, batch_size=hp.batch_size, grad_accum=hp.grad_accum, max_steps=hp.max_steps,
+                       epochs=hp.epochs, warmup_ratio=hp.warmup_ratio, weight_decay=hp.weight_decay, seed=seed,
+                       freeze_embeddings=hp.freeze_embeddings, gradient_checkpointing=hp.gradient_checkpointing,
+                       progress=progress, **extra)

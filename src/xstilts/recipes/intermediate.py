@@ -22,8 +22,9 @@ from rich.console import Console
 
 from xstilts.data.examples import example_texts
 from xstilts.errors import BadValue, XstiltsError
-from xstilts.experiments.finetune import dev_eval_fn, cached_train_features, head_options, train_config
-from xstilts.experiments.hparams import (PHASE2_DEV_EVALS, PHASE2_MAX_DEV_EXAMPLES, HParams,
+from xstilts.evaluation.dev import dev_eval_fn
+from xstilts.features.train import cached_train_features
+from xstilts.training.hparams import (PHASE2_DEV_EVALS, PHASE2_MAX_DEV_EXAMPLES, HParams, train_config,
                                          resolve as resolve_hparams)
 from xstilts.models import encoders
 from xstilts.models.encoders import load_encoder, pretrained_mlm_head, save_encoder, weights_hash
@@ -112,7 +113,7 @@ def run_intermediate(
             data_hashes[t.name] = sources_hash(t.train, root, hp.max_train_examples)
             feats[t.name] = cached_train_features(t, enc.tokenizer, examples, data_hashes[t.name], hp.max_length)
         chances[t.name] = chance_level(t, examples)
-        heads[t.name] = HeadSpec(type=t.head, **head_options(t))
+        heads[t.name] = HeadSpec(type=t.head, **t.head_options())
         collate[t.name] = pad
     mlm_head, mlm_record = None, None
     if mlm_tasks:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from xstilts.experiments.plan import Plan
+from xstilts.orchestration.plan import Plan
 from xstilts.provenance import code_hash, git_hash, package_version
 from xstilts.store import ResultRow, ResultsStore
 from xstilts.store.store import write_json
@@ -105,7 +105,7 @@ def record_spec(spec: Path | None, record: Path | None) -> Path:
     """The spec a command reads: SPEC as given, else the published record's own spec.yaml (its
     first part's, for a record published in parts)."""
     from xstilts.errors import XstiltsError
-    from xstilts.experiments.record import spec_file
+    from xstilts.orchestration.record import spec_file
 
     if spec is not None:
         return spec
@@ -118,7 +118,7 @@ def record_spec(spec: Path | None, record: Path | None) -> Path:
 
 
 def record_rows(record, plan: Plan) -> list[ResultRow]:
-    """RECORD's rows (experiments.record.Record) for PLAN: all of them when PLAN is the record's own
+    """RECORD's rows (orchestration.record.Record) for PLAN: all of them when PLAN is the record's own
     spec (a node's key changes when its kind's code version is bumped, so a record published by
     older code would otherwise lose those nodes' rows), else those of PLAN's nodes."""
     own = record.spec.model_dump(mode="json") == plan.spec.model_dump(mode="json")

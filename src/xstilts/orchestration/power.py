@@ -12,8 +12,8 @@ from __future__ import annotations
 import warnings
 from dataclasses import replace
 
-from xstilts.experiments.record import Record
-from xstilts.experiments.spec import Spec
+from xstilts.orchestration.record import Record
+from xstilts.orchestration.spec import Spec
 from xstilts.report.stats import TARGET_POWER, power, sd_of_difference, units_needed
 from xstilts.report.study import ReportWarning, build_report
 
@@ -26,7 +26,7 @@ def planned_units(spec: Spec) -> int:
 def power_lines(spec: Spec, pilot: Record | None = None) -> list[str]:
     """One line per primary comparison: the sd it plans with and where from, the power with this
     spec's units for its margin, and the units needed for 80% power."""
-    from xstilts.experiments.study import conditions_of, design_of
+    from xstilts.orchestration.study import conditions_of, design_of
 
     a = spec.analysis
     if not a.primary:

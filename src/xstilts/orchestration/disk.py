@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from xstilts.experiments.plan import Node, Plan
+    from xstilts.orchestration.plan import Node, Plan
 
 # Shapes of the hub models a study names most, so `plan` sizes them offline. The parameter count
 # is still counted from a model built on the meta device, never derived by formula.
@@ -258,12 +258,11 @@ def _task_model(model: str, specs: tuple[tuple[str, Any], ...]) -> tuple[int, in
 # ---- nodes ----------------------------------------------------------------------------------
 
 def _head_spec(task_name: str):
-    from xstilts.experiments.finetune import head_options
     from xstilts.models.heads import HeadSpec
     from xstilts.tasks import get_task
 
     t = get_task(task_name)
-    return t.name, HeadSpec(type=t.head, **head_options(t))
+    return t.name, HeadSpec(type=t.head, **t.head_options())
 
 
 def _training(size: ModelSize, specs: tuple, freeze_embeddings: bool) -> tuple[int, int]:

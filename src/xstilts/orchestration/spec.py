@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, PositiveFloat, PositiveInt, PrivateAttr, Tag,
-                      ValidationError, ValidationInfo, field_validator, model_validator)
+from pydantic import (Discriminator, Field, PositiveFloat, PositiveInt, PrivateAttr, Tag,
+                      ValidationError, model_validator)
 
-from xstilts.located import SpecError, compose, locate as _locate, problems
+from xstilts.located import SpecError, Strict, compose, locate as _locate, problems
+from xstilts.training.hparams import Train
 from xstilts.tasks.user import TaskFile
 from xstilts.errors import BadValue
 
@@ -28,52 +29,7 @@ Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 Langs = Annotated[list[str], Field(min_length=1)]  # an empty list would silently mean "all languages"
 
 
-def _takes_bool(annotation: Any) -> bool:
-    return annotation is bool or any(_takes_bool(a) for a in getattr(annotation, "__args__", ()))
-
-
-class _Strict(BaseModel):
-    """Unknown keys, infinities and NaN are errors; so is a boolean where a number or a list of numbers
-    is expected (pydantic would read `max_steps: true` as 1 step)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        bad = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, bool)]
-        if bad and not _takes_bool(cls.model_fields[info.field_name].annotation):
-            raise BadValue(f"{str(bad[0]).lower()} is a boolean, not a number: this field takes no true/false")
-        return value
-
-
-class Train(_Strict):
-    """Training hyper-parameters; a field left out falls back to the next layer
-    (condition/target override → spec defaults → the task's published recipe), resolved by
-    `experiments.hparams.resolve`."""
-
-    max_steps: PositiveInt | None = None  # replaces epochs (set one of the two)
-    epochs: PositiveFloat | None = None
-    lr: PositiveFloat | None = None
-    batch_size: PositiveInt | None = None  # examples per micro-batch
-    grad_accum: PositiveInt | None = None  # micro-batches per optimizer step
-    max_length: PositiveInt | None = None
-    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] | None = None
-    weight_decay: Annotated[float, Field(ge=0)] | None = None
-    freeze_embeddings: bool | None = None
-    gradient_checkpointing: bool | None = None  # less activation memory for more compute; same weights
-    max_train_examples: PositiveInt | None = None
-    # dev evaluations: phase 3 selects its weights on English dev, phase 2 records each task's own dev curve
-    eval_every: PositiveInt | None = None  # dev evaluations (and checkpoints) every N steps
-    max_dev_examples: PositiveInt | None = None  # dev examples per evaluation (per task in phase 2)
-    max_eval_examples: PositiveInt | None = None  # fine-tuning only: zero-shot examples per language
-    # phase 2 only: stop once every trained task's own dev score reaches this many points
-    # (checked at each dev evaluation; max_steps / epochs stay the cap), so that conditions in
-    # different languages learn their tasks equally instead of for equal steps
-    until: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
-
-
-class Sampling(_Strict):
+class Sampling(Strict):
     """How a multi-task condition picks the task of each batch (Phang et al.: proportional)."""
 
     rule: Literal["proportional", "temperature"] = "proportional"
@@ -81,7 +37,7 @@ class Sampling(_Strict):
     temperature: PositiveFloat = 1.0
 
 
-class MLM(_Strict):
+class MLM(Strict):
     """The paper's baseline (i): masked language modelling kept on during intermediate training."""
 
     languages: Annotated[list[str], Field(min_length=1)]
@@ -94,7 +50,7 @@ class MLM(_Strict):
     max_examples: PositiveInt | None = None
 
 
-class Condition(_Strict):
+class Condition(Strict):
     name: Name
     kind: ConditionKind
     tasks: list[str] = []
@@ -132,7 +88,7 @@ class Condition(_Strict):
         return self
 
 
-class ProbeTarget(_Strict):
+class ProbeTarget(Strict):
     """A probe scored on the encoder itself (no fine-tuning): a task of role "probe", built in
     (tatoeba, flores, lareqa, bucc) or the spec's own; see evaluation.alignment.
 
@@ -161,7 +117,7 @@ class ProbeTarget(_Strict):
         return self
 
 
-class TaskTarget(_Strict):
+class TaskTarget(Strict):
     """A target task fine-tuned on English and evaluated zero-shot in its other languages."""
 
     task: str
@@ -179,14 +135,14 @@ Target = Annotated[Annotated[ProbeTarget, Tag("probe-target")] | Annotated[TaskT
 _TAGS = {"probe-target": ProbeTarget, "task-target": TaskTarget}
 
 
-class NodeResources(_Strict):
+class NodeResources(Strict):
     """One node kind's share of a Ray cluster; a field left out takes the spec-wide value."""
 
     num_gpus: Annotated[float, Field(ge=0)] | None = None
     num_cpus: PositiveFloat | None = None
 
 
-class Resources(_Strict):
+class Resources(Strict):
     """What a node asks of a Ray cluster. The flat fields hold for every node; a section per node
     kind overrides them: `probe: {num_gpus: 0.25}` lets Ray place four probes on one GPU (a
     recipe batch uses a fraction of a large GPU). num_gpus None: 1 where the cluster has GPUs, else 0."""
@@ -204,14 +160,14 @@ class Resources(_Strict):
                 self.num_cpus if own.num_cpus is None else own.num_cpus)
 
 
-class Checkpoints(_Strict):
+class Checkpoints(Strict):
     """What a study keeps on disk once a node is done. Phase-2 encoders are always kept (later
     nodes load them); optimizer state is always dropped; phase-3 weights only on request."""
 
     keep_finetuned: bool = False
 
 
-class PrimaryComparison(_Strict):
+class PrimaryComparison(Strict):
     """Side A minus side B on TARGETS, declared before the run. A side is a condition name or
     a condition kind (the mean of that kind's conditions); an outcome is a target task or probe name,
     'alignment' (every probe) or 'transfer' (every target task, zero-shot)."""
@@ -221,7 +177,7 @@ class PrimaryComparison(_Strict):
     targets: Annotated[list[str], Field(min_length=1)]  # (not `on:`: YAML reads that key as true)
 
 
-class Analysis(_Strict):
+class Analysis(Strict):
     """The statistics declared in advance: the primary comparison(s), the smallest difference that
     matters and alpha. Each comparison ends as different / equivalent within ±margin / inconclusive."""
 
@@ -232,7 +188,7 @@ class Analysis(_Strict):
     planning_sd: PositiveFloat | None = None
 
 
-class Spec(_Strict):
+class Spec(Strict):
     name: Name
     model: Annotated[str, Field(min_length=1)] = "me5-small"
     seeds: Annotated[list[Seed], Field(min_length=1)] = [1]

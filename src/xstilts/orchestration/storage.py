@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xstilts.experiments.plan import Plan
+from xstilts.orchestration.plan import Plan
 from xstilts.paths import user_dir
 from xstilts.store import ResultRow, ResultsStore
 

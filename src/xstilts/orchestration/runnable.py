@@ -9,7 +9,7 @@ from pathlib import Path
 
 from xstilts.errors import ModelLoadError, ModelUnavailable
 from xstilts.evaluation.encode import resolve_layers
-from xstilts.experiments.spec import ProbeTarget, Spec, locate
+from xstilts.orchestration.spec import ProbeTarget, Spec, locate
 
 
 def model_problems(path: str | Path, spec: Spec, offline_ok: bool = False
@@ -18,7 +18,7 @@ def model_problems(path: str | Path, spec: Spec, offline_ok: bool = False
     probe layer it lacks. OFFLINE_OK (`xstilts validate`): a hub model this machine cannot reach
     is a warning, not a problem of the spec, and the layers are checked against its known config
     (xlm-roberta-base/-large) where there is one; `run` still refuses it."""
-    from xstilts.experiments.disk import KNOWN_CONFIGS
+    from xstilts.orchestration.disk import KNOWN_CONFIGS
     from xstilts.models.available import model_layers
 
     warnings = []

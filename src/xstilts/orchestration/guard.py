@@ -22,7 +22,7 @@ from xstilts.data import catalog
 from xstilts.data.examples import Candidate, example_texts
 from xstilts.data.formats import did_you_mean
 from xstilts.errors import UnknownName, XstiltsError
-from xstilts.experiments.spec import ProbeTarget, Spec, TaskTarget, locate
+from xstilts.orchestration.spec import ProbeTarget, Spec, TaskTarget, locate
 from xstilts.tasks.data import normalise
 from xstilts.tasks.schema import Source as TextSource
 

@@ -3,8 +3,8 @@
 A node the store lists as done (with outputs its runner still finds valid, e.g. the checkpoint
 folder exists) is skipped, so killing a study at any point and rerunning repeats no finished
 node. A failed node is recorded with its traceback; the nodes that depend on it are blocked,
-all others run. Runners are registered per node kind by the phase scripts (`register_runner`);
-this module knows none of them.
+all others run. An executor is handed the runner of each node kind (`runners.RUNNERS` for a
+study); this module knows none of them.
 
 One runner per node: a node is claimed in the store before it runs (a lease that a background
 thread renews every LEASE_SECONDS / 4; a node silent for LEASE_SECONDS is taken over), so two
@@ -29,7 +29,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,47 +42,12 @@ from xstilts.console import make_console
 from xstilts.data.formats import did_you_mean
 from xstilts.diskfull import free_mb, is_disk_full
 from xstilts.errors import DiskFullError, Interrupted, XstiltsError
-from xstilts.experiments.plan import TIMINGS, Node, Plan
-from xstilts.experiments.spec import Spec
+from xstilts.orchestration.plan import TIMINGS, Node, Plan
+from xstilts.orchestration.runners import RUNNERS, RunContext, RunFn, Runner
 from xstilts.provenance import canonical_json, code_hash
 from xstilts.store import LEASE_SECONDS, Lease, NodeRow
 
 POLL_SECONDS = 2.0  # how often a runner looks again at nodes other runners hold
-
-
-@dataclass(frozen=True)
-class RunContext:
-    node_dir: Path  # this node's own folder for checkpoints and predictions: <work>/<kind>/<key[:16]>
-    data_root: Path | None = None
-    store_url: str | None = None  # the study's store (runners return rows; the driver writes them)
-    spec: Spec | None = None
-    log_with: tuple[str, ...] | None = None  # experiment trackers of the node's training (--log-with)
-
-
-# (node, outputs of its dependencies by key, context) -> JSON-able outputs; a list of result rows
-# under "rows" is taken out by `run_node` and written by the driver with the node's done state
-Runner = Callable[[Node, dict[str, dict], RunContext], dict]
-
-
-@dataclass(frozen=True)
-class RegisteredRunner:
-    run: Runner
-    is_valid: Callable[[dict], bool] | None = None  # do a done node's outputs still exist?
-
-
-_RUNNERS: dict[str, RegisteredRunner] = {}
-
-
-def register_runner(kind: str, fn: Runner, *, is_valid: Callable[[dict], bool] | None = None) -> None:
-    """Register (or replace) the runner of a node kind."""
-    _RUNNERS[kind] = RegisteredRunner(fn, is_valid)
-
-
-def get_runner(kind: str) -> RegisteredRunner:
-    if kind not in _RUNNERS:
-        hint = did_you_mean(kind, _RUNNERS) if _RUNNERS else ""
-        raise XstiltsError(f"no runner registered for node kind '{kind}'{hint}")
-    return _RUNNERS[kind]
 
 
 @dataclass(frozen=True)
@@ -142,7 +107,7 @@ class Summary:
         return t
 
 
-def run_node(runner: Runner, node: Node, deps: dict[str, dict], ctx: RunContext) -> tuple[str, Any, list]:
+def run_node(runner: RunFn, node: Node, deps: dict[str, dict], ctx: RunContext) -> tuple[str, Any, list]:
     """('done', outputs, rows) or ('failed', Failure, []); never raises, so a Ray task returns
     it too. The rows go back to the driver, which alone writes the store. Training inside logs
     to CTX's trackers under the node's label, with its kind, key and config."""
@@ -235,8 +200,9 @@ class _Bookkeeping:
     node's folder into place, mark states, collect the summary."""
 
     def __init__(self, plan: Plan, store: Any, work_dir: Path, data_root: Path | None, console: Console,
-                 ttl: float):
+                 ttl: float, runners: Mapping[str, Runner]):
         self.plan, self.store, self.summary, self.console, self.ttl = plan, store, Summary(), console, ttl
+        self.runners = runners
         from xstilts.training import tracking
 
         spec = plan.spec
@@ -252,15 +218,19 @@ class _Bookkeeping:
                 self.summary.skipped.append(key)
         self.todo = [n for k, n in plan.nodes.items() if k not in self.outputs]
         for kind in sorted({n.kind for n in self.todo}):
-            get_runner(kind)  # a missing runner stops the study before anything runs
+            self.runner(kind)  # a missing runner stops the study before anything runs
         self.beat = _Heartbeat(store, ttl)
         self.held_elsewhere: dict[str, NodeRow] = {}
         self.running: dict[str, tuple[Lease, Path]] = {}
         self._announced: set[str] = set()
 
-    @staticmethod
-    def _valid(node: Node, outputs: dict) -> bool:
-        check = get_runner(node.kind).is_valid if node.kind in _RUNNERS else None
+    def runner(self, kind: str) -> Runner:
+        if kind not in self.runners:
+            raise XstiltsError(f"no runner for node kind '{kind}'{did_you_mean(kind, self.runners)}")
+        return self.runners[kind]
+
+    def _valid(self, node: Node, outputs: dict) -> bool:
+        check = self.runners[node.kind].is_valid if node.kind in self.runners else None
         return check is None or check(outputs)
 
     def settled(self, node: Node) -> bool:
@@ -500,13 +470,13 @@ class LocalExecutor:
     runner holds are left to it and waited for."""
 
     def __init__(self, work_dir: str | Path, data_root: str | Path | None = None, console: Console | None = None,
-                 lease_seconds: float | None = None):
+                 lease_seconds: float | None = None, runners: Mapping[str, Runner] = RUNNERS):
         self.work_dir, self.data_root = Path(work_dir), Path(data_root) if data_root else None
         self.console = console or make_console()
-        self.ttl = lease_seconds or LEASE_SECONDS
+        self.ttl, self.runners = lease_seconds or LEASE_SECONDS, runners
 
     def run(self, plan: Plan, store: Any) -> Summary:
-        book = _Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl)
+        book = _Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl, self.runners)
         pending = list(book.todo)
         clock = StudyClock(pending, already=len(book.summary.skipped))
         with book.beat:
@@ -522,7 +492,7 @@ class LocalExecutor:
                                        f"[dim]{node.key[:10]}[/]", soft_wrap=True)
                     final = ctx.node_dir.parent / node.key[:16]
                     with _final_paths(ctx.node_dir, final):  # runners print where things will be, not the attempt
-                        outcome = run_node(get_runner(node.kind).run, node, deps, ctx)
+                        outcome = run_node(book.runner(node.kind).run, node, deps, ctx)
                     seconds = clock.end(node, outcome[0])
                     if not book.finish(node, *outcome):
                         pending.append(node)  # another runner took it over: wait for its outcome

@@ -31,9 +31,9 @@ from rich.tree import Tree
 
 from xstilts.data import catalog, formats
 from xstilts.errors import UnknownName, XstiltsError
-from xstilts.experiments import guard
-from xstilts.experiments.hparams import HParams, HParamsError, check_layer, resolve
-from xstilts.experiments.spec import (ProbeTarget, Spec, SpecError, TaskTarget, Train, load_spec, load_spec_tasks,
+from xstilts.orchestration import guard
+from xstilts.training.hparams import HParams, HParamsError, check_layer, resolve
+from xstilts.orchestration.spec import (ProbeTarget, Spec, SpecError, TaskTarget, Train, load_spec, load_spec_tasks,
                                       locate)
 from xstilts.provenance import package_version, stable_hash
 from xstilts.store import LEASE_SECONDS
@@ -69,7 +69,7 @@ def scaled_throughput(model: str | None, base: Throughput = Throughput()) -> tup
     """BASE (me5-small's speeds) scaled to MODEL's size (disk.model_size: known configs, a local
     folder, the Hugging Face cache): compute per token grows with the non-embedding parameters,
     an unfrozen step's optimizer cost with the embedding matrix. BASE where the size is unknown."""
-    from xstilts.experiments import disk
+    from xstilts.orchestration import disk
     from xstilts.models import me5
 
     note = "me5-small speeds on 2 CPU cores (DESIGN.md)"
@@ -131,7 +131,7 @@ def node_unit(node: Node, first_seed: int) -> int:
 def part_of(plan: Plan, units: Sequence[int]) -> Plan:
     """The nodes of PLAN whose unit is in UNITS, with the nodes they depend on: a part of a study
     too long for one sitting, run (`run --seeds`) and published (`report --seeds --publish`) on
-    its own; `report --from` merges the parts (experiments.parts)."""
+    its own; `report --from` merges the parts (orchestration.record)."""
     seeds = list(plan.spec.seeds)
     if unknown := [u for u in units if u not in seeds]:
         raise XstiltsError(f"--seeds: {', '.join(map(str, unknown))} {'is' if len(unknown) == 1 else 'are'} not "
@@ -457,7 +457,7 @@ def add_protocol_problems(t: ProbeTarget, where: tuple, spec: Spec, add) -> None
 
 def model_problems(path, spec, offline_ok=False):
     """runnable.model_problems, imported on use: it loads transformers (seconds `plan` does not need)."""
-    from xstilts.experiments import runnable
+    from xstilts.orchestration import runnable
 
     return runnable.model_problems(path, spec, offline_ok)
 
@@ -604,7 +604,7 @@ def calibration(plan: Plan, store: Any | None = None, timings: Path | None = Non
 
 def _fmt_disk(d: Any) -> str:
     """What a node keeps on disk once done (its peak while running is in the summary's maximum)."""
-    from xstilts.experiments.disk import fmt_bytes
+    from xstilts.orchestration.disk import fmt_bytes
 
     return f"  [blue]keeps {fmt_bytes(d.kept) if d.kept else 'preds' if d.what == 'predictions' else '0'}[/]"
 
@@ -612,13 +612,13 @@ def _fmt_disk(d: Any) -> str:
 def render_plan(plan: Plan, store: Any | None = None, *, disk: bool = True) -> Group:
     """A tree: the base encoder and each intermediate checkpoint, with the probes and
     fine-tuning runs that use it; each node with its store status, cost, what it keeps on disk
-    (with DISK; experiments/disk.py) and short key. Below it: totals, and with DISK the bytes
+    (with DISK; orchestration/disk.py) and short key. Below it: totals, and with DISK the bytes
     the plan keeps and the largest peak of one running node."""
     status = {n.key: "abandoned" if n.status == "running" and not n.live(LEASE_SECONDS) else n.status
               for n in store.nodes()} if store is not None else {}
     sizes, disk_lines = None, []
     if disk and plan.spec is not None:
-        from xstilts.experiments.disk import DiskEstimateError, estimate
+        from xstilts.orchestration.disk import DiskEstimateError, estimate
 
         try:
             sizes = estimate(plan)

@@ -27,7 +27,6 @@ from xstilts.metrics.ranking import ndcg_at_k, regret_at_k, spearman_rho
 
 DRAWS = 10_000  # random rankings per permutation p
 RNG_SEED = 0
-NOISE_FLOOR = 0.5  # split-half Spearman of the gains below which the check is uninformative
 MAX_SPLITS = 200
 HELD_OUT = "fitted (leave one task out)"
 
@@ -133,24 +132,6 @@ def noise_ceiling(unit_gains: Mapping[str, Mapping[str, Mapping[str, float]]], c
         figures += [score(a, b, candidates, k), score(b, a, candidates, k)]
     out = {m: _nanmean([f[m] for f in figures]) for m in metric_names(k)}
     return {**_rounded(out), "units": len(units), "splits": len(splits)}
-
-
-def verdict(ceiling: Mapping[str, float]) -> str:
-    """In words: can this check tell a signal that predicts the gains from one that does not?"""
-    if not ceiling:
-        return ("This record predates the noise-ceiling and random-ranking checks (ties were broken by list "
-                "order): rerun `xstilts recommend` before drawing any conclusion from it.")
-    units = int(ceiling.get("units", 0))
-    if units < 2:
-        return (f"With {units} unit (seed) per candidate the gains' reproducibility cannot be measured: this check "
-                "is uninformative. Run at least 2 seeds.")
-    rho = ceiling.get("spearman", math.nan)
-    if not math.isfinite(rho) or rho < NOISE_FLOOR:
-        return (f"The gains are mostly seed noise: disjoint halves of the {units} units rank the candidates with "
-                f"Spearman {rho:.2f} (below {NOISE_FLOOR}), so this check is uninformative: no signal can be "
-                "shown to predict gains that do not reproduce.")
-    return (f"The gains reproduce (disjoint halves of the {units} units agree with Spearman {rho:.2f}): a signal "
-            "whose figures beat the random ranking (small p) predicts them, up to about the ceiling.")
 
 
 def z_scores(values: Mapping[str, float]) -> dict[str, float]:

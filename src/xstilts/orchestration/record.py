@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xstilts.errors import XstiltsError
-from xstilts.experiments.spec import Spec, parse_spec
+from xstilts.orchestration.spec import Spec, parse_spec
 from xstilts.provenance import canonical_json
 from xstilts.report.grid import Grid
 from xstilts.store import ResultRow

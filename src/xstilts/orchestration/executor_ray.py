@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ from rich.markup import escape
 
 from xstilts.console import make_console
 from xstilts.errors import XstiltsError
-from xstilts.experiments.execute import POLL_SECONDS, Failure, Summary, _Bookkeeping, get_runner, run_node
-from xstilts.experiments.plan import Plan
+from xstilts.orchestration.execute import POLL_SECONDS, Failure, Summary, _Bookkeeping, run_node
+from xstilts.orchestration.runners import RUNNERS, Runner
+from xstilts.orchestration.plan import Plan
 from xstilts.store import LEASE_SECONDS
 
 
@@ -29,12 +31,13 @@ class RayExecutor:
 
     def __init__(self, work_dir: str | Path, data_root: str | Path | None = None, console: Console | None = None,
                  num_gpus: float | None = None, num_cpus: float | None = None, lease_seconds: float | None = None,
-                 address: str | None = None, max_retries: int = 3, **init_kwargs: Any):
+                 address: str | None = None, max_retries: int = 3, runners: Mapping[str, Runner] = RUNNERS,
+                 **init_kwargs: Any):
         self.work_dir, self.data_root = Path(work_dir).resolve(), Path(data_root).resolve() if data_root else None
         self.console = console or make_console()
         self.num_gpus, self.num_cpus, self.max_retries = num_gpus, num_cpus, max_retries
         self.address, self.init_kwargs = address, init_kwargs
-        self.ttl = lease_seconds or LEASE_SECONDS
+        self.ttl, self.runners = lease_seconds or LEASE_SECONDS, runners
 
     def _options(self, plan: Plan, kind: str, has_gpus: bool) -> dict[str, float]:
         gpus, cpus = plan.spec.resources.of(kind) if plan.spec else (None, 1.0)
@@ -47,7 +50,7 @@ class RayExecutor:
 
         if not ray.is_initialized():
             ray.init(address=self.address, **self.init_kwargs)
-        book = _Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl)
+        book = _Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl, self.runners)
         check_shared_storage(self.work_dir, book.ctx.data_root)
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
         task = ray.remote(max_retries=self.max_retries)(run_node)
@@ -57,7 +60,7 @@ class RayExecutor:
                 while waiting or in_flight:
                     for node, deps, ctx in book.claim_ready(waiting):
                         opts = self._options(plan, node.kind, has_gpus)
-                        in_flight[task.options(**opts).remote(get_runner(node.kind).run, node, deps, ctx)] = node
+                        in_flight[task.options(**opts).remote(book.runner(node.kind).run, node, deps, ctx)] = node
                         self.console.print(f"submitted [bold]{node.kind}[/] {escape(node.label)} "
                                            f"[dim]{node.key[:10]} {opts}[/]")
                     if not in_flight:

@@ -1,1 +1,0 @@
-"""Entry-point layer: turns a request (CLI options or a study spec) into runs of the library."""
