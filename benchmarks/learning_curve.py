@@ -40,7 +40,7 @@ def phase2_spec(model: str) -> str:
 
 
 def phase2(model: str, data_root: Path, work: Path) -> dict:
-    from xstilts.experiments.study import run_study
+    from xstilts.orchestration.study import run_study
     from xstilts.store import ResultsStore
 
     spec = work / "learning-curve.yaml"
@@ -59,9 +59,9 @@ def phase2(model: str, data_root: Path, work: Path) -> dict:
 
 
 def phase3(model: str, task: str, data_root: Path, work: Path) -> dict:
-    from xstilts.experiments.finetune import run_finetune
-    from xstilts.experiments.hparams import resolve
-    from xstilts.experiments.spec import Train
+    from xstilts.recipes.finetune import run_finetune
+    from xstilts.training.hparams import resolve
+    from xstilts.orchestration.spec import Train
     from xstilts.tasks import get_task
 
     hp = resolve(get_task(task).recipe, Train(max_steps=FINETUNE_STEPS, eval_every=EVAL_EVERY,
