@@ -10,7 +10,8 @@ import pytest
 
 from xstilts.orchestration.guard import (Overlap, OverlapError, check_spec, declared_overlaps, find_overlaps,
                                        normalise, target_sources, train_sources)
-from xstilts.orchestration.plan import build_plan, validate
+from xstilts.orchestration.plan import build_plan
+from xstilts.orchestration.validate import validate
 from xstilts.orchestration.spec import ProbeTarget, SpecError, TaskTarget, load_spec, load_spec_tasks, parse_spec
 from xstilts.tasks import get_task
 from xstilts.tasks.schema import Source

@@ -135,5 +135,5 @@ def test_the_layer_checks_can_fail():
     assert [layer(m) for m in ("xstilts.data.catalog", "xstilts.errors", "xstilts.recipes.finetune",
                                "xstilts.orchestration.plan", "xstilts.recommend.run", "xstilts.cli_study")] == [0, 0, 1, 2, 3, 4]
     graph = _graph()
-    assert "xstilts.orchestration.plan" in graph["xstilts.recommend.run"]  # an import the layers allow ...
-    assert layer("xstilts.orchestration.plan") < layer("xstilts.recommend.run")  # ... and its inverse they refuse
+    assert "xstilts.orchestration.validate" in graph["xstilts.recommend.run"]  # an import the layers allow ...
+    assert layer("xstilts.orchestration.validate") < layer("xstilts.recommend.run")  # ... and its inverse they refuse

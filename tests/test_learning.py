@@ -260,7 +260,7 @@ finetune: {{max_steps: 4, eval_every: 2, batch_size: 4, max_length: 32, max_trai
 
 def test_study_nodes_publish_their_learning(tiny_model_dir, data_root, tmp_path):
     from xstilts.orchestration.execute import LocalExecutor
-    from xstilts.orchestration.plan import validate
+    from xstilts.orchestration.validate import validate
     from xstilts.orchestration.publish import node_records
 
     spec = tmp_path / "study.yaml"

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from tests.test_study import SPEC
 from xstilts.cli import app
 from xstilts.errors import ModelLoadError
-from xstilts.orchestration.plan import validate
+from xstilts.orchestration.validate import validate
 from xstilts.orchestration.spec import SpecError
 from xstilts.models.available import model_layers
 

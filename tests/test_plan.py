@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from xstilts.orchestration.plan import build_plan, render_plan, validate
+from xstilts.orchestration.plan import build_plan
+
+from xstilts.orchestration.validate import validate
+
+from xstilts.orchestration.plan_view import render_plan
 from xstilts.orchestration.spec import SpecError, load_spec, parse_spec
 from xstilts.store import ResultsStore
 
@@ -183,7 +187,7 @@ def test_the_overlap_check_is_remembered_only_by_run(data_root, tmp_path, monkey
     """`plan` reads the data's text for the overlap guard and writes nothing; `run` (remember)
     keeps the warnings under a hash of what was read, so the next plan does not read it again."""
     from xstilts.orchestration import guard
-    from xstilts.orchestration.plan import overlap_warnings
+    from xstilts.orchestration.validate import overlap_warnings
 
     monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
     spec = load_spec(EXPERIMENTS / "demo.yaml")

@@ -10,7 +10,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from xstilts.orchestration import disk
-from xstilts.orchestration.plan import build_plan, render_plan
+from xstilts.orchestration.plan import build_plan
+from xstilts.orchestration.plan_view import render_plan
 from xstilts.orchestration.spec import parse_spec
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"

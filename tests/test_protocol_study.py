@@ -9,7 +9,9 @@ import warnings
 
 import pytest
 
-from xstilts.orchestration.plan import build_plan, validate
+from xstilts.orchestration.plan import build_plan
+
+from xstilts.orchestration.validate import validate
 from xstilts.orchestration.spec import SpecError, parse_spec
 from xstilts.metrics.xtreme_r import XTREME_R, XTREME_R_LANGUAGES
 from xstilts.report.study import build_report

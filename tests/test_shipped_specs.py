@@ -84,7 +84,7 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     assert report.is_file()
     loaded = load_spec(spec)
     if loaded.intermediate_seeds == "per-seed" and len(loaded.seeds) > 1:  # units: phase-2 encoders
-        from xstilts.orchestration.plan import validate
+        from xstilts.orchestration.validate import validate
         from xstilts.orchestration.storage import study_rows
         from xstilts.orchestration.study import study_report
         from xstilts.orchestration.publish import node_records
@@ -98,7 +98,7 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
         nested = {r.seed for r in study_rows(plan, ResultsStore(store))[0] if r.layer is None and r.condition == "none"}
         assert nested == {s + 1000 * k for s in (1, 2, 3) for k in range(min(loaded.finetune_seeds, 2))}
     if any(isinstance(t, ProbeTarget) and t.probe == "tatoeba" and t.protocol == "xtreme-r" for t in loaded.targets):
-        from xstilts.orchestration.plan import validate
+        from xstilts.orchestration.validate import validate
         from xstilts.orchestration.publish import node_records
         from xstilts.orchestration.storage import study_rows
         from xstilts.orchestration.study import study_report

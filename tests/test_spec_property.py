@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from xstilts.orchestration.plan import validate
+from xstilts.orchestration.validate import validate
 from xstilts.orchestration.spec import SpecError
 from xstilts.orchestration.study import run_study
 

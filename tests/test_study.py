@@ -67,12 +67,12 @@ def test_a_failed_node_is_recorded_and_the_rest_finish(tiny_model_dir, data_root
     spec = tmp_path / "study.yaml"
     spec.write_text(SPEC.format(model=tiny_model_dir, task="udpos").replace("max_sentences: 30", "max_sentences: 30")
                     .replace("layers: last}", "layers: '7'}"))  # layer 7 does not exist in a 2-layer model
-    from xstilts.orchestration import plan as plan_module
+    from xstilts.orchestration import validate as validate_module
 
     refused = _run(spec, data_root, tmp_path)  # validate sees it before any node runs
     assert refused.exit_code == 2 and "targets.0.layers: layer 7 is outside 0..2" in refused.output
     # a fault only a node meets (as a layer of a model that cannot be inspected up front): recorded, others finish
-    monkeypatch.setattr(plan_module, "model_problems", lambda path, spec, offline_ok=False: ([], []))
+    monkeypatch.setattr(validate_module, "model_problems", lambda path, spec, offline_ok=False: ([], []))
     result = _run(spec, data_root, tmp_path)
     assert result.exit_code == 1, result.output  # a failed node fails the run
     store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
@@ -92,7 +92,7 @@ def test_mlm_languages_map_to_text_sources():
 @pytest.mark.slow
 def test_two_studies_with_the_same_condition_names_share_a_store_apart(tiny_model_dir, data_root, tmp_path,
                                                                      monkeypatch):
-    from xstilts.orchestration.plan import validate
+    from xstilts.orchestration.validate import validate
     from xstilts.orchestration.storage import study_rows
 
     monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))

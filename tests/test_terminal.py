@@ -10,8 +10,10 @@ from typer.testing import CliRunner
 
 from xstilts.cli import app
 from xstilts.console import FILE_WIDTH, make_console
-from xstilts.orchestration.execute import StudyClock, _final_paths
-from xstilts.orchestration.plan import Cost, Node, Plan, Throughput, _train_cost, calibration, scaled_throughput
+from xstilts.orchestration.clock import StudyClock
+from xstilts.orchestration.execute import _final_paths
+from xstilts.orchestration.plan import Cost, Node, Plan, Throughput, _train_cost, scaled_throughput
+from xstilts.orchestration.plan_view import calibration
 from xstilts.provenance import package_version
 from xstilts.report.alignment import per_language_table
 from xstilts.store import ResultRow

@@ -29,7 +29,7 @@ def validate(spec: SpecPath, data_root: DataRoot = None, smoke: Smoke = False, m
     and language name, the files each node reads, MLM languages, translations, hyper-parameters that
     cannot be honoured, the plan, and the overlap guard (no intermediate training on text a target
     of the same study evaluates on)."""
-    from .orchestration.plan import validate as validate_spec
+    from .orchestration.validate import validate as validate_spec
 
     with user_errors():
         plan = validate_spec(spec, data_root=data_root, smoke=smoke, model=model, offline_ok=True)
@@ -90,7 +90,8 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
 
     Example: xstilts plan experiments/lowres-vs-english.yaml --pilot results/lowres-vs-english-pilot"""
     from .orchestration.export import emit, plan_record, to_stdout
-    from .orchestration.plan import render_plan, validate as validate_spec
+    from .orchestration.validate import validate as validate_spec
+    from .orchestration.plan_view import render_plan
     from .orchestration.power import power_lines
     from .orchestration.record import load_record
     from .orchestration.storage import study_store_url
@@ -150,7 +151,7 @@ def run(
     Example: xstilts run experiments/demo.yaml;  xstilts run experiments/full.yaml --smoke
     """
     from .orchestration.export import emit, run_record
-    from .orchestration.plan import validate as validate_spec
+    from .orchestration.validate import validate as validate_spec
     from .orchestration.storage import study_store_url
     from .orchestration.study import run_study
 
@@ -255,7 +256,7 @@ def report(
 
     Example: xstilts report experiments/lowres-vs-english.yaml --publish results/lowres-vs-english
     """
-    from .orchestration.plan import validate as validate_spec
+    from .orchestration.validate import validate as validate_spec
     from .orchestration.record import load_record
     from .orchestration.publish import publish as publish_study, record_spec
     from .orchestration.storage import study_dir, study_rows, study_store_url
@@ -308,7 +309,7 @@ def export(
     Example: xstilts export --from results/lowres-vs-english --out lowres-export
     """
     from .orchestration.export import export_rows
-    from .orchestration.plan import validate as validate_spec
+    from .orchestration.validate import validate as validate_spec
     from .orchestration.record import load_record
     from .orchestration.publish import record_rows, record_spec
     from .orchestration.storage import study_rows, study_store_url

@@ -20,16 +20,14 @@ Ctrl-C marks the node 'interrupted' (a rerun runs it again); a full disk stops t
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import socket
 import sys
-import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +40,9 @@ from xstilts.console import make_console
 from xstilts.data.formats import did_you_mean
 from xstilts.diskfull import free_mb, is_disk_full
 from xstilts.errors import DiskFullError, Interrupted, XstiltsError
-from xstilts.orchestration.plan import TIMINGS, Node, Plan
+from xstilts.orchestration.plan import Node, Plan
+from xstilts.orchestration.clock import StudyClock, record_timing
+from xstilts.orchestration.heartbeat import Heartbeat, is_dead
 from xstilts.orchestration.runners import RUNNERS, RunContext, RunFn, Runner
 from xstilts.provenance import canonical_json, code_hash
 from xstilts.store import LEASE_SECONDS, Lease, NodeRow
@@ -127,63 +127,6 @@ def run_node(runner: RunFn, node: Node, deps: dict[str, dict], ctx: RunContext) 
         return "failed", Failure.of(e), []
 
 
-class _Heartbeat:
-    """One background thread renewing every lease this runner holds; remembers lost ones."""
-
-    def __init__(self, store: Any, ttl: float):
-        self.store, self.period = store, ttl / 4
-        self.leases: dict[str, Lease] = {}
-        self.lost: set[str] = set()
-        self._lock, self._stop = threading.Lock(), threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="xstilts-heartbeat", daemon=True)
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def hold(self, lease: Lease) -> None:
-        with self._lock:
-            self.leases[lease.key] = lease
-
-    def release(self, key: str) -> bool:
-        """Stop renewing KEY's lease; False when it was lost while held."""
-        with self._lock:
-            self.leases.pop(key, None)
-            return key not in self.lost
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.period):
-            with self._lock:
-                leases = list(self.leases.values())
-            for lease in leases:
-                try:
-                    held = self.store.renew(lease)
-                except Exception:  # noqa: BLE001 - a store hiccup: the next beat tries again
-                    continue
-                if not held:
-                    with self._lock:
-                        self.lost.add(lease.key)
-
-
-def _dead(owner: str | None) -> bool:
-    """True for a runner of this machine whose process is gone (its lease need not expire first)."""
-    host, _, rest = (owner or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # e.g. another user's process: alive
-        return False
-    return False
-
-
 def _moved(value: Any, src: Path, dst: Path) -> Any:
     """VALUE with every path under SRC (in strings, lists, dicts) rewritten to the same path under DST."""
     if isinstance(value, dict):
@@ -219,7 +162,7 @@ class _Bookkeeping:
         self.todo = [n for k, n in plan.nodes.items() if k not in self.outputs]
         for kind in sorted({n.kind for n in self.todo}):
             self.runner(kind)  # a missing runner stops the study before anything runs
-        self.beat = _Heartbeat(store, ttl)
+        self.beat = Heartbeat(store, ttl)
         self.held_elsewhere: dict[str, NodeRow] = {}
         self.running: dict[str, tuple[Lease, Path]] = {}
         self._announced: set[str] = set()
@@ -266,7 +209,7 @@ class _Bookkeeping:
         it (it is waited for) or finished it since this run started (its outcome is taken)."""
         seen, spec = self.seen.get(node.key), {"label": node.label, "config": node.config, "deps": list(node.deps)}
         lease, row = self.store.claim(node.key, node.kind, spec, self.owner, seen=seen, ttl=self.ttl)
-        if lease is None and row.status == "running" and _dead(row.owner):
+        if lease is None and row.status == "running" and is_dead(row.owner):
             lease, row = self.store.claim(node.key, node.kind, spec, self.owner, seen=row, ttl=self.ttl,
                                           take_from=row.owner)
         if lease is None:
@@ -364,62 +307,6 @@ class _Bookkeeping:
         time.sleep(POLL_SECONDS)
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-class StudyClock:
-    """The study-level line printed before each node: `[node k/N] elapsed h:mm:ss, ETA ~h:mm:ss`.
-    N counts the nodes this run has to run (those already done are named once); the ETA is the
-    estimated minutes of the nodes left (this one included), scaled by how long this run's
-    finished nodes took against their own estimates, per kind where there is one of that kind.
-    Plain lines, so it reads the same in a terminal, a file or a CI log."""
-
-    def __init__(self, nodes: list[Node], already: int = 0, now: Callable[[], float] = time.monotonic):
-        self.now, self.started = now, now()
-        self.left = {n.key: n for n in nodes}
-        self.total, self.k, self.already = len(nodes), 0, already
-        self.taken: dict[str, list[tuple[float, float | None]]] = {}  # kind -> (seconds, estimated seconds)
-        self._began: dict[str, float] = {}
-
-    def ratio(self, kind: str) -> float | None:
-        """Actual / estimated time of this run's finished nodes (of KIND where any, else of all)."""
-        pairs = self.taken.get(kind) or [p for ps in self.taken.values() for p in ps]
-        known = [(s, e) for s, e in pairs if e]
-        return sum(s for s, _ in known) / sum(e for _, e in known) if known else None
-
-    def eta(self) -> float | None:
-        """Seconds left for the nodes not finished yet; None when nothing can be said yet."""
-        total = 0.0
-        for n in self.left.values():
-            estimate, ratio = (n.cost.minutes or 0) * 60 or None, self.ratio(n.kind)
-            if estimate is not None:
-                total += estimate * (ratio or 1.0)
-            elif self.taken.get(n.kind):  # no estimate: the mean time of this kind's finished nodes
-                total += sum(s for s, _ in self.taken[n.kind]) / len(self.taken[n.kind])
-            else:
-                return None
-        if n_running := [k for k in self._began if k in self.left]:
-            total -= sum(self.now() - self._began[k] for k in n_running)
-        return max(total, 0.0)
-
-    def begin(self, node: Node) -> str:
-        self.k += 1
-        self._began[node.key] = self.now()
-        eta = self.eta()
-        done = f" ({self.already} done before)" if self.already and self.k == 1 else ""
-        return (f"[node {self.k}/{self.total}{done}] elapsed {_clock(self.now() - self.started)}, "
-                f"ETA {'~' + _clock(eta) if eta is not None else 'unknown'}")
-
-    def end(self, node: Node, status: str) -> float:
-        seconds = self.now() - self._began.pop(node.key, self.now())
-        self.left.pop(node.key, None)
-        if status == "done":
-            self.taken.setdefault(node.kind, []).append((seconds, (node.cost.minutes or 0) * 60 or None))
-        return seconds
-
-
 class _PathRewriter:
     """A stdout that prints paths under a node's attempt folder as the node's final folder (the
     attempt folder is renamed to it once the node is done)."""
@@ -446,23 +333,6 @@ def _final_paths(attempt: Path, final: Path) -> Iterator[None]:
     finally:
         sys.stdout, sys.stderr = stdout, stderr
 
-
-
-def record_timing(node: Node, seconds: float, model: str | None) -> None:
-    """One line per finished node: its kind, model, estimated and measured time, and this machine
-    (plan.calibration turns these into honest estimates). Best effort: a read-only cache is skipped."""
-    from xstilts.paths import cache_dir
-
-    line = {"host": socket.gethostname(), "cpus": os.cpu_count(), "kind": node.kind, "model": model,
-            "estimated_min": node.cost.minutes, "tokens": node.cost.tokens, "encodings": node.cost.encodings,
-            "seconds": round(seconds, 2), "smoke": bool(node.config.get("smoke")), "time": time.time()}
-    try:
-        path = cache_dir() / TIMINGS
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as f:
-            f.write(json.dumps(line) + "\n")
-    except OSError:
-        pass
 
 
 class LocalExecutor:

@@ -198,7 +198,7 @@ def _node(node, status: str | None) -> dict[str, Any]:
 def plan_record(plan, store, power: Sequence[str] = ()) -> dict[str, Any]:
     """`plan --json`: every node with its state in STORE, its estimated cost (calibrated as the
     printed plan is) and settings; totals; the power lines and the plan's warnings."""
-    from xstilts.orchestration.plan import calibration
+    from xstilts.orchestration.plan_view import calibration
 
     status = {n.key: n.status for n in store.nodes()} if store is not None else {}
     cal = calibration(plan, store)

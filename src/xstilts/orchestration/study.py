@@ -15,7 +15,9 @@ from rich.console import Console
 from xstilts.errors import XstiltsError
 from xstilts.orchestration.execute import Summary
 from xstilts.orchestration.executors import executor_class, make_executor
-from xstilts.orchestration.plan import Plan, render_plan, study_seeds, validate
+from xstilts.orchestration.plan import Plan, study_seeds
+from xstilts.orchestration.validate import validate
+from xstilts.orchestration.plan_view import render_plan
 from xstilts.orchestration.storage import study_dir, study_rows, study_store_url
 from xstilts.report.html import write_html
 from xstilts.report.study import ConditionInfo, Design, Primary, ReportWarning, build_report

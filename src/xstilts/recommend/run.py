@@ -36,7 +36,7 @@ def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[
     support, and the result is saved only at JSON_OUT (the record itself is left as published)."""
     from xstilts.console import make_console
     from xstilts.orchestration.export import emit, to_stdout
-    from xstilts.orchestration.plan import validate
+    from xstilts.orchestration.validate import validate
     from xstilts.orchestration.record import load_record
     from xstilts.orchestration.publish import node_records, record_rows, record_spec
     from xstilts.orchestration.storage import study_dir, study_rows, study_store_url
