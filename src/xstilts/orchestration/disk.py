@@ -108,7 +108,7 @@ class PlanDisk:
         line = f"disk: {kept}, {policy}"
         if self.peak:
             top = plan.nodes[max(self.nodes, key=lambda k: self.nodes[k].peak)]
-            which = f"{top.config['task']} fine-tuning" if top.kind == "finetune" else f"{top.kind} {top.label}"
+            which = f"{top.typed.task} fine-tuning" if top.kind == "finetune" else f"{top.kind} {top.label}"
             line += f", peak per running node {fmt_bytes(self.peak)} ({which})"
         return line
 
@@ -277,17 +277,18 @@ def node_disk(node: Node, size: ModelSize, keep_finetuned: bool) -> NodeDisk:
     from xstilts.tasks import get_task
 
     if node.kind == "intermediate":
-        cond = node.config["condition"]
-        specs = [_head_spec(t) for t in cond.get("tasks") or ()]
-        if cond.get("mlm"):
+        c = node.typed
+        specs = [_head_spec(t) for t in c.condition.tasks]
+        if c.condition.mlm:
             specs.append(("mlm", HeadSpec(type="mlm")))
-        last, _ = _training(size, tuple(specs), bool(node.config["train"].get("freeze_embeddings")))
+        last, _ = _training(size, tuple(specs), c.train.freeze_embeddings)
         # a new last/ is written beside the old one; at the end the encoder beside last/
         peak = max(2 * last, last + size.encoder_bytes)
         return NodeDisk(size.encoder_bytes, peak, "encoder")
     if node.kind == "finetune":
-        t = get_task(node.config["task"])
-        last, weights = _training(size, (_head_spec(t.name),), bool(node.config["train"].get("freeze_embeddings")))
+        c = node.typed
+        t = get_task(c.task)
+        last, weights = _training(size, (_head_spec(t.name),), c.train.freeze_embeddings)
         best = weights + SMALL_FILES if t.dev is not None else 0
         stages = len(t.train_first) * (weights + SMALL_FILES)  # earlier stages' weights, dropped at the end
         peak = stages + max(2 * last + best, last + 2 * best)

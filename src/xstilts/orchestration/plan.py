@@ -29,6 +29,7 @@ from typing import Any
 from xstilts.data import catalog, formats
 from xstilts.errors import UnknownName, XstiltsError
 from xstilts.orchestration import guard
+from xstilts.orchestration.nodes import typed_config
 from xstilts.training.hparams import HParams, resolve
 from xstilts.orchestration.spec import (ProbeTarget, Spec, TaskTarget, Train, load_spec_tasks)
 from xstilts.provenance import package_version, stable_hash
@@ -99,6 +100,11 @@ class Node:
     cost: Cost = Cost()
     meta: dict[str, Any] = field(default_factory=dict)  # names for people; not hashed
 
+    @property
+    def typed(self) -> Any:
+        """The config as its kind's model (`nodes.IntermediateConfig`, `ProbeConfig`, `FinetuneConfig`)."""
+        return typed_config(self.kind, self.config)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -115,12 +121,12 @@ class Plan:
 def node_unit(node: Node, first_seed: int) -> int:
     """The unit (phase-2 seed) a node belongs to: its encoder's training seed, a fine-tuning run's
     unit, and the study's first seed for the untrained encoder's probes."""
-    c = node.config
+    c = node.typed
     if node.kind == "intermediate":
-        return c["seed"]
+        return c.seed
     if node.kind == "probe":
-        return first_seed if c["intermediate_seed"] is None else c["intermediate_seed"]
-    return node.meta.get("unit", c["seed"])
+        return first_seed if c.intermediate_seed is None else c.intermediate_seed
+    return node.meta.get("unit", c.seed)
 
 
 def part_of(plan: Plan, units: Sequence[int]) -> Plan:
@@ -239,6 +245,7 @@ def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str
 
     def add(kind: str, label: str, config: dict, deps: tuple[str, ...], cost: Cost, **meta: Any) -> str:
         config = {"study": spec.name, **config}  # a study's nodes and rows are its own, even where another's match
+        typed_config(kind, config)  # every field its runner reads, of the right type, and nothing else
         key = node_key(kind, config, deps)
         nodes.setdefault(key, Node(key, kind, label, config, deps, cost, meta))
         return key

@@ -17,7 +17,7 @@ from xstilts.console import make_console
 from xstilts.evaluation import alignment
 from xstilts.evaluation.encode import resolve_layers
 from xstilts.models.encoders import load_encoder, weights_hash
-from xstilts.training.hparams import HParams
+from xstilts.orchestration.nodes import FinetuneConfig, IntermediateConfig, ProbeConfig
 from xstilts.orchestration.plan import Node
 from xstilts.orchestration.spec import Spec, load_spec_tasks
 from xstilts.recipes.align import describe
@@ -48,7 +48,7 @@ class Runner:
 
 
 def _encoder_of(node: Node, deps: dict[str, dict]) -> str:
-    return next((d["encoder"] for d in deps.values() if "encoder" in d), node.config["model"])
+    return next((d["encoder"] for d in deps.values() if "encoder" in d), node.typed.model)
 
 
 def _provenance(node: Node, ctx: RunContext) -> dict[str, Any]:
@@ -67,14 +67,14 @@ def _with_spec_tasks(runner: RunFn) -> RunFn:
 
 
 def intermediate_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
-    c, cond = node.config, node.config["condition"]
-    sampling, mlm = cond.get("sampling") or {}, cond.get("mlm")
+    c: IntermediateConfig = node.typed
+    sampling, mlm = c.condition.sampling, c.condition.mlm
     encoder = run_intermediate(
-        c["model"], cond["tasks"], HParams(**c["train"]), out_dir=ctx.node_dir, seed=c["seed"],
-        data_root=ctx.data_root, sampling=sampling.get("rule", "proportional"), sampling_cap=sampling.get("cap"),
-        sampling_temperature=sampling.get("temperature", 1.0), mlm_tasks=mlm["tasks"] if mlm else (),
-        mlm_max_examples=mlm["max_examples"] if mlm else None, mlm_weight=mlm["weight"] if mlm else 1.0,
-        mlm_fraction=mlm["fraction"] if mlm else "proportional", resume=True,
+        c.model, c.condition.tasks, c.train, out_dir=ctx.node_dir, seed=c.seed, data_root=ctx.data_root,
+        sampling=sampling.rule if sampling else "proportional", sampling_cap=sampling.cap if sampling else None,
+        sampling_temperature=sampling.temperature if sampling else 1.0, mlm_tasks=mlm.tasks if mlm else (),
+        mlm_max_examples=mlm.max_examples if mlm else None, mlm_weight=mlm.weight if mlm else 1.0,
+        mlm_fraction=mlm.fraction if mlm else "proportional", resume=True,
     )
     source = json.loads((Path(encoder) / SOURCE_FILE).read_text())
     return {"encoder": str(encoder), "task_shares": source["task_shares"], "mlm_head": (source["mlm"] or {}).get("head"),
@@ -84,41 +84,41 @@ def intermediate_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dic
 
 
 def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
-    c = node.config
+    c: ProbeConfig = node.typed
     enc = load_encoder(_encoder_of(node, deps))
     if torch.cuda.is_available():  # the GPU (or share of one) this node holds
         enc.model.to("cuda")
-    task, prefix = get_task(c["probe"]), enc.default_prefix if c["prefix"] is None else c["prefix"]
-    if c.get("protocol") == "xtreme-r":
+    task, prefix = get_task(c.probe), enc.default_prefix if c.prefix is None else c.prefix
+    if c.protocol == "xtreme-r":
         proto = alignment.official_protocol(task, enc.num_layers, prefix, enc.max_tokens)
     else:
-        proto = alignment.Protocol(layers=tuple(resolve_layers(c["layers"], enc.num_layers)), pooling=c["pooling"],
-                                   prefix=prefix, scorer=c["scorer"])
-    rows = alignment.probe(enc, proto, task, langs=c["langs"], model_hash=weights_hash(enc),
-                           condition=c["condition"], data_root=ctx.data_root, max_sentences=c["max_sentences"])
-    after = {"fine_tuned_on": c["after"]} if c.get("after") else {}
+        proto = alignment.Protocol(layers=tuple(resolve_layers(c.layers, enc.num_layers)), pooling=c.pooling,
+                                   prefix=prefix, scorer=c.scorer)
+    rows = alignment.probe(enc, proto, task, langs=c.langs, model_hash=weights_hash(enc),
+                           condition=c.condition, data_root=ctx.data_root, max_sentences=c.max_sentences)
+    after = {"fine_tuned_on": c.after} if c.after else {}
     for r in rows:  # rows name the study's model; the condition says what trained it
-        r.model, r.intermediate, r.seed = c["model"], list(c["intermediate_tasks"]), c["intermediate_seed"]
+        r.model, r.intermediate, r.seed = c.model, list(c.intermediate_tasks), c.intermediate_seed
         r.protocol.update(_provenance(node, ctx), **after)
-    title = f"{c['probe']} on {c['condition']}" + (f" after {c['after']}" if after else "")
+    title = f"{c.probe} on {c.condition}" + (f" after {c.after}" if after else "")
     make_console().print(per_language_table(
         [r for r in rows if r.metric == rows[0].metric] if rows else rows, f"{title}: {describe(proto, task)}",
-        {"all": c["langs"]}))
+        {"all": c.langs}))
     return {"rows": rows}
 
 
 def finetune_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
-    c = node.config
+    c: FinetuneConfig = node.typed
     rows = run_finetune(
-        _encoder_of(node, deps), c["task"], HParams(**c["train"]), seed=c["seed"], out_dir=ctx.node_dir,
-        data_root=ctx.data_root, store_url=False, resume=True, condition=c["condition"],
-        intermediate=c["intermediate_tasks"], eval_langs=c["langs"], model_name=c["model"],
+        _encoder_of(node, deps), c.task, c.train, seed=c.seed, out_dir=ctx.node_dir,
+        data_root=ctx.data_root, store_url=False, resume=True, condition=c.condition,
+        intermediate=c.intermediate_tasks, eval_langs=c.langs, model_name=c.model,
         provenance=_provenance(node, ctx),
         keep_weights=ctx.spec.checkpoints.keep_finetuned if ctx.spec else True,
-        encoder_out=Path(ctx.node_dir) / "encoder" if c.get("export_encoder") else None,
+        encoder_out=Path(ctx.node_dir) / "encoder" if c.export_encoder else None,
     )
     config = json.loads((Path(ctx.node_dir) / CONFIG_FILE).read_text())
-    exported = {"encoder": str(Path(ctx.node_dir) / "encoder")} if c.get("export_encoder") else {}
+    exported = {"encoder": str(Path(ctx.node_dir) / "encoder")} if c.export_encoder else {}
     return {"rows": rows, "learning": config["learning"], **exported}  # English dev curve, chance and verdict
 
 

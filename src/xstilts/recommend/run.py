@@ -48,7 +48,7 @@ def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[
     # a record was run already: its overlaps and model were checked then (nothing runs here)
     plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model, check_model=rec_ is None,
                     overlap=rec_ is None)
-    targets = {n.config.get("task") for n in plan.nodes.values() if n.kind == "finetune"}
+    targets = {n.typed.task for n in plan.nodes.values() if n.kind == "finetune"}
     for task in tasks:
         if task not in targets:
             raise XstiltsError(f"{spec_path}: '{task}' is not a fine-tuned target of study '{plan.spec.name}' "

@@ -114,16 +114,16 @@ def phase2_hashes(plan: Plan, data_root: Path | None) -> set[bytes]:
     for node in plan.nodes.values():
         if node.kind != "intermediate":
             continue
-        cond, cap = node.config["condition"], node.meta["hparams"].max_train_examples
-        mlm = cond.get("mlm") or {}
-        if (what := repr((cond["tasks"], cap, mlm))) in seen:
+        cond, cap = node.typed.condition, node.meta["hparams"].max_train_examples
+        mlm_tasks = cond.mlm.tasks if cond.mlm else []
+        if (what := repr((cond.tasks, cap, cond.mlm))) in seen:
             continue
         seen.add(what)
-        texts = [t for name in cond["tasks"] for ex in read_sources(get_task(name).train, root, cap)
+        texts = [t for name in cond.tasks for ex in read_sources(get_task(name).train, root, cap)
                  for t in example_texts(ex)]
-        unlabelled = dict.fromkeys(t for name in mlm.get("tasks", []) for ex in read_sources(get_task(name).train, root)
+        unlabelled = dict.fromkeys(t for name in mlm_tasks for ex in read_sources(get_task(name).train, root)
                                    for t in example_texts(ex) if t.strip())
-        texts += list(unlabelled)[:mlm.get("max_examples")]
+        texts += list(unlabelled)[:cond.mlm.max_examples if cond.mlm else None]
         out |= {h for t in texts if (h := _text_hash(t)) is not None}
     return out
 
@@ -228,8 +228,7 @@ def recommend(plan: Plan, rows: Sequence, tasks: Sequence[str], langs: Sequence[
         raise XstiltsError(f"{plan.spec.name}: no condition has rows to rank (none was run, or no phase-2 run "
                            "learned its task: `xstilts report` lists them)")
     train_langs = _condition_langs(plan)
-    unit_of = {n.config["seed"]: n.meta.get("unit", n.config["seed"]) for n in plan.nodes.values()
-               if n.kind == "finetune"}
+    unit_of = {n.typed.seed: n.meta.get("unit", n.typed.seed) for n in plan.nodes.values() if n.kind == "finetune"}
     skipped = {} if encoders is not None else {
         s: "needs the phase-2 encoders' features (LogME / H-score of the target's English training data "
            "on each encoder); run the study, then `xstilts recommend SPEC`" for s in ENCODER_SIGNALS}
