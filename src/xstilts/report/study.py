@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from xstilts.data.catalog import TATOEBA_ISO1
+from xstilts.data.languages import TATOEBA_ISO1
 from xstilts.metrics.xtreme_r import RETRIEVAL, Benchmark, xtreme_r
 from xstilts.report.setup import Setup, setup_of
 from xstilts.report.stats import ALPHA, MARGIN, Comparison, compare, decide, spearman
