@@ -127,7 +127,7 @@ def read(entry_or_name: DatasetEntry | str, split: str, lang: str, data_root: st
     entry = _entry(entry_or_name)
     f, paths = _present(entry, split, lang, data_root)
     if f.hf is not None:
-        return _checked(entry, f, (), lambda: formats._nonempty(
+        return _checked(entry, f, (), lambda: formats.nonempty(
             mapped.examples(hf_rows(f.hf), dict(entry.fields), entry.labels), Path(str(f.hf)), lang))
     fmt = formats.get_format(entry.format)
     options = {"fields": dict(entry.fields)} if "fields" in fmt.options else {}
