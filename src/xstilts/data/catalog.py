@@ -13,7 +13,8 @@ from typing import Any
 
 from xstilts.errors import BadValue, DataFormatError, MissingDataError, UnknownName
 from xstilts.paths import data_root as default_data_root
-from xstilts.data import formats, integrity, mapped, readers  # readers and mapped register the formats
+from xstilts.data import aligned, formats, integrity, mapped  # aligned and mapped register their formats
+from xstilts.data import readers  # noqa: F401  (imported to register the official label formats)
 from xstilts.data.entries import ENTRIES, DataFile, DatasetEntry
 from xstilts.data.examples import BitextExample, Candidate, RetrievalQAExample
 from xstilts.data.hf import rows as hf_rows
@@ -122,7 +123,7 @@ def _checked(entry: DatasetEntry, f: DataFile, paths: tuple[Path, ...], read_all
 
 
 def read(entry_or_name: DatasetEntry | str, split: str, lang: str, data_root: str | Path | None = None) -> list:
-    """All examples of one split and language, as typed examples (see readers.py), checked
+    """All examples of one split and language, as typed examples (see readers.py and aligned.py), checked
     against the catalog's recorded count, golds and sha256 before they are returned."""
     entry = _entry(entry_or_name)
     f, paths = _present(entry, split, lang, data_root)
@@ -162,7 +163,7 @@ def bucc(lang: str, split: str = "dev", data_root: str | Path | None = None, dat
     its gold (source id, target id) pairs, checked like any catalogued read."""
     entry = get_dataset(dataset)
     f, paths = _present(entry, split, lang, data_root)
-    return _checked(entry, f, paths, lambda: readers.read_bucc_sides(paths), examples=lambda r: r[2])
+    return _checked(entry, f, paths, lambda: aligned.read_bucc_sides(paths), examples=lambda r: r[2])
 
 
 def lareqa(lang: str, data_root: str | Path | None = None, dataset: str = "lareqa"
@@ -171,7 +172,7 @@ def lareqa(lang: str, data_root: str | Path | None = None, dataset: str = "lareq
     its sentences as candidates."""
     entry = get_dataset(dataset)
     f, paths = _present(entry, "test", lang, data_root)
-    return _checked(entry, f, paths, lambda: readers.read_lareqa(paths[0], lang), examples=lambda r: r[0])
+    return _checked(entry, f, paths, lambda: aligned.read_lareqa(paths[0], lang), examples=lambda r: r[0])
 
 
 def lareqa_pool(data_root: str | Path | None = None, langs: Iterable[str] = LAREQA_LANGS, dataset: str = "lareqa"

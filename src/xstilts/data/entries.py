@@ -1,6 +1,6 @@
 """The built-in datasets as data: one frozen entry per dataset, naming its files, sources and format.
 
-Entries are data, not subclasses: the reader comes from `format` (see readers.py). File
+Entries are data, not subclasses: the reader comes from `format` (see formats.py). File
 lists come from a loop over each dataset's language table (languages.py), so a language is
 added by adding a code. Paths are relative to `<data root>/<folder>/`; URLs are the official
 sources at the commit recorded in the folder's SOURCE.md. The catalog registers them.

@@ -5,8 +5,8 @@ parsing) that `xstilts data list` uses. A reader takes the file(s) of one split 
 returns a complete list of typed examples: it parses everything first, so a malformed line fails
 before any example is used, and the error names file, line and field. A file is read whole or not
 at all: text must be UTF-8, a file that ends mid-line was cut, and one that gives no examples is
-refused. The official formats are in `readers`, the generic csv/tsv/jsonl ones (fields mapped by a
-task file) in `mapped`; the catalog imports both.
+refused. The official formats are in `readers` and `aligned`, the generic csv/tsv/jsonl ones (fields
+mapped by a task file) in `mapped`; the catalog imports all three.
 """
 
 from __future__ import annotations
