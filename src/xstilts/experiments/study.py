@@ -29,7 +29,8 @@ from xstilts.experiments.storage import study_dir, study_rows, study_store_url
 from xstilts.models.encoders import load_encoder, weights_hash
 from xstilts.report.alignment import per_language_table
 from xstilts.report.html import write_html
-from xstilts.report.study import ConditionInfo, Design, Primary, ReportWarning, build_report
+from xstilts.report.conditions import ConditionInfo, Design, Primary
+from xstilts.report.study import ReportWarning, build_report
 from xstilts.report.tables import print_report
 from xstilts.store import ResultRow, ResultsStore
 from xstilts.tasks import get_task
