@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from xstilts.data import catalog
+from xstilts.data import catalog, languages
 from xstilts.evaluation.encode import encode
 from xstilts.models.encoders import load_encoder
 
@@ -45,7 +45,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    langs = list(catalog.XTREME36) if args.langs == "xtreme" else args.langs.split(",")
+    langs = list(languages.XTREME36) if args.langs == "xtreme" else args.langs.split(",")
     texts = []
     for lang in langs:
         for p in catalog.tatoeba_pairs(lang, args.data_root):

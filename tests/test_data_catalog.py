@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from xstilts.data import catalog, formats
-from xstilts.data.catalog import DataFile, DatasetEntry
+from xstilts.data import catalog, entries, formats, languages
+from xstilts.data.entries import DataFile, DatasetEntry
 from xstilts.data.formats import FORMATS
 from xstilts.errors import MissingDataError
 
@@ -16,10 +16,10 @@ ENTRIES = catalog.all_datasets()
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
 def test_entry_is_well_formed(entry: DatasetEntry):
     assert entry.format in FORMATS
-    assert entry.roles and set(entry.roles) <= set(catalog.ROLES)
+    assert entry.roles and set(entry.roles) <= set(entries.ROLES)
     assert entry.licence and entry.version and entry.files
     for lang in entry.languages:
-        assert catalog.TAG_RE.match(entry.tag(lang)), (lang, entry.tag(lang))
+        assert languages.TAG_RE.match(entry.tag(lang)), (lang, entry.tag(lang))
     for f in entry.files:
         assert f.lang in entry.languages
         assert len(f.paths) == len(f.urls) and all(u.startswith("https://") for u in f.urls)
@@ -86,9 +86,9 @@ def test_udpos_reads_every_xtreme_r_language_the_data_root_has_with_all_its_tree
 
 
 def test_tatoeba_language_lists():
-    assert len(catalog.TATOEBA_LANGS) == 112 and len(catalog.XTREME36) == 36
-    assert set(catalog.XTREME36) <= set(catalog.TATOEBA_LANGS)
-    assert catalog.XTREME36_ISO1["cmn"] == "zh" and catalog.XTREME36_ISO1["pes"] == "fa"
+    assert len(languages.TATOEBA_LANGS) == 112 and len(languages.XTREME36) == 36
+    assert set(languages.XTREME36) <= set(languages.TATOEBA_LANGS)
+    assert languages.XTREME36_ISO1["cmn"] == "zh" and languages.XTREME36_ISO1["pes"] == "fa"
     assert catalog.get_dataset("tatoeba").tag("cmn") == "cmn_Hans"
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from xstilts.data.catalog import DataFile, DatasetEntry
+from xstilts.data.entries import DataFile, DatasetEntry
 from xstilts.cli_data import data_app
 from xstilts.data.fetch import FetchError, fetch, load_checksums
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from xstilts.data import catalog, formats, readers
-from xstilts.data.catalog import NLI, SENTIMENT, UPOS
+from xstilts.data import catalog, formats, languages, readers
+from xstilts.data.entries import NLI, SENTIMENT, UPOS
 from xstilts.errors import DataFormatError
 
 
@@ -19,7 +19,7 @@ def labels(examples) -> Counter:
 
 
 def test_tatoeba_total(data_root):
-    assert sum(len(catalog.tatoeba_pairs(l, data_root)) for l in catalog.TATOEBA_LANGS) == 88_877
+    assert sum(len(catalog.tatoeba_pairs(l, data_root)) for l in languages.TATOEBA_LANGS) == 88_877
 
 
 def test_classification_counts(data_root):

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from xstilts.data import catalog
+from xstilts.data import languages
 from xstilts.metrics import get_metric
 from xstilts.metrics.xtreme_r import (
     CLASSIFICATION,
@@ -67,10 +67,10 @@ def test_language_lists_equal_the_official_ones_language_for_language():
 
 
 def test_catalog_tatoeba_list_is_the_official_one():
-    iso1 = {**{v: k for k, v in catalog.XTREME36_ISO1.items()}, "az": "aze", "lt": "lit", "pl": "pol",
+    iso1 = {**{v: k for k, v in languages.XTREME36_ISO1.items()}, "az": "aze", "lt": "lit", "pl": "pol",
             "uk": "ukr", "ro": "ron"}
-    assert catalog.XTREME_R_TATOEBA == tuple(iso1[c] for c in OFFICIAL_TASK2LANGS["tatoeba"].split(","))
-    assert len(catalog.XTREME_R_TATOEBA) == 41 and set(catalog.XTREME_R_TATOEBA) <= set(catalog.TATOEBA_LANGS)
+    assert languages.XTREME_R_TATOEBA == tuple(iso1[c] for c in OFFICIAL_TASK2LANGS["tatoeba"].split(","))
+    assert len(languages.XTREME_R_TATOEBA) == 41 and set(languages.XTREME_R_TATOEBA) <= set(languages.TATOEBA_LANGS)
 
 
 def test_retrieval_category_is_a_declared_choice():

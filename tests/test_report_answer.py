@@ -9,7 +9,8 @@ import numpy as np
 from xstilts.report.answer import headline
 from xstilts.report.html import render_html
 from xstilts.report.stats import power
-from xstilts.report.study import ConditionInfo, Design, Primary, build_report
+from xstilts.report.conditions import ConditionInfo, Design, Primary
+from xstilts.report.study import build_report
 from tests.test_report_study import DELTAS, study_rows
 
 

@@ -12,7 +12,8 @@ from xstilts.report import plots
 from xstilts.report.html import render_html
 from xstilts.report.learning import LearningRecord
 from xstilts.report.setup import limits, phase2_steps, still_rising
-from xstilts.report.study import ConditionInfo, Design, Primary, build_report
+from xstilts.report.conditions import ConditionInfo, Design, Primary
+from xstilts.report.study import build_report
 from xstilts.report.tables import comparison_grid, pairs_grid, xtreme_grid
 
 from .test_report_study import DELTAS, study_rows

@@ -10,7 +10,8 @@ from rich.console import Console
 from xstilts.report import plots
 from xstilts.report.html import write_html
 from xstilts.report.stats import NO_CLAIM, holm
-from xstilts.report.study import ConditionInfo, build_report
+from xstilts.report.conditions import ConditionInfo
+from xstilts.report.study import build_report
 from xstilts.report.tables import (
     NA_NOTE,
     comparison_grid,

@@ -6,6 +6,7 @@ from scipy import stats as sps
 from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import ttost_paired
 
+from xstilts.report.comparisons import unit_scores
 from xstilts.report.stats import (
     Spread,
     compare,
@@ -21,7 +22,6 @@ from xstilts.report.stats import (
     units_needed,
     welch_interval,
 )
-from xstilts.report.study import _units
 
 
 def test_spread_mean_and_sample_std():
@@ -136,7 +136,7 @@ def test_power_and_units_needed_agree():
 def test_t_intervals_keep_their_coverage_on_the_engines_variance_structure(n_units):
     """Simulated studies: phase-2 (encoder) variance, phase-3 seeds nested in each encoder, fixed
     language effects and language-by-run noise, a true difference of 1.5 points; the engine's own
-    path (runs averaged into units by `_units`, then `compare`) must cover the truth 93-97% of the
+    path (runs averaged into units by `unit_scores`, then `compare`) must cover the truth 93-97% of the
     time, and the interval must exclude 0 exactly when p < 0.05."""
     rng = np.random.default_rng(n_units)
     langs = ["sw", "ur", "hi", "th", "ar"]
@@ -151,7 +151,7 @@ def test_t_intervals_keep_their_coverage_on_the_engines_variance_structure(n_uni
                     run = rng.normal(0, 1.0)
                     scores[(cond, unit * 1000 + rep, "xnli")] = {
                         lang: 60 + shift + lang_effect[lang] + encoder + run + rng.normal(0, 0.5) for lang in langs}
-        units = _units(scores, {(c, s): s // 1000 for (c, s, _t) in scores})
+        units = unit_scores(scores, {(c, s): s // 1000 for (c, s, _t) in scores})
         c = compare("a", "b", "xnli", units["a"]["xnli"], units["b"]["xnli"])
         covered += c.ci[0] <= truth <= c.ci[1]
         assert (c.ci[0] > 0 or c.ci[1] < 0) == (c.p < 0.05), sim

@@ -4,14 +4,8 @@ import pytest
 from scipy import stats as sps
 
 from xstilts.metrics.xtreme_r import XTREME_R, XTREME_R_PAPER
-from xstilts.report.study import (
-    ConditionInfo,
-    Design,
-    Primary,
-    ReportWarning,
-    build_report,
-    infer_condition,
-)
+from xstilts.report.conditions import ConditionInfo, Design, Primary, infer_condition
+from xstilts.report.study import ReportWarning, build_report
 from xstilts.report.xtreme import ReportError, aggregate, language_scores
 from xstilts.store import ResultRow
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from xstilts.data import catalog
+from xstilts.data import catalog, languages
 from xstilts.metrics import get_metric
 from xstilts.metrics.xtreme_r import XTREME_R
 from xstilts.tasks import TASK_TYPES, Source, TaskDef, all_tasks, get_task
@@ -21,7 +21,7 @@ def test_entry(task: TaskDef, data_root):
     for name in task.metrics:
         get_metric(name)
     assert len(set(task.languages)) == len(task.languages)
-    assert all(lang in catalog.LANGUAGE_TAGS for lang in task.languages)
+    assert all(lang in languages.LANGUAGE_TAGS for lang in task.languages)
     if task.type in ("classification", "tagging"):
         assert task.labels
     for s in _sources(task):

@@ -23,7 +23,8 @@ from xstilts.errors import XstiltsError
 from xstilts.provenance import file_sha256
 from xstilts.paths import data_root as default_data_root
 from xstilts.data import formats
-from xstilts.data.catalog import DatasetEntry, all_datasets, get_dataset, local_paths
+from xstilts.data.catalog import all_datasets, get_dataset, local_paths
+from xstilts.data.entries import DatasetEntry
 from xstilts.data.integrity import CHECKSUMS, COUNTS, count_key, load_checksums
 
 CHUNK = 1 << 16

@@ -5,8 +5,8 @@ parsing) that `xstilts data list` uses. A reader takes the file(s) of one split 
 returns a complete list of typed examples: it parses everything first, so a malformed line fails
 before any example is used, and the error names file, line and field. A file is read whole or not
 at all: text must be UTF-8, a file that ends mid-line was cut, and one that gives no examples is
-refused. The official formats are in `readers`, the generic csv/tsv/jsonl ones (fields mapped by a
-task file) in `mapped`; the catalog imports both.
+refused. The official formats are in `readers` and `aligned`, the generic csv/tsv/jsonl ones (fields
+mapped by a task file) in `mapped`; the catalog imports all three.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def register(name: str, example_type: type, count: Callable[[Paths], int], optio
 
         @functools.wraps(fn)
         def read(paths: Paths, labels: tuple[str, ...], lang: str, **opts) -> list:
-            return _nonempty(fn(paths, labels, lang, **opts), paths[0] if paths else Path(opts["hf"].name), lang)
+            return nonempty(fn(paths, labels, lang, **opts), paths[0] if paths else Path(opts["hf"].name), lang)
 
         FORMATS[name] = Format(name, read, count, example_type, options)
         return read
@@ -62,7 +62,7 @@ def register(name: str, example_type: type, count: Callable[[Paths], int], optio
     return wrap
 
 
-def _nonempty(examples: list, path: Path, lang: str) -> list:
+def nonempty(examples: list, path: Path, lang: str) -> list:
     if not examples and not path.exists():  # a Hugging Face split: no file to blame
         raise DataFormatError(path, None, None, f"no examples{f' for language {lang!r}' if lang else ''}")
     if not examples:
@@ -103,7 +103,7 @@ def _cut(path: Path, line: int) -> DataFormatError:
     return DataFormatError(path, line, None, "ends mid-line (no line end after the last line): the file was cut short")
 
 
-def _lines(path: Path) -> list[str]:
+def text_lines(path: Path) -> list[str]:
     """Physical lines without their end (LF or CRLF); only '\\n' splits, unlike splitlines().
     Every official file ends with a line end, so one that does not was cut mid-line."""
     lines = _text(path).split("\n")
@@ -112,14 +112,14 @@ def _lines(path: Path) -> list[str]:
     return [ln[:-1] if ln.endswith("\r") else ln for ln in lines[:-1]]
 
 
-def _records(path: Path, delimiter: str, quoted: bool, open_end: bool = False) -> list[tuple[int, list[str]]]:
+def delimited_rows(path: Path, delimiter: str, quoted: bool, open_end: bool = False) -> list[tuple[int, list[str]]]:
     """Non-blank rows of a delimited file as (line number, fields).
 
     `quoted` selects strict CSV quoting (a field may span lines; a file cut inside quotes is
     an error); off, every line is one row. `open_end`: the official file has no final line end.
     """
     if not quoted:
-        rows = [(i, ln.split(delimiter)) for i, ln in enumerate(_lines(path), 1)]
+        rows = [(i, ln.split(delimiter)) for i, ln in enumerate(text_lines(path), 1)]
     else:
         text = _text(path)
         if text and not text.endswith("\n") and not open_end:
@@ -134,7 +134,8 @@ def _records(path: Path, delimiter: str, quoted: bool, open_end: bool = False) -
     return [(i, r) for i, r in rows if r and r != [""]]
 
 
-def _fields(path: Path, names: tuple[str, ...], rows: list[tuple[int, list[str]]]) -> list[tuple[int, dict[str, str]]]:
+def named_fields(path: Path, names: tuple[str, ...], rows: list[tuple[int, list[str]]]
+                 ) -> list[tuple[int, dict[str, str]]]:
     """Each row as {column: value}; a row with too few or too many fields names the first missing one."""
     out = []
     for i, row in rows:
@@ -145,7 +146,7 @@ def _fields(path: Path, names: tuple[str, ...], rows: list[tuple[int, list[str]]
     return out
 
 
-def _table(path: Path, *headers: tuple[str, ...], delimiter: str = "\t", quoted: bool = False,
+def read_table(path: Path, *headers: tuple[str, ...], delimiter: str = "\t", quoted: bool = False,
            names: tuple[str, ...] | None = None, open_end: bool = False
            ) -> tuple[tuple[str, ...], list[tuple[int, dict[str, str]]]]:
     """Rows of a delimited file as (line number, {column: value}).
@@ -153,7 +154,7 @@ def _table(path: Path, *headers: tuple[str, ...], delimiter: str = "\t", quoted:
     The first row must equal one of `headers`; or, with `names`, the file has no header.
     An empty file gives no rows (the reader then says it is empty).
     """
-    rows = _records(path, delimiter, quoted, open_end)
+    rows = delimited_rows(path, delimiter, quoted, open_end)
     if names is None:
         if not rows:
             return (), []
@@ -161,18 +162,18 @@ def _table(path: Path, *headers: tuple[str, ...], delimiter: str = "\t", quoted:
             raise DataFormatError(path, rows[0][0], "header",
                                   f"expected {' or '.join(map(repr, headers))}, got {rows[0][1]!r:.200}")
         names, rows = tuple(rows[0][1]), rows[1:]
-    return names, _fields(path, names, rows)
+    return names, named_fields(path, names, rows)
 
 
-def _refuse_unlabelled(path: Path, rows: list[list[str]], width: int, gold: str) -> None:
+def refuse_unlabelled(path: Path, rows: list[list[str]], width: int, gold: str) -> None:
     """XTREME's test placeholders: every row lacks its last (gold) column or leaves it blank."""
     if rows and all(len(r) == width - 1 or (len(r) == width and not r[-1].strip()) for r in rows):
         raise PlaceholderGoldError(path, f"no {gold} in any of its {len(rows):,} rows")
 
 
-def _jsonl(path: Path) -> list[tuple[int, dict]]:
+def jsonl_objects(path: Path) -> list[tuple[int, dict]]:
     out = []
-    for i, ln in enumerate(_lines(path), 1):
+    for i, ln in enumerate(text_lines(path), 1):
         if not ln.strip():
             continue
         try:
@@ -187,7 +188,7 @@ def _jsonl(path: Path) -> list[tuple[int, dict]]:
     return out
 
 
-def _json(path: Path) -> Any:
+def load_json(path: Path) -> Any:
     try:
         return json.loads(_text(path))
     except json.JSONDecodeError as e:
@@ -199,7 +200,8 @@ def _json(path: Path) -> Any:
 KIND_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
 
 
-def _get(obj: Any, key: str, path: Path, line: int | None, where: str = "", kind: type | tuple[type, ...] = object) -> Any:
+def get_field(obj: Any, key: str, path: Path, line: int | None, where: str = "",
+              kind: type | tuple[type, ...] = object) -> Any:
     """obj[key], which must exist and be of `kind`; the error names the field's full path."""
     if not isinstance(obj, dict) or key not in obj:
         raise DataFormatError(path, line, where + key, "missing")
@@ -211,20 +213,20 @@ def _get(obj: Any, key: str, path: Path, line: int | None, where: str = "", kind
     return value
 
 
-def _getter(obj: Any, path: Path, line: int | None):
-    """g(key, kind=str): `_get` for one JSON record of PATH, by key (a reader's shorthand)."""
+def field_getter(obj: Any, path: Path, line: int | None):
+    """g(key, kind=str): `get_field` for one JSON record of PATH, by key (a reader's shorthand)."""
     def g(key: str, kind: type | tuple[type, ...] = str) -> Any:
-        return _get(obj, key, path, line, kind=kind)
+        return get_field(obj, key, path, line, kind=kind)
     return g
 
 
-def _label(value: str, labels: tuple[str, ...], path: Path, line: int | None, field: str) -> str:
+def check_label(value: str, labels: tuple[str, ...], path: Path, line: int | None, field: str) -> str:
     if labels and value not in labels:
         raise DataFormatError(path, line, field, f"unknown label {value!r:.50} (expected one of {', '.join(labels)})")
     return value
 
 
-def _index(value: Any, n: int, path: Path, line: int | None, field: str, base: int = 0) -> int:
+def choice_index(value: Any, n: int, path: Path, line: int | None, field: str, base: int = 0) -> int:
     """A 0-based choice index from `value`, written `base`-based in the file."""
     try:
         k = int(value) - base
@@ -235,10 +237,10 @@ def _index(value: Any, n: int, path: Path, line: int | None, field: str, base: i
     return k
 
 
-def _blocks(path: Path) -> list[tuple[int, list[str]]]:
+def line_blocks(path: Path) -> list[tuple[int, list[str]]]:
     """Blank-line separated blocks (CoNLL sentences) as (first line number, lines)."""
     out, cur, start = [], [], 0
-    for i, ln in enumerate(_lines(path), 1):
+    for i, ln in enumerate(text_lines(path), 1):
         if ln.strip():
             if not cur:
                 start = i

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from xstilts.paths import data_root as default_data_root
 from xstilts.data import formats
-from xstilts.data.catalog import DatasetEntry, all_datasets, local_paths
+from xstilts.data.catalog import all_datasets, local_paths
+from xstilts.data.entries import DatasetEntry
 
 
 @dataclass(frozen=True)

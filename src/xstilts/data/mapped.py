@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from xstilts.data.examples import BitextExample, ChoiceExample, QAExample, TaggingExample, TextExample
-from xstilts.data.formats import (Paths, _fields, _get, _index, _jsonl, _label, _records, count_csv, count_lines,
-                                  register)
+from xstilts.data.formats import (Paths, check_label, choice_index, count_csv, count_lines, delimited_rows, get_field,
+                                  jsonl_objects, named_fields, register)
 from xstilts.errors import DataFormatError
 
 Fields = Mapping[str, Any]  # example field -> column (a list of columns for `choices`)
@@ -55,7 +55,7 @@ def _value(row: Row, key: str, column: str, kind: type | tuple[type, ...] = obje
     value = values[column]
     if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
-    return _get({column: value}, column, path, line, kind=kind) if kind is not object else value
+    return get_field({column: value}, column, path, line, kind=kind) if kind is not object else value
 
 
 def _strings(row: Row, key: str, column: str) -> tuple[str, ...]:
@@ -75,7 +75,7 @@ def example(row: Row, n: int, fields: Fields, labels: tuple[str, ...]) -> Any:
         tokens, tags = _strings(row, "tokens", fields["tokens"]), _strings(row, "tags", fields["tags"])
         if len(tokens) != len(tags) or not tokens:
             raise DataFormatError(path, line, fields["tags"], f"{len(tags)} tags for {len(tokens)} tokens")
-        return TaggingExample(uid, tokens, tuple(_label(t, labels, path, line, fields["tags"]) for t in tags))
+        return TaggingExample(uid, tokens, tuple(check_label(t, labels, path, line, fields["tags"]) for t in tags))
     if kind == "qa":
         answers = get("answers", dict)
         texts, starts = answers.get("text"), answers.get("answer_start")
@@ -89,10 +89,10 @@ def example(row: Row, n: int, fields: Fields, labels: tuple[str, ...]) -> Any:
                    else _strings(row, "choices", cols))
         return ChoiceExample(uid, get("context") if "context" in fields else "",
                              get("question") if "question" in fields else "", choices,
-                             _index(get("label", object), len(choices), path, line, fields["label"]))
+                             choice_index(get("label", object), len(choices), path, line, fields["label"]))
     if kind == "bitext":
         return BitextExample(uid, get("source"), get("target"))
-    label = _label(get("label"), labels, path, line, fields["label"]) if "label" in fields else None
+    label = check_label(get("label"), labels, path, line, fields["label"]) if "label" in fields else None
     return TextExample(uid, get("text"), get("text_b") if "text_b" in fields else None, label)
 
 
@@ -104,9 +104,9 @@ def _table_rows(paths: Paths, delimiter: str) -> list[Row]:
     """Rows of delimited files; any first row is the header (the mapping checks its columns)."""
     out: list[Row] = []
     for p in paths:
-        records = _records(p, delimiter, quoted=True)
+        records = delimited_rows(p, delimiter, quoted=True)
         if records:
-            out += [(p, i, r) for i, r in _fields(p, tuple(records[0][1]), records[1:])]
+            out += [(p, i, r) for i, r in named_fields(p, tuple(records[0][1]), records[1:])]
     return out
 
 
@@ -125,4 +125,4 @@ def read_tsv(paths: Paths, labels, lang, *, fields: Fields) -> list:
 @register("jsonl", TextExample, count_lines(), options=("fields",))
 def read_jsonl(paths: Paths, labels, lang, *, fields: Fields) -> list:
     """One JSON object per line; a field may hold a list (tokens, tags, choices) or an object (answers)."""
-    return examples([(p, i, o) for p in paths for i, o in _jsonl(p)], fields, labels)
+    return examples([(p, i, o) for p in paths for i, o in jsonl_objects(p)], fields, labels)

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from xstilts.data import catalog
+from xstilts.data import catalog, languages
 from xstilts.data.examples import Candidate, example_texts
 from xstilts.data.formats import did_you_mean
 from xstilts.errors import UnknownName, XstiltsError
@@ -56,12 +56,12 @@ def _dataset_lang(entry: catalog.DatasetEntry, lang: str) -> str:
             return entry.languages[0]
         raise UnknownName(f"'{entry.name}' has {len(entry.languages)} languages: name one as '{entry.name}:LANG'")
     for code in entry.languages:
-        tag = catalog.LANGUAGE_TAGS.get(code, code)
+        tag = languages.LANGUAGE_TAGS.get(code, code)
         if lang in (code, tag, tag.split("_")[0]):
             return code
     # suggest codes, not the folder names: the catalog's tasks of this dataset first, then ISO 639-3
     codes = dict.fromkeys([*(n.split(":", 1)[1] for n in task_registry() or {} if n.startswith(f"{entry.name}:")),
-                           *(catalog.LANGUAGE_TAGS.get(code, code).split("_")[0] for code in entry.languages)])
+                           *(languages.LANGUAGE_TAGS.get(code, code).split("_")[0] for code in entry.languages)])
     raise UnknownName(f"'{entry.name}' has no language '{lang}'{did_you_mean(lang, codes)}")
 
 

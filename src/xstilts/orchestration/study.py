@@ -20,7 +20,8 @@ from xstilts.orchestration.validate import validate
 from xstilts.orchestration.plan_view import render_plan
 from xstilts.orchestration.storage import study_dir, study_rows, study_store_url
 from xstilts.report.html import write_html
-from xstilts.report.study import ConditionInfo, Design, Primary, ReportWarning, build_report
+from xstilts.report.conditions import ConditionInfo, Design, Primary
+from xstilts.report.study import ReportWarning, build_report
 from xstilts.report.tables import print_report
 from xstilts.store import ResultRow, ResultsStore
 from xstilts.console import make_console

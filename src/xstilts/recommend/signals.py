@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xstilts.data import catalog
+from xstilts.data import languages
 from xstilts.data.examples import example_texts
 from xstilts.errors import XstiltsError
 from xstilts.recommend import check
@@ -54,12 +54,12 @@ MAX_TOKENS = 4000  # tagging: labelled tokens kept for LogME / H-score
 
 
 def _iso3(lang: str) -> str:
-    code = catalog.LANGUAGE_TAGS.get(lang, lang).split("_")[0]
+    code = languages.LANGUAGE_TAGS.get(lang, lang).split("_")[0]
     return MACROLANGUAGE.get(code, code)
 
 
 def _script(lang: str) -> str | None:
-    tag = catalog.LANGUAGE_TAGS.get(lang, lang)
+    tag = languages.LANGUAGE_TAGS.get(lang, lang)
     return tag.split("_")[1] if "_" in tag else ("Latn" if len(tag) == 3 else None)
 
 

@@ -1,6 +1,6 @@
 """The study report as data, computed from one study's result rows: XTREME-R aggregates (the
 official scores, English included), and comparisons with the trained encoder as the unit (see
-report.stats): gains over the baseline, English vs low-resource pairs, translated vs source,
+report.comparisons and report.stats; what is compared, report.conditions): gains over the baseline, English vs low-resource pairs, translated vs source,
 English on its own line, alignment probes with intervals, and the spec's declared primary
 comparisons, each ending in a verdict.
 
@@ -19,18 +19,25 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
-from xstilts.data.catalog import TATOEBA_ISO1
+from xstilts.data.languages import TATOEBA_ISO1
 from xstilts.metrics.xtreme_r import RETRIEVAL, Benchmark, xtreme_r
+from xstilts.report.comparisons import (
+    Units,
+    comparison_family,
+    encoder_units,
+    language_warnings,
+    primary_comparisons,
+    unit_of,
+    unit_scores,
+    zero_shot,
+)
+from xstilts.report.conditions import ConditionInfo, Design, ordered, pair_links, translation_links
 from xstilts.report.setup import Setup, setup_of
-from xstilts.report.stats import ALPHA, MARGIN, Comparison, compare, decide, spearman
-from xstilts.report.xtreme import Aggregate, ReportError, Scores, aggregate_all, language_scores
+from xstilts.report.stats import Comparison, spearman
+from xstilts.report.xtreme import Aggregate, ReportError, aggregate_all, language_scores
 from xstilts.store import ResultRow
 
-Kind = Literal["none", "english", "low-resource", "multi", "mlm", "translated"]
-KINDS: tuple[Kind, ...] = ("none", "english", "low-resource", "translated", "multi", "mlm")
-BASELINE = "none"  # the kind of the baseline condition (and the name inferred as that kind)
 # Probe settings that change what a score measures: row fields, and keys of a row's `protocol` dict.
 PROBE_FIELDS = ("task", "dataset", "split", "metric", "pooling", "scorer", "prefix")
 PROBE_PROTOCOL_KEYS = ("name", "fine_tuned_on", "max_sentences", "margin_k", "max_length", "passage_prefix",
@@ -40,61 +47,6 @@ LABEL_NAMES = {"name": "protocol"}  # how a probe label names a protocol key
 
 class ReportWarning(UserWarning):
     """Something the reader must know before trusting a comparison (e.g. different language sets)."""
-
-
-@dataclass(frozen=True)
-class ConditionInfo:
-    """What a condition is. `pair` links versions of the same data in different languages;
-    `translation_of` names the intermediate task a 'translated' condition's task translates."""
-
-    name: str
-    kind: Kind
-    intermediate: tuple[str, ...] = ()
-    pair: str | None = None
-    translation_of: str | None = None
-
-
-def infer_condition(name: str, intermediate: Sequence[str] = ()) -> ConditionInfo:
-    """Best guess from the name when the spec gave no metadata: 'multi:…', 'mlm+…', 'translated:…',
-    'data-eng' (English side of parallel data 'data') and 'data-xxx' (a low-resource side), else English."""
-    inter = tuple(intermediate)
-    if name == BASELINE:
-        return ConditionInfo(name, "none", inter)
-    for prefix, kind in (("multi:", "multi"), ("mlm+", "mlm"), ("translated:", "translated")):
-        if name.startswith(prefix):
-            return ConditionInfo(name, kind, inter)  # type: ignore[arg-type]
-    stem, sep, lang = name.rpartition("-")
-    if sep and stem and 2 <= len(lang) <= 3 and lang.isalpha():
-        return ConditionInfo(name, "english" if lang in ("en", "eng") else "low-resource", inter, pair=stem)
-    return ConditionInfo(name, "english", inter)
-
-
-@dataclass(frozen=True)
-class Primary:
-    """A comparison declared before the run: side A minus side B on outcomes ON. A side is a
-    condition name or a condition kind (the mean of that kind's conditions, per unit); an outcome
-    is a target task or probe name ('alignment': every probe, 'transfer': every target task)."""
-
-    a: str
-    b: str
-    on: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return f"{self.a} − {self.b} on {'+'.join(self.on)}"
-
-
-@dataclass(frozen=True)
-class Design:
-    """What the rows alone do not say: the declared analysis and the study's structure."""
-
-    margin: float = MARGIN  # points: the smallest difference that matters
-    alpha: float = ALPHA
-    primary: tuple[Primary, ...] = ()
-    phase2_runs: dict[str, int] = field(default_factory=dict)  # condition -> phase-2 encoders (0: untrained; default 1)
-    declared_overlap: dict[str, tuple[str, ...]] = field(default_factory=dict)  # condition -> targets
-    smoke: bool = False
-    phase2_steps: tuple[int, ...] = ()  # step budgets of the phase-2 nodes (report.setup.phase2_steps)
 
 
 @dataclass(frozen=True)
@@ -146,7 +98,7 @@ class StudyReport:
     def units_are_encoders(self) -> bool:
         """Whether every trained condition had several phase-2 runs (the unit is the encoder)."""
         trained = [n for n, i in self.conditions.items() if i.kind != "none"]
-        return bool(trained) and _encoders(self.design, *trained)
+        return bool(trained) and encoder_units(self.design, *trained)
 
 
 def check_versions(rows: Iterable[ResultRow]) -> None:
@@ -159,20 +111,6 @@ def check_versions(rows: Iterable[ResultRow]) -> None:
             detail = "; ".join(f"v{v}: {', '.join(sorted(c))}" for v, c in sorted(versions.items()))
             raise ReportError(f"{task} rows come from different task versions ({detail}); scores of "
                               "different versions are not comparable: rerun or filter to one version")
-
-
-def train_language(task: str) -> str:
-    """The language a target task is fine-tuned in (English for every XTREME-R task)."""
-    from xstilts.tasks.registry import REGISTRY
-
-    t = REGISTRY.get(task)
-    return t.train[0].lang if t is not None and t.train else "en"
-
-
-def unit_of(row: ResultRow) -> int | None:
-    """The replication unit of a row: the phase-2 seed of its encoder where the study nests
-    fine-tuning seeds in it (`protocol['unit']`), else the row's own seed."""
-    return row.protocol.get("unit", row.seed)
 
 
 def official_retrieval(probes: Sequence[ResultRow], targets: Sequence[ResultRow], benchmark: Benchmark
@@ -196,66 +134,6 @@ def official_retrieval(probes: Sequence[ResultRow], targets: Sequence[ResultRow]
             out += [r.model_copy(update={"seed": s, "layer": None, "direction": None,
                                          "language": TATOEBA_ISO1.get(r.language, r.language)}) for s in seeds]
     return out
-
-
-Units = dict[str, dict[str, dict[int | None, dict[str, float]]]]  # condition -> task -> unit -> language -> score
-
-
-def _units(scores: Scores, unit: dict[tuple[str, int | None], int | None]) -> Units:
-    """Per condition, task and unit: each language's score averaged over the unit's fine-tuning seeds."""
-    acc: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))
-    for (cond, seed, task), langs in scores.items():
-        for lang, v in langs.items():
-            acc[cond][task][unit.get((cond, seed), seed)][lang].append(v)
-    return {c: {t: {u: {lang: statistics.fmean(v) for lang, v in ls.items()} for u, ls in us.items()}
-                for t, us in ts.items()} for c, ts in acc.items()}
-
-
-def _zero_shot(by_unit: dict, task: str, english: bool = False) -> dict:
-    """Only the training language (ENGLISH) or only the others, per unit; units left empty dropped."""
-    train = train_language(task)
-    out = {u: {lang: v for lang, v in langs.items() if (lang == train) == english} for u, langs in by_unit.items()}
-    return {u: langs for u, langs in out.items() if langs}
-
-
-def _language_warnings(units: Units, conditions: Sequence[str], tasks: Sequence[str]) -> list[str]:
-    out = []
-    for task in tasks:
-        langs = {c: set().union(*units.get(c, {}).get(task, {}).values()) for c in conditions}
-        langs = {c: v for c, v in langs.items() if v}
-        union = set().union(*langs.values()) if langs else set()
-        lacking = {c: sorted(union - v) for c, v in langs.items() if v != union}
-        if lacking:
-            detail = "; ".join(f"{c} lacks {', '.join(v)}" for c, v in lacking.items())
-            out.append(f"{task}: conditions were evaluated on different languages ({detail}); "
-                       "each comparison uses the languages both sides have")
-    return out
-
-
-def _ordered(rows: Sequence[ResultRow], infos: Sequence[ConditionInfo]) -> dict[str, ConditionInfo]:
-    given = {i.name: i for i in infos}
-    names = dict.fromkeys(r.condition for r in rows)
-    found = {n: given.get(n) or infer_condition(n, next(r.intermediate for r in rows if r.condition == n))
-             for n in names}
-    return {n: found[n] for kind in KINDS for n in [*given, *names] if n in found and found[n].kind == kind}
-
-
-def _pair_links(conditions: dict[str, ConditionInfo]) -> list[tuple[str, str]]:
-    """(non-English member, English member) of every parallel pair."""
-    groups: dict[str, list[ConditionInfo]] = defaultdict(list)
-    for info in conditions.values():
-        if info.pair is not None:
-            groups[info.pair].append(info)
-    return [(other.name, eng.name) for members in groups.values()
-            for eng in members if eng.kind == "english" for other in members if other.kind != "english"]
-
-
-def _translation_links(conditions: dict[str, ConditionInfo]) -> list[tuple[str, str]]:
-    """(translated condition, condition training exactly its source task)."""
-    return [(info.name, source.name) for info in conditions.values()
-            if info.kind == "translated" and info.translation_of is not None
-            for source in conditions.values()
-            if source.kind not in ("translated", "none") and source.intermediate == (info.translation_of,)]
 
 
 def _probe_settings(r: ResultRow) -> dict[str, object]:
@@ -287,100 +165,6 @@ def _probe_units(rows: Sequence[ResultRow], labels: Sequence[str]) -> Units:
     for r, label in zip(rows, labels):
         out[r.condition][label][r.seed][f"{r.language}/{r.direction}/{r.layer}"] = r.value
     return out
-
-
-def _comparisons(links: Sequence[tuple[str, str]], units: Units, tasks: Sequence[str], design: Design,
-                 pick=None) -> list[Comparison]:
-    """A minus B on every task both have, one family with its verdicts; PICK filters each side's units."""
-    out = []
-    for a, b in links:
-        for task in tasks:
-            ua, ub = units.get(a, {}).get(task, {}), units.get(b, {}).get(task, {})
-            if pick is not None:
-                ua, ub = pick(ua, task), pick(ub, task)
-            if ua and ub and (comp := compare(a, b, task, ua, ub, encoders=_encoders(design, a, b))) is not None:
-                comp.flags = _flags(design, a, b, task)
-                out.append(comp)
-    decide(out, margin=design.margin, alpha=design.alpha)
-    return out
-
-
-def _encoders(design: Design, *conditions: str) -> bool:
-    """Whether the units are trained encoders: every trained side had several phase-2 runs (an
-    untrained baseline, 0 runs, is a fixed reference; a condition the design does not name counts 1)."""
-    runs = [design.phase2_runs.get(c, 1) for c in conditions]
-    return all(n > 1 for n in runs if n != 0) and any(n != 0 for n in runs)
-
-
-def _flags(design: Design, a: str, b: str, task: str) -> tuple[str, ...]:
-    return tuple(f"declared overlap: {c} trains on data of {task}" for c in (a, b)
-                 if task.split(" ")[0] in design.declared_overlap.get(c, ()))
-
-
-def _side(name: str, conditions: dict[str, ConditionInfo]) -> list[str]:
-    return [name] if name in conditions else [n for n, i in conditions.items() if i.kind == name]
-
-
-def _outcomes(on: Sequence[str], tasks: Sequence[str], probes: Sequence[str]) -> list[tuple[str, bool]]:
-    """(name, is_probe) for each named outcome: a probe label is named by its task's name."""
-    out = []
-    for name in on:
-        if name == "alignment":
-            out += [(p, True) for p in probes]
-        elif name == "transfer":
-            out += [(t, False) for t in tasks]
-        else:
-            out += [(t, False) for t in tasks if t == name] + [(p, True) for p in probes if p.split(" ")[0] == name]
-    return list(dict.fromkeys(out))
-
-
-def _primary(design: Design, conditions: dict[str, ConditionInfo], units: Units, probe_units: Units,
-             tasks: Sequence[str], probes: Sequence[str]) -> tuple[list[Comparison], list[str]]:
-    """Each declared comparison: per unit, a side's score is the mean over its conditions of the mean
-    over the outcomes (zero-shot languages for tasks; languages, directions and layers for probes)."""
-    out, notes = [], []
-    for p in design.primary:
-        outcomes = _outcomes(p.on, tasks, probes)
-        present = {c for c in [*units, *probe_units]}  # conditions left out (did not learn) have no rows
-        sides = [[c for c in _side(p.a, conditions) if c in present], [c for c in _side(p.b, conditions) if c in present]]
-        if not outcomes or not all(sides):
-            notes.append(f"primary comparison {p.label}: no rows for "
-                         + ("its outcomes" if not outcomes else "one of its sides") + " (not computed)")
-            continue
-        (a_units, a_partial), (b_units, b_partial) = (_side_scores(side, outcomes, units, probe_units)
-                                                      for side in sides)
-        partial = a_partial | b_partial  # units a side holds only some conditions of (one did not learn there)
-        if partial:
-            notes.append(f"primary comparison {p.label}: unit{'s' * (len(partial) > 1)} "
-                         f"{', '.join(str(u) for u in sorted(partial, key=str))} left out, as a side lacks one of its "
-                         "conditions there (a run that did not learn): a side's score is the mean over all its "
-                         "conditions, never over the ones that happened to learn")
-        if a_units and b_units and (c := compare(p.a, p.b, "+".join(p.on), a_units, b_units,
-                                                 encoders=_encoders(design, *sides[0], *sides[1]))) is not None:
-            c.flags = tuple(f for x in sides[0] + sides[1] for name, _ in outcomes
-                            for f in _flags(design, x, x, name))[:1]
-            out.append(c)
-        else:
-            notes.append(f"primary comparison {p.label}: its sides share no complete unit (not computed)")
-    decide(out, margin=design.margin, alpha=design.alpha)
-    return out, notes
-
-
-def _side_scores(members: Sequence[str], outcomes: Sequence[tuple[str, bool]], units: Units, probe_units: Units
-                 ) -> tuple[dict, set]:
-    """unit -> {"all": a side's score} for the units holding every member condition on every outcome,
-    and the units that hold only some."""
-    per: dict = defaultdict(list)
-    for c in members:
-        for name, is_probe in outcomes:
-            by_unit = (probe_units if is_probe else units).get(c, {}).get(name, {})
-            if not is_probe:
-                by_unit = _zero_shot(by_unit, name)
-            for u, vals in by_unit.items():
-                per[u].append(statistics.fmean(vals.values()))
-    need = len(members) * len(outcomes)
-    return ({u: {"all": statistics.fmean(v)} for u, v in per.items() if len(v) == need},
-            {u for u, v in per.items() if len(v) != need})
 
 
 def _excluded(learning: Sequence, design: Design) -> tuple[set, set, list[str]]:
@@ -429,7 +213,7 @@ def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] 
     rows = list(rows)
     benchmark = xtreme_r(retrieval)
     check_versions(rows)
-    infos = _ordered(rows, conditions)
+    infos = ordered(rows, conditions)
     bad_encoders, bad_nodes, excluded = _excluded(learning, design)
     if design.smoke:  # nothing learns in 2 steps: list the runs, keep them, so every comparison path still runs
         bad_encoders, bad_nodes = set(), set()
@@ -440,9 +224,9 @@ def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] 
     probes = [r for r in kept if r.layer is not None]
     all_scores = language_scores([r for r in rows if r.layer is None], benchmark)
     scores = language_scores(targets, benchmark)
-    units = _units(scores, {(r.condition, r.seed): unit_of(r) for r in targets})
+    units = unit_scores(scores, {(r.condition, r.seed): unit_of(r) for r in targets})
     tasks = tuple(dict.fromkeys(t for (_c, _s, t) in all_scores))
-    notes = _language_warnings(units, list(infos), tasks)
+    notes = language_warnings(units, list(infos), tasks)
     baselines = [n for n, i in infos.items() if i.kind == "none"]
     baseline = baselines[0] if baselines else None
     if baseline is None and len(infos) > 1:
@@ -450,14 +234,14 @@ def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] 
     elif len(baselines) > 1:
         notes.append(f"several conditions of kind 'none' ({', '.join(baselines)}): {baseline} is the baseline")
     over_base = [(n, baseline) for n in infos if baseline is not None and n != baseline]
-    gains = _comparisons(over_base, units, tasks, design, pick=_zero_shot)
-    english = _comparisons(over_base, units, tasks, design, pick=lambda u, t: _zero_shot(u, t, english=True))
+    gains = comparison_family(over_base, units, tasks, design, pick=zero_shot)
+    english = comparison_family(over_base, units, tasks, design, pick=lambda u, t: zero_shot(u, t, english=True))
     labels = _probe_labels(probes)
     probe_tasks = tuple(dict.fromkeys(labels))
     probe_units = _probe_units(probes, labels)
-    alignment_gains = _comparisons(over_base, probe_units, probe_tasks, design)
-    alignment_pairs = _comparisons(_pair_links(infos), probe_units, probe_tasks, design)
-    primary, primary_notes = _primary(design, infos, units, probe_units, tasks, probe_tasks)
+    alignment_gains = comparison_family(over_base, probe_units, probe_tasks, design)
+    alignment_pairs = comparison_family(pair_links(infos), probe_units, probe_tasks, design)
+    primary, primary_notes = primary_comparisons(design, infos, units, probe_units, tasks, probe_tasks)
     alignment = {c: _alignment(c, baseline, probe_units, gains, alignment_gains)
                  for c in infos if c in probe_units or c != baseline}
     points = [(a.gain, a.transfer_gain) for c, a in alignment.items()
@@ -479,8 +263,8 @@ def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] 
                                                         benchmark), benchmark),
                           key=lambda a: (order[a.condition], a.seed is None, a.seed or 0)),
         gains=gains,
-        pairs=_comparisons(_pair_links(infos), units, tasks, design, pick=_zero_shot),
-        translations=_comparisons(_translation_links(infos), units, tasks, design, pick=_zero_shot),
+        pairs=comparison_family(pair_links(infos), units, tasks, design, pick=zero_shot),
+        translations=comparison_family(translation_links(infos), units, tasks, design, pick=zero_shot),
         english=english,
         alignment_gains=alignment_gains,
         alignment_pairs=alignment_pairs,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xstilts.data import catalog, formats, mapped
+from xstilts.data import catalog, formats, languages, mapped
 from xstilts.errors import XstiltsError
 from xstilts.metrics import get_metric
 from xstilts.tasks.schema import HEADS, ROLES, TASK_TYPES, Source, TaskDef
@@ -22,7 +22,7 @@ def _field(s: Source) -> str:
 
 
 def language_ok(lang: str) -> bool:
-    return bool(catalog.TAG_RE.match(lang)) or lang in catalog.LANGUAGE_TAGS
+    return bool(languages.TAG_RE.match(lang)) or lang in languages.LANGUAGE_TAGS
 
 
 def id_aligned(task: TaskDef) -> bool:

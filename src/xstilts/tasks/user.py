@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from xstilts.data import catalog, formats, mapped
+from xstilts.data.entries import DataFile, DatasetEntry
 from xstilts.data.hf import HFRef
 from xstilts.located import SpecError, _line_of, compose, problems as located_problems
 from xstilts.tasks import check
@@ -168,29 +169,29 @@ def _shape(tf: TaskFile) -> list[Located]:
     return out
 
 
-def build(tf: TaskFile, base: Path) -> tuple[catalog.DatasetEntry, TaskDef] | list[Located]:
+def build(tf: TaskFile, base: Path) -> tuple[DatasetEntry, TaskDef] | list[Located]:
     """The catalog dataset and the TaskDef of one entry, or where it is wrong."""
     if out := _shape(tf):
         return out
     fmt = tf.format or "jsonl"  # Hugging Face rows go through the jsonl mapping
-    files: list[catalog.DataFile] = []
+    files: list[DataFile] = []
     for split, by_lang in tf.files.items():
         for lang, ref in by_lang.items():
             if isinstance(ref, HFSource):
                 got = _hf_ref(tf, ref, base)
                 if isinstance(got, HFRef):
-                    files.append(catalog.DataFile(split, lang, tuple(map(str, got.files())), (), got))
+                    files.append(DataFile(split, lang, tuple(map(str, got.files())), (), got))
             else:
                 got = _paths(ref, base, fmt)
                 if isinstance(got, tuple):
-                    files.append(catalog.DataFile(split, lang, got, ()))
+                    files.append(DataFile(split, lang, got, ()))
             if isinstance(got, str):
                 out.append((("files", split, lang), got))
     if out:
         return out
     dataset = f"user:{tf.name}"
     origin = str(tf.source) if isinstance(tf.source, str) else f"Hugging Face {tf.source.hf}@{tf.source.revision}"
-    entry = catalog.DatasetEntry(
+    entry = DatasetEntry(
         dataset, tf.roles, fmt, tuple(dict.fromkeys(f.lang for f in files)), tuple(files), tf.licence, tf.version,
         tuple(tf.labels), notes=tf.notes, unlabelled=tuple(tf.files) if tf.type == "bitext" else (),
         fields=tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in tf.fields.items()))

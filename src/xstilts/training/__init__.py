@@ -11,7 +11,7 @@ from .packing import Packed, pack
 
 _LAZY = {
     "TrainConfig": ".config", "NonFiniteLossError": ".loop", "TrainingInterrupted": ".loop", "TrainResult": ".loop",
-    "predict": ".loop", "train": ".loop", "task_probabilities": ".sampling",
+    "predict": ".inference", "train": ".loop", "task_probabilities": ".sampling",
 }
 
 

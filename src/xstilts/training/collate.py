@@ -7,6 +7,7 @@ where most of the speed-up over padding everything to max_length comes from.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,7 @@ from ..models.heads import mask_tokens
 SEQUENCE_KEYS = ("input_ids", "q_input_ids", "p_input_ids")  # padded with pad_id, get a mask
 SCALAR_KEYS = ("labels", "start_positions", "end_positions")  # labels may also be per token
 LABEL_PAD = -100
+Collate = Callable[[list[dict]], dict[str, torch.Tensor]]  # features -> a batch (Collator, Packed, ...)
 
 
 def feature_length(feature: dict) -> int:

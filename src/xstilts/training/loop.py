@@ -1,5 +1,5 @@
-"""The one training loop (single- and multi-task), spelled out top to bottom on accelerate,
-and `predict` for evaluation code.
+"""The one training loop (single- and multi-task), spelled out top to bottom on accelerate
+(`predict`, for evaluation code, is in inference.py).
 
 Resume is exact: a checkpoint holds the weights, optimizer, scheduler, each task's sampler
 position, the task sampler and every RNG, so a killed run that is resumed ends with the same
@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list, gather_object
@@ -43,9 +42,11 @@ from .checkpoint import (
     seed_everything,
     set_rng_state,
 )
-from .collate import Collator, LengthGroupedSampler, feature_length, loss_terms, real_tokens, shard, split_by_tokens
+from .collate import (Collate, Collator, LengthGroupedSampler, feature_length, loss_terms, real_tokens, shard,
+                      split_by_tokens)
 from .config import TrainConfig
 from .packing import Packed
+from .runlog import eval_curve, task_summary, truncate_log
 from .sampling import BatchStream, TaskSampler, task_probabilities
 
 # may differ between a run and its resume (these change speed, not the recipe: the global batch
@@ -54,7 +55,6 @@ RUN_ONLY = {"stop_after_steps", "progress", "device", "compile", "gradient_check
 # what a checkpoint written before these options existed ran with (it resumes as it was)
 BEFORE_PACKING = {"packing": False, "token_budget": None, **{k: TrainConfig.model_fields[k].default
                                                             for k in ("pack_length", "bucket", "select_best", "stop_at")}}
-Collate = Callable[[list[dict]], dict[str, torch.Tensor]]
 EvalFn = Callable[[nn.Module], tuple[float, dict]]
 
 
@@ -75,38 +75,6 @@ class TrainResult:
     tasks: dict = field(default_factory=dict)  # per task: batches, share of batches, first and final loss
     evals: list = field(default_factory=list)  # every evaluation: {"step", "score", "eval"}, from the log
     stopped: bool = False  # ended early: an evaluation reached `stop_at`
-
-
-def eval_curve(log_path: Path) -> list[dict]:
-    """Every evaluation of a run, from its log ({"step", "score", "eval"}; resumed runs included)."""
-    if not Path(log_path).is_file():
-        return []
-    return [r for r in map(json.loads, Path(log_path).read_text().splitlines()) if "score" in r]
-
-
-def task_summary(log_path: Path) -> dict[str, dict]:
-    """What each task (loss) got over a whole run, from its log: micro-batches drawn, their share,
-    and the first and final loss (the mean of the task's losses over the first and the last tenth
-    of the steps it was drawn in: a final loss far above the first says the run diverged)."""
-    steps = [r for r in map(json.loads, Path(log_path).read_text().splitlines()) if "task_batches" in r]
-    if not steps:
-        return {}
-    counts: dict[str, int] = {}
-    for r in steps:
-        for t, n in r["task_batches"].items():
-            counts[t] = counts.get(t, 0) + n
-    total = sum(counts.values())
-
-    def mean(losses: list[float]) -> float:
-        return round(sum(losses) / len(losses), 4)
-
-    out = {}
-    for t, n in counts.items():
-        losses = [r["task_loss"][t] for r in steps if t in r["task_loss"]]
-        tenth = max(1, len(losses) // 10)
-        out[t] = {"batches": n, "share": round(n / total, 4), "first_loss": mean(losses[:tenth]),
-                  "final_loss": mean(losses[-tenth:])}
-    return out
 
 
 def encoder_of(model: nn.Module) -> nn.Module:
@@ -131,14 +99,6 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drops log lines past the resumed step (steps the killed run did after its checkpoint)."""
-    if not path.exists():
-        return
-    keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in keep))
 
 
 def train(
@@ -250,7 +210,7 @@ def train(
         stopped = meta.get("stopped", False)
     log_path = out_dir / "log.jsonl"
     if main:
-        _truncate_log(log_path, step)
+        truncate_log(log_path, step)
 
     def save_last() -> None:
         """Written by the main process, with every process's RNG state; the others wait for it."""
@@ -401,49 +361,3 @@ def _finishing(accelerator: Accelerator):
         for tracker in accelerator.trackers:
             tracker.finish()
         accelerator.trackers = []
-
-
-def _stack(arrays: list[np.ndarray], fill: float) -> np.ndarray:
-    """Stacks per-example arrays whose first axis (sequence length) may differ, padding with `fill`."""
-    if all(a.shape == arrays[0].shape for a in arrays):
-        return np.stack(arrays)
-    length = max(a.shape[0] for a in arrays)
-    out = np.full((len(arrays), length, *arrays[0].shape[1:]), fill, dtype=arrays[0].dtype)
-    for i, a in enumerate(arrays):
-        out[i, : a.shape[0]] = a
-    return out
-
-
-def predict(
-    model: nn.Module, features: Sequence[dict], collate: Collate, batch_size: int = 64, *, task: str | None = None,
-) -> dict[str, np.ndarray]:
-    """Model outputs (all but "loss") per feature, in the original order, as float32 arrays.
-
-    Batches are sorted by length so little is padded. For token-level heads (qa, tagging)
-    positions past a feature's own length are -inf, never picked by an argmax, whatever
-    batch it landed in.
-    """
-    device = next(model.parameters()).device
-    specs = getattr(model, "specs", {})
-    head_type = (specs.get(task) if task else next(iter(specs.values()), None)) if specs else None
-    token_level = getattr(head_type, "type", None) in ("qa", "tagging")
-    order = sorted(range(len(features)), key=lambda i: -feature_length(features[i]))
-    per_example: dict[str, list[np.ndarray]] = {}
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        for start in range(0, len(order), batch_size):
-            batch = collate([features[i] for i in order[start : start + batch_size]])
-            lengths = batch["attention_mask"].sum(-1).tolist() if token_level else None
-            batch = {k: v.to(device) for k, v in batch.items()}
-            out = model(**batch) if task is None else model(task=task, **batch)
-            for key, value in out.items():
-                if key == "loss" or value.ndim == 0:
-                    continue
-                rows = list(value.float().cpu().numpy())
-                if lengths is not None:
-                    rows = [r[:n] for r, n in zip(rows, lengths, strict=True)]
-                per_example.setdefault(key, []).extend(rows)
-    model.train(was_training)
-    inverse = np.argsort(order)
-    return {k: _stack([v[j] for j in inverse], fill=-np.inf) for k, v in per_example.items()}

@@ -1,6 +1,6 @@
 """XTREME-R sentence-pair classification and multiple choice: XNLI and XCOPA."""
 
-from xstilts.data import catalog
+from xstilts.data import entries, languages
 from xstilts.tasks.schema import Recipe, Source, TaskDef
 
 TASKS = (
@@ -10,8 +10,8 @@ TASKS = (
         # With `xstilts data fetch mnli_train` a user can point a copy of this entry at Source("mnli_train", "train").
         train=(Source("mnli", "dev_matched", exclude_texts_of=("xnli", "test", "en")),),
         dev=Source("xnli", "dev", "en"),
-        eval=tuple(Source("xnli", "test", lang) for lang in catalog.XNLI_LANGS),
-        labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy", version="2",
+        eval=tuple(Source("xnli", "test", lang) for lang in languages.XNLI_LANGS),
+        labels=entries.NLI, metrics=("accuracy",), main_score="accuracy", version="2",
         recipe=Recipe(lr=2e-5, batch_size=32, epochs=5, max_length=128),
         notes="evaluates on the labelled test split (15 x 5,010 pairs); English dev selects the model only",
     ),
@@ -23,7 +23,7 @@ TASKS = (
         train_first=(Source("siqa", "dev"),),
         train=(Source("copa", "train"),),
         dev=Source("copa", "val"),
-        eval=tuple(Source("xcopa", "test", lang) for lang in catalog.XCOPA_LANGS),
+        eval=tuple(Source("xcopa", "test", lang) for lang in languages.XCOPA_LANGS),
         metrics=("accuracy",), main_score="accuracy", version="2",
         recipe=Recipe(lr=2e-5, batch_size=8, grad_accum=4, epochs=5, max_length=128, warmup_ratio=0.0,
                       weight_decay=0.0),

@@ -8,7 +8,7 @@ English vs low-resource comparison: the same content and labels in another langu
 
 from dataclasses import replace
 
-from xstilts.data import catalog
+from xstilts.data import catalog, entries, languages
 from xstilts.tasks.schema import Recipe, Source, TaskDef
 
 ROLE = ("intermediate",)
@@ -26,7 +26,7 @@ def _short(tag: str) -> str:
 ENGLISH = (
     TaskDef(name="anli", type="sentence-pair", roles=ROLE, recipe=CLS, version="1",
             train=tuple(Source("anli", f"dev_r{r}") for r in (1, 2, 3)), dev=Source("anli", "test_r3"),
-            eval=(Source("anli", "test_r1"),), labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy",
+            eval=(Source("anli", "test_r1"),), labels=entries.NLI, metrics=("accuracy",), main_score="accuracy",
             notes="ANLI train is not available offline: dev R1-R3 train, test R1/R3 evaluate"),
     TaskDef(name="commonsenseqa", type="multiple_choice", roles=ROLE, recipe=MC, version="1",
             train=(Source("commonsenseqa", "train"),), dev=Source("commonsenseqa", "dev"),
@@ -40,11 +40,11 @@ ENGLISH = (
             metrics=("accuracy",), main_score="accuracy", notes="only dev is available offline: it trains"),
     TaskDef(name="sst2", type="classification", roles=ROLE, recipe=CLS, version="1",
             train=(Source("sst2", "train"),), dev=Source("sst2", "dev"), eval=(Source("sst2", "dev"),),
-            labels=catalog.BINARY, metrics=("accuracy",), main_score="accuracy"),
+            labels=entries.BINARY, metrics=("accuracy",), main_score="accuracy"),
     TaskDef(name="mnli", type="sentence-pair", roles=ROLE, recipe=CLS, version="2",
             train=(Source("mnli", "dev_matched", exclude_texts_of=("xnli", "test", "en")),), dev=None,
             eval=(Source("mnli", "dev_matched"),),
-            labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy",
+            labels=entries.NLI, metrics=("accuracy",), main_score="accuracy",
             notes="MultiNLI train is not available offline: dev_matched trains"),
     TaskDef(name="squad_v2", type="qa", roles=ROLE, recipe=QA, version="1",
             # the dev half shares paragraphs with XQuAD (and so LAReQA): those are dropped
@@ -57,7 +57,7 @@ ENGLISH = (
             metrics=("accuracy",), main_score="accuracy", notes="files not offline: xstilts data fetch hellaswag"),
     TaskDef(name="qqp", type="sentence-pair", roles=ROLE, recipe=CLS, version="1",
             train=(Source("qqp", "train"),), dev=Source("qqp", "dev"), eval=(Source("qqp", "dev"),),
-            labels=catalog.BINARY, metrics=("accuracy",), main_score="accuracy",
+            labels=entries.BINARY, metrics=("accuracy",), main_score="accuracy",
             notes="files not offline: xstilts data fetch qqp"),
 )
 
@@ -83,28 +83,28 @@ PARALLEL_AND_LOW_RESOURCE = (
     # NusaX sentiment: the same 1,000 sentences in English, Indonesian and 10 local languages
     *_translations(_per_language(
         "nusax", {lang: _short(_nusax.tag(lang)) for lang in _nusax.languages}, "train", "valid", "test",
-        type="classification", recipe=CLS, labels=catalog.SENTIMENT, metrics=("macro_f1", "accuracy"),
+        type="classification", recipe=CLS, labels=entries.SENTIMENT, metrics=("macro_f1", "accuracy"),
         main_score="macro_f1"), NUSAX_SOURCE),
     # SIB-200 topics over FLORES sentences (the FLORES alignment probe reads the same sentences),
     # translated from English FLORES
     *_translations(_per_language(
-        "sib200", {lang: lang for lang in catalog.SIB200_LANGS}, "train", "dev", "test", type="classification",
+        "sib200", {lang: lang for lang in languages.SIB200_LANGS}, "train", "dev", "test", type="classification",
         recipe=CLS, labels=catalog.get_dataset("sib200").labels, metrics=("accuracy",), main_score="accuracy"),
         "sib200:eng_Latn"),
     # XNLI dev as intermediate data: the 14 human translations of English XNLI dev (the XNLI
     # target evaluates on test, so training on dev does not touch its evaluated text)
     *_translations(_per_language(
-        "xnli", {lang: lang for lang in catalog.XNLI_LANGS}, "dev", None, "test", type="sentence-pair",
-        recipe=CLS, labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy"), "xnli:en"),
+        "xnli", {lang: lang for lang in languages.XNLI_LANGS}, "dev", None, "test", type="sentence-pair",
+        recipe=CLS, labels=entries.NLI, metrics=("accuracy",), main_score="accuracy"), "xnli:en"),
     # AmericasNLI: translations of Spanish XNLI; no train split, so test (larger) trains and dev evaluates
     *(replace(t, translation_of="xnli:es") for t in _per_language(
-        "americasnli", {lang: lang for lang in catalog.AMERICAS_LANGS}, "test", None, "dev",
-        type="sentence-pair", recipe=CLS, labels=catalog.NLI, metrics=("accuracy",), main_score="accuracy")),
-    *_per_language("masakhaner", {lang: lang for lang in catalog.MASAKHANER_LANGS}, "train", "dev", "test",
+        "americasnli", {lang: lang for lang in languages.AMERICAS_LANGS}, "test", None, "dev",
+        type="sentence-pair", recipe=CLS, labels=entries.NLI, metrics=("accuracy",), main_score="accuracy")),
+    *_per_language("masakhaner", {lang: lang for lang in languages.MASAKHANER_LANGS}, "train", "dev", "test",
                    type="tagging", recipe=CLS, labels=catalog.get_dataset("masakhaner").labels,
                    metrics=("ner_f1",), main_score="ner_f1", version="2"),  # 2: long sentences split, not cut
-    *_per_language("afrisenti", {lang: lang for lang in catalog.AFRISENTI_LANGS}, "train", "dev", "test",
-                   type="classification", recipe=CLS, labels=catalog.SENTIMENT, metrics=("macro_f1", "accuracy"),
+    *_per_language("afrisenti", {lang: lang for lang in languages.AFRISENTI_LANGS}, "train", "dev", "test",
+                   type="classification", recipe=CLS, labels=entries.SENTIMENT, metrics=("macro_f1", "accuracy"),
                    main_score="macro_f1"),
     *_per_language("masakhanews", {lang: lang for lang in ("lin", "lug")}, "train", "dev", "test",
                    type="classification", recipe=CLS, labels=catalog.get_dataset("masakhanews").labels,

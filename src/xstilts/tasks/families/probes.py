@@ -4,26 +4,26 @@ Adding a built-in probe is adding an entry here. LAReQA's entry (families/retrie
 a probe and a fine-tuning target at once.
 """
 
-from xstilts.data import catalog
+from xstilts.data import catalog, languages
 from xstilts.tasks.schema import Source, TaskDef
 
 PROBE = ("probe",)
 # SIB-200 languages with large Wikipedia/CommonCrawl presence; the rest are the low-resource probe.
 FLORES_HIGH = ("arb_Arab", "deu_Latn", "eng_Latn", "fra_Latn", "hin_Deva", "ind_Latn", "jpn_Jpan",
                "rus_Cyrl", "spa_Latn", "tur_Latn", "vie_Latn", "zho_Hans")
-FLORES_LOW = tuple(lang for lang in catalog.SIB200_LANGS if lang not in FLORES_HIGH)
+FLORES_LOW = tuple(lang for lang in languages.SIB200_LANGS if lang not in FLORES_HIGH)
 
 TASKS = (
     TaskDef(
         name="tatoeba", type="bitext", roles=PROBE, version="1", train=(), dev=None, pivot="eng",
-        eval=tuple(Source("tatoeba", "test", lang) for lang in catalog.TATOEBA_LANGS),
+        eval=tuple(Source("tatoeba", "test", lang) for lang in languages.TATOEBA_LANGS),
         metrics=("tatoeba_accuracy",), main_score="tatoeba_accuracy",
-        lang_groups=(("default", catalog.XTREME_R_TATOEBA), ("xtreme", catalog.XTREME36)),
+        lang_groups=(("default", languages.XTREME_R_TATOEBA), ("xtreme", languages.XTREME36)),
         origin="LASER v1 Tatoeba test sets (XTREME protocol)", licence="CC BY 2.0 FR",
         notes="each sentence retrieves its translation among all sentences of the other side; both directions"),
     TaskDef(
         name="flores", type="bitext", roles=PROBE, version="1", train=(), dev=None, pivot="eng_Latn",
-        eval=tuple(Source("sib200", split, lang) for lang in catalog.SIB200_LANGS
+        eval=tuple(Source("sib200", split, lang) for lang in languages.SIB200_LANGS
                    for split in catalog.get_dataset("sib200").splits),
         metrics=("tatoeba_accuracy",), main_score="tatoeba_accuracy",
         lang_groups=(("low", FLORES_LOW), ("high", FLORES_HIGH)),

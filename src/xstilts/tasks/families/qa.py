@@ -1,6 +1,6 @@
 """XTREME-R extractive QA: XQuAD, MLQA, TyDiQA-GoldP (scripts/train_qa.sh recipe)."""
 
-from xstilts.data import catalog
+from xstilts.data import languages
 from xstilts.tasks.schema import Recipe, Source, TaskDef
 
 QA_RECIPE = Recipe(lr=3e-5, batch_size=32, epochs=3, max_length=384, doc_stride=128, max_query_length=64,
@@ -18,20 +18,20 @@ ENGLISH_QA = (
 TASKS = (
     TaskDef(
         name="xquad", type="qa", train=ENGLISH_QA, dev=SELECT,
-        eval=tuple(Source("xquad", "test", lang) for lang in catalog.XQUAD_LANGS),
+        eval=tuple(Source("xquad", "test", lang) for lang in languages.XQUAD_LANGS),
         metrics=("squad",), main_score="squad", version="2", recipe=QA_RECIPE,
         notes="12 languages, ro included (XTREME-R's list); selection on half of TyDiQA-GoldP English dev",
     ),
     TaskDef(
         name="mlqa", type="qa", train=ENGLISH_QA, dev=SELECT,
-        eval=tuple(Source("mlqa", "dev", lang) for lang in catalog.MLQA_LANGS),
+        eval=tuple(Source("mlqa", "dev", lang) for lang in languages.MLQA_LANGS),
         metrics=("mlqa",), main_score="mlqa", metric_lang=True, version="2", recipe=QA_RECIPE,
         notes="same-language dev sets (test not available); MLQA's per-language normalisation",
     ),
     TaskDef(
         name="tydiqa", type="qa", train=(Source("tydiqa", "train", "en"),), dev=SELECT,
         eval=tuple(Source("tydiqa", "dev", lang, half="heldout" if lang == "en" else None)
-                   for lang in catalog.TYDIQA_LANGS),
+                   for lang in languages.TYDIQA_LANGS),
         metrics=("squad",), main_score="squad", version="2", recipe=QA_RECIPE,
         notes="dev is XTREME's test set; English: selection on one fixed half, the score on the other",
     ),

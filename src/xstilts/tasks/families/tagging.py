@@ -6,7 +6,7 @@ XTREME does; udpos 2 also reads every test treebank of a language. Rows of older
 never compared with these (report.study.check_versions).
 """
 
-from xstilts.data import catalog
+from xstilts.data import catalog, entries, languages
 from xstilts.tasks.schema import Recipe, Source, TaskDef
 
 TASKS = (
@@ -14,8 +14,8 @@ TASKS = (
         name="udpos", type="tagging",
         train=(Source("ud", "train", "en"),),
         dev=Source("ud", "dev", "en"),
-        eval=tuple(Source("ud", "test", lang) for lang in catalog.UD_LANGS),
-        labels=catalog.UPOS, metrics=("pos_f1", "pos_accuracy"), main_score="pos_f1", version="2",
+        eval=tuple(Source("ud", "test", lang) for lang in entries.UD_LANGS),
+        labels=entries.UPOS, metrics=("pos_f1", "pos_accuracy"), main_score="pos_f1", version="2",
         recipe=Recipe(lr=2e-5, batch_size=32, epochs=10, max_length=128),
         notes="every test treebank of a language, concatenated (ud/SOURCE.md); pos_f1 is the F1 XTREME reports "
               "(seqeval 0.0.12's rules; pos_f1_seqeval: the installed seqeval)",
@@ -25,8 +25,8 @@ TASKS = (
         train=(Source("wikiann", "train", "en"),),
         dev=Source("wikiann", "dev", "en"),
         # the labelled test split where the data root has one (36 languages), dev for the other 4
-        eval=tuple(Source("wikiann", "test" if lang in catalog.WIKIANN_TEST_LANGS else "dev", lang)
-                   for lang in catalog.WIKIANN_LANGS),
+        eval=tuple(Source("wikiann", "test" if lang in languages.WIKIANN_TEST_LANGS else "dev", lang)
+                   for lang in languages.WIKIANN_LANGS),
         labels=catalog.get_dataset("wikiann").labels,
         metrics=("ner_f1",), main_score="ner_f1", version="3",
         recipe=Recipe(lr=2e-5, batch_size=32, epochs=10, max_length=128),
