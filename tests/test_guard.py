@@ -144,8 +144,8 @@ targets:
 
 def _checked(spec_path):
     spec = load_spec(spec_path)
-    load_spec_tasks(spec)
-    return spec, check_spec(spec)
+    with load_spec_tasks(spec).scope():
+        return spec, check_spec(spec)
 
 
 def test_phase2_training_on_the_targets_training_file_is_refused(tmp_path):

@@ -90,11 +90,11 @@ def hf_dir(tmp_path) -> Path:
 def test_a_local_hf_dataset_is_validated_and_read_like_files(hf_dir, tmp_path):
     spec = tmp_path / "study.yaml"
     spec.write_text(SPEC.format(model="me5-small"))
-    load_spec_tasks(load_spec(spec))
-    senti, tags = get_task("hf-senti"), get_task("hf-tags")
-    train = read_source(senti.train[0], None)
-    assert len(train) == 8 and {x.label for x in train} == {"negative", "positive"}  # class ids -> names
-    assert read_source(tags.eval[1], None)[0].tags == ("DET", "NOUN", "VERB")
+    with load_spec_tasks(load_spec(spec)).scope():
+        senti, tags = get_task("hf-senti"), get_task("hf-tags")
+        train = read_source(senti.train[0], None)
+        assert len(train) == 8 and {x.label for x in train} == {"negative", "positive"}  # class ids -> names
+        assert read_source(tags.eval[1], None)[0].tags == ("DET", "NOUN", "VERB")
     bad = spec.read_text().replace("labels: [DET, NOUN, VERB]", "labels: [DET, NOUN]")
     spec.write_text(bad)
     with pytest.raises(SpecError) as info:

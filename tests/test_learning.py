@@ -181,7 +181,7 @@ files:
 """
 
 
-def _pets(folder: Path) -> None:
+def _pets(folder: Path):
     """A task the tiny encoder learns in a few dozen steps: the label is which animal is named."""
     import random
 
@@ -196,42 +196,42 @@ def _pets(folder: Path) -> None:
         (folder / "data" / f"{split}.csv").write_text("id,sentence,label\n" + "".join(
             f"{i},{rng.choice(said[y])},{y}\n" for i, y in enumerate(labels)))
     (folder / "task.yaml").write_text(PETS)
-    load_task_file(folder / "task.yaml")
+    return load_task_file(folder / "task.yaml")
 
 
 def test_until_stops_phase2_once_the_task_reaches_its_dev_target(tiny_model_dir, tmp_path):
-    _pets(tmp_path / "pets")
-    hp = hparams("pets", max_steps=100, batch_size=8, max_length=32, lr=3e-3, warmup_ratio=0.0, eval_every=5,
-                 until=90, phase="intermediate")
-    out = run_intermediate(str(tiny_model_dir), ["pets"], hp, out_dir=tmp_path / "run", data_root=tmp_path / "pets",
-                           progress=False)
-    info = json.loads((out / "xstilts_source.json").read_text())
-    curve = info["learning"]["pets"]["curve"]
-    assert info["stopped_early"] and info["steps"] == curve[-1][0] < 100
-    assert curve[-1][1] >= 90 and all(score < 90 for _, score in curve[:-1])
-    assert info["learning"]["pets"]["learned"]
-    log = [json.loads(line) for line in (tmp_path / "run" / "train" / "log.jsonl").read_text().splitlines()]
-    assert max(r["step"] for r in log) == info["steps"]  # no step past the target
+    with _pets(tmp_path / "pets").scope():  # the task is known inside its scope
+        hp = hparams("pets", max_steps=100, batch_size=8, max_length=32, lr=3e-3, warmup_ratio=0.0, eval_every=5,
+                     until=90, phase="intermediate")
+        out = run_intermediate(str(tiny_model_dir), ["pets"], hp, out_dir=tmp_path / "run", data_root=tmp_path / "pets",
+                               progress=False)
+        info = json.loads((out / "xstilts_source.json").read_text())
+        curve = info["learning"]["pets"]["curve"]
+        assert info["stopped_early"] and info["steps"] == curve[-1][0] < 100
+        assert curve[-1][1] >= 90 and all(score < 90 for _, score in curve[:-1])
+        assert info["learning"]["pets"]["learned"]
+        log = [json.loads(line) for line in (tmp_path / "run" / "train" / "log.jsonl").read_text().splitlines()]
+        assert max(r["step"] for r in log) == info["steps"]  # no step past the target
 
 
 def test_a_run_killed_before_its_dev_target_resumes_to_the_same_stop(tiny_model_dir, tmp_path, monkeypatch):
     import xstilts.recipes.intermediate as inter
     from xstilts.training import TrainingInterrupted
 
-    _pets(tmp_path / "pets")
-    hp = hparams("pets", max_steps=60, batch_size=8, max_length=32, lr=3e-3, warmup_ratio=0.0, eval_every=5,
-                 until=90, phase="intermediate")
-    kwargs = dict(data_root=tmp_path / "pets", progress=False)
-    full = run_intermediate(str(tiny_model_dir), ["pets"], hp, out_dir=tmp_path / "full", **kwargs)
-    real = inter.train_config
-    monkeypatch.setattr(inter, "train_config", lambda *a, **kw: real(*a, **kw, stop_after_steps=17))  # saved at 15
-    with pytest.raises(TrainingInterrupted):
-        run_intermediate(str(tiny_model_dir), ["pets"], hp, out_dir=tmp_path / "r", **kwargs)
-    monkeypatch.setattr(inter, "train_config", real)
-    resumed = run_intermediate(str(tiny_model_dir), ["pets"], hp, out_dir=tmp_path / "r", resume=True, **kwargs)
-    a, b = (json.loads((d / "xstilts_source.json").read_text()) for d in (full, resumed))
-    assert 17 < a["steps"] == b["steps"] < 60 and a["learning"]["pets"]["curve"] == b["learning"]["pets"]["curve"]
-    assert a["weights_sha256"] == b["weights_sha256"]
+    with _pets(tmp_path / "pets").scope():  # the task is known inside its scope
+        hp = hparams("pets", max_steps=60, batch_size=8, max_length=32, lr=3e-3, warmup_ratio=0.0, eval_every=5,
+                     until=90, phase="intermediate")
+        kwargs = dict(data_root=tmp_path / "pets", progress=False)
+        full = run_intermediate(str(tiny_model_dir), ["pets"], hp, out_dir=tmp_path / "full", **kwargs)
+        real = inter.train_config
+        monkeypatch.setattr(inter, "train_config", lambda *a, **kw: real(*a, **kw, stop_after_steps=17))  # saved at 15
+        with pytest.raises(TrainingInterrupted):
+            run_intermediate(str(tiny_model_dir), ["pets"], hp, out_dir=tmp_path / "r", **kwargs)
+        monkeypatch.setattr(inter, "train_config", real)
+        resumed = run_intermediate(str(tiny_model_dir), ["pets"], hp, out_dir=tmp_path / "r", resume=True, **kwargs)
+        a, b = (json.loads((d / "xstilts_source.json").read_text()) for d in (full, resumed))
+        assert 17 < a["steps"] == b["steps"] < 60 and a["learning"]["pets"]["curve"] == b["learning"]["pets"]["curve"]
+        assert a["weights_sha256"] == b["weights_sha256"]
 
 
 def test_until_needs_a_dev_set_for_every_task(tiny_model_dir, data_root, tmp_path):

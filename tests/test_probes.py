@@ -53,9 +53,10 @@ def test_bucc_probe_mines_on_the_gold_first_sentences(tiny, data_root):
 
 
 def test_a_parallel_text_probe_is_scored_per_layer_in_both_directions(tiny):
-    task = load_task_file(BYO / "parallel.yaml")[0]
+    user = load_task_file(BYO / "parallel.yaml")
     proto = alignment.Protocol(layers=(0, 1, 2), pooling="mean", prefix="", scorer="cosine")
-    rows = alignment.probe(tiny, proto, task, langs=["qaa_Latn"], model_hash="h")
+    with user.scope():
+        rows = alignment.probe(tiny, proto, user[0], langs=["qaa_Latn"], model_hash="h")
     assert {(r.layer, r.direction) for r in rows} == {
         (layer, d) for layer in (0, 1, 2) for d in ("qaa_Latn->eng_Latn", "eng_Latn->qaa_Latn")}
     assert all(r.task == "byo-parallel" and r.dataset == "user:byo-parallel" and r.metric == "accuracy" for r in rows)
@@ -72,18 +73,20 @@ def test_texts_aligned_by_id_are_joined_with_the_pivot(tiny, tmp_path):
         "name: toy-ids\ntype: bitext\nrole: probe\nlanguages: [qaa_Latn, qab_Latn, eng_Latn]\npivot: eng_Latn\n"
         "format: csv\nfields: {id: sid, text: sentence}\nmetrics: [tatoeba_accuracy]\nmain_score: tatoeba_accuracy\n"
         "files:\n  test: {qaa_Latn: qaa_Latn.csv, qab_Latn: qab_Latn.csv, eng_Latn: eng_Latn.csv}\n")
-    task = load_task_file(tmp_path / "ids.yaml")[0]
+    user = load_task_file(tmp_path / "ids.yaml")
     proto = alignment.Protocol(layers=(2,), pooling="mean", prefix="", scorer="cosine")
-    rows = alignment.probe(tiny, proto, task, langs=["qaa_Latn", "qab_Latn"], model_hash="h",
-                           pairs=[("qaa_Latn", "qab_Latn")])
+    with user.scope():
+        rows = alignment.probe(tiny, proto, user[0], langs=["qaa_Latn", "qab_Latn"], model_hash="h",
+                               pairs=[("qaa_Latn", "qab_Latn")])
     assert {(r.language, r.direction) for r in rows} == {
         ("qaa_Latn", "qaa_Latn->eng_Latn"), ("qaa_Latn", "eng_Latn->qaa_Latn"),
         ("qab_Latn", "qab_Latn->eng_Latn"), ("qab_Latn", "eng_Latn->qab_Latn"),
         ("qaa_Latn-qab_Latn", "qaa_Latn->qab_Latn"), ("qaa_Latn-qab_Latn", "qab_Latn->qaa_Latn")}
     # identical texts on both sides retrieve each other: the join pairs id with id
     (tmp_path / "qab_Latn.csv").write_text((tmp_path / "qaa_Latn.csv").read_text())
-    same = alignment.probe(tiny, proto, load_task_file(tmp_path / "ids.yaml")[0], langs=["qab_Latn"],
-                           model_hash="h", pairs=[("qaa_Latn", "qab_Latn")])
+    again = load_task_file(tmp_path / "ids.yaml")
+    with again.scope():
+        same = alignment.probe(tiny, proto, again[0], langs=["qab_Latn"], model_hash="h", pairs=[("qaa_Latn", "qab_Latn")])
     assert all(r.value == 100.0 for r in same if r.language == "qaa_Latn-qab_Latn")
 
 

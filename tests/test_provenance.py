@@ -104,7 +104,7 @@ def test_source_hash_follows_the_code_that_makes_rows_not_the_report(tmp_path):
     (package / "__pycache__").mkdir()
     (package / "__pycache__" / "x.pyc").write_bytes(b"\0")
     assert source_hash(package) == before
-    for changed in (package / "report" / "learning.py", package / "experiments" / "finetune.py",
+    for changed in (package / "report" / "learning.py", package / "recipes" / "finetune.py",
                     package / "data" / "checksums.json"):
         text = changed.read_text(encoding="utf-8")
         changed.write_text(text + "\n", encoding="utf-8")

@@ -17,7 +17,7 @@ from xstilts.orchestration.spec import SpecError, load_spec
 from xstilts.tasks import all_tasks, get_task
 from xstilts.tasks.check import problems
 from xstilts.tasks.data import read_source
-from xstilts.tasks.user import load_task_file
+from xstilts.tasks.user import UserTasks, load_task_file
 
 BYO = Path(__file__).resolve().parents[1] / "experiments" / "byo"
 TASK = """\
@@ -56,22 +56,39 @@ def test_every_builtin_entry_passes_the_validator_user_tasks_go_through(task, da
 
 
 def test_the_example_tasks_load_and_read(tmp_path):
-    greet, tags, parallel = (load_task_file(BYO / f"{n}.yaml")[0] for n in ("greet", "tags", "parallel"))
-    assert (greet.type, greet.roles, greet.languages) == ("classification", ("intermediate",), ("qaa_Latn",))
-    train = read_source(greet.train[0], None)
-    assert len(train) == 40 and isinstance(train[0], TextExample) and train[0].label in greet.labels
-    assert tags.train[0].lang == "eng_Latn" and tags.languages == ("eng_Latn", "qaa_Latn")
-    pairs = read_source(parallel.eval[0], None)
-    assert isinstance(pairs[0], BitextExample) and len(pairs) == 40 and parallel.pivot == "eng_Latn"
-    assert get_task("byo-parallel") is parallel and "probe" in parallel.roles
+    loaded = [load_task_file(BYO / f"{n}.yaml") for n in ("greet", "tags", "parallel")]
+    greet, tags, parallel = (user[0] for user in loaded)
+    with loaded[0].scope(), loaded[1].scope(), loaded[2].scope():
+        assert (greet.type, greet.roles, greet.languages) == ("classification", ("intermediate",), ("qaa_Latn",))
+        train = read_source(greet.train[0], None)
+        assert len(train) == 40 and isinstance(train[0], TextExample) and train[0].label in greet.labels
+        assert tags.train[0].lang == "eng_Latn" and tags.languages == ("eng_Latn", "qaa_Latn")
+        pairs = read_source(parallel.eval[0], None)
+        assert isinstance(pairs[0], BitextExample) and len(pairs) == 40 and parallel.pivot == "eng_Latn"
+        assert get_task("byo-parallel") is parallel and "probe" in parallel.roles
+
+
+def test_user_tasks_are_known_only_inside_their_scope():
+    """A spec's or a task file's tasks are never added to the process's registries: two studies in one
+    process (a test run, a notebook) never see each other's, and nothing depends on load order."""
+    user = load_task_file(BYO / "greet.yaml")
+    with pytest.raises(KeyError, match="unknown task 'byo-greet'"):
+        get_task("byo-greet")
+    with user.scope():
+        assert get_task("byo-greet") is user[0] and catalog.get_dataset("user:byo-greet")
+        with UserTasks().scope():  # an inner scope adds to the outer one
+            assert get_task("byo-greet") is user[0]
+    with pytest.raises(KeyError, match="unknown dataset 'user:byo-greet'"):
+        catalog.get_dataset("user:byo-greet")
 
 
 def test_a_glob_reads_every_match_in_order(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "a.csv").write_text(ROWS)
-    task = load_task_file(_write(tmp_path))[0]
-    assert len(read_source(task.train[0], None)) == 4  # a.csv + test.csv
-    assert len(catalog.get_dataset("user:toy-senti").files[0].paths) == 2
+    user = load_task_file(_write(tmp_path))
+    with user.scope():
+        assert len(read_source(user[0].train[0], None)) == 4  # a.csv + test.csv
+        assert len(catalog.get_dataset("user:toy-senti").files[0].paths) == 2
 
 
 @pytest.mark.parametrize("edit, where", [
@@ -102,9 +119,10 @@ def test_a_builtin_name_is_refused_and_a_user_task_replaced(tmp_path):
     path = _write(tmp_path, TASK.replace("name: toy-senti", "name: xnli"))
     with pytest.raises(ValueError, match="built in"):
         load_task_file(path)
-    first = load_task_file(_write(tmp_path))[0]
-    second = load_task_file(_write(tmp_path, TASK.replace('version: "1"', "") + 'version: "2"\n'))[0]
-    assert get_task("toy-senti") is second and first.version == "1" != second.version
+    first = load_task_file(_write(tmp_path))
+    second = load_task_file(_write(tmp_path, TASK.replace('version: "1"', "") + 'version: "2"\n'))
+    with first.scope(), second.scope():  # the inner scope's task of the same name wins
+        assert get_task("toy-senti") is second[0] and first[0].version == "1" != second[0].version
 
 
 def test_a_changed_user_file_makes_a_new_node(tmp_path):

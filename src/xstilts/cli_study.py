@@ -4,6 +4,7 @@ published record). Parses options, then calls the library; `cli.py` registers th
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -97,8 +98,9 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
     from .orchestration.storage import study_store_url
     from .store import ResultsStore
 
-    with _human_output(json_out) as out, user_errors():
+    with _human_output(json_out) as out, user_errors(), ExitStack() as scope:
         p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model, check_model=False, units=seeds)
+        scope.enter_context(p.user.scope())  # the spec's own tasks, for the disk estimate and the view
         record = load_record(pilot) if pilot is not None else None
         url = study_store_url(p.spec, store, smoke)
         # plan creates nothing; a store named by hand must be there (a study not run yet has none)
@@ -155,7 +157,7 @@ def run(
     from .orchestration.storage import study_store_url
     from .orchestration.study import run_study
 
-    with _human_output(json_out) as out, user_errors():
+    with _human_output(json_out) as out, user_errors(), ExitStack() as scope:
         if log_with is not None:
             from .training import tracking
 
@@ -166,6 +168,7 @@ def run(
         if json_out is not None:
             p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False,
                               units=seeds)
+            scope.enter_context(p.user.scope())
             from .store.store import default_url
 
             url = study_store_url(p.spec, store, smoke) or default_url()
@@ -263,13 +266,14 @@ def report(
     from .orchestration.study import report_study
     from .store import ResultsStore
 
-    with user_errors():
+    with user_errors(), ExitStack() as scope:
         if record is not None and publish is not None:
             raise XstiltsError(f"--publish writes a record from a store's rows; {record} is a published record "
                                "already (copy the folder to publish it elsewhere)")
         spec = record_spec(spec, record)
         p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False,
                           units=seeds)
+        scope.enter_context(p.user.scope())
         try:
             results = ResultsStore(study_store_url(p.spec, store, smoke), read_only=True,
                                    must_exist=record is None)
@@ -315,7 +319,7 @@ def export(
     from .orchestration.storage import study_rows, study_store_url
     from .store import ResultsStore
 
-    with user_errors():
+    with user_errors(), ExitStack() as scope:
         spec_path = record_spec(spec, record)
         rec = load_record(record) if record is not None else None
         if rec is not None and spec is None:
@@ -323,6 +327,7 @@ def export(
         else:
             p = validate_spec(spec_path, data_root=data_root, overlap=False, smoke=smoke, model=model,
                               check_model=False)
+            scope.enter_context(p.user.scope())
             if rec is not None:
                 rows, source = record_rows(rec, p), f"{record} (nodes of {spec_path})"
             else:

@@ -3,6 +3,8 @@ study. Parses options, then calls the library; `cli.py` registers the commands."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,11 +18,16 @@ TaskFiles = Annotated[Optional[list[Path]], typer.Option(
     "--tasks", help="A YAML file of your own tasks (README: Bring your own tasks); repeat for several.")]
 
 
-def _load_task_files(files: list[Path] | None) -> None:
-    from .tasks.user import load_task_file
+@contextmanager
+def _task_files(files: list[Path] | None) -> Iterator[None]:
+    """The tasks of FILES (`--tasks`), known inside the block."""
+    from .tasks.user import UserTasks, load_task_file
 
+    loaded = UserTasks()
     for f in files or ():
-        load_task_file(f)
+        loaded += load_task_file(f)
+    with loaded.scope():
+        yield
 
 
 def align(
@@ -137,8 +144,7 @@ def finetune(
     from .orchestration.spec import Train
     from .tasks import get_task
 
-    with user_errors():
-        _load_task_files(task_files)
+    with user_errors(), _task_files(task_files):
         hp = resolve(get_task(task).recipe, Train(
             max_steps=max_steps, epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
             warmup_ratio=warmup_ratio, max_length=max_length, freeze_embeddings=freeze_embeddings,
@@ -167,8 +173,7 @@ def evaluate(
     """Evaluate a fine-tuned run zero-shot in every language of a task and store the rows."""
     from .recipes.finetune import run_evaluate
 
-    with user_errors():
-        _load_task_files(task_files)
+    with user_errors(), _task_files(task_files):
         run_evaluate(run_dir, task, data_root=data_root, store_url=store, max_eval_examples=max_eval_examples,
                      eval_langs=eval_langs.split(",") if eval_langs else None, console=console)
 
@@ -190,17 +195,18 @@ def tasks(ctx: typer.Context,
     from .tasks import all_tasks
     from .tasks.registry import BUILTIN
 
-    with _human_output(json_out) as out, user_errors():
-        _load_task_files(task_files)
-        if json_out is not None:
-            emit({"tasks": [task_record(t, builtin=t.name in BUILTIN) for t in all_tasks(role)]}, json_out,
-                 stdout=out)
-    if to_stdout(json_out):
-        return
+    with user_errors(), _task_files(task_files):  # the user's tasks are listed inside their scope
+        with _human_output(json_out) as out:
+            if json_out is not None:
+                emit({"tasks": [task_record(t, builtin=t.name in BUILTIN) for t in all_tasks(role)]}, json_out,
+                     stdout=out)
+        if to_stdout(json_out):
+            return
+        listed = all_tasks(role)
     table = Table(title="tasks")
     for col in ("task", "role", "type", "trains on", "evaluates", "metrics", "from"):
         table.add_column(col)
-    for t in all_tasks(role):
+    for t in listed:
         langs = t.languages
         table.add_row(t.name, ",".join(t.roles), t.type, " + ".join(f"{s.dataset}/{s.split}" for s in t.train),
                       f"{len(langs)} lang" + ("s" if len(langs) != 1 else "") + f" ({', '.join(langs[:6])}"
@@ -219,8 +225,7 @@ def tasks_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="A t
     from .tasks import get_task
     from .tasks.describe import file_lines
 
-    with user_errors():
-        _load_task_files([*(ctx.obj or []), *(task_files or [])])
+    with user_errors(), _task_files([*(ctx.obj or []), *(task_files or [])]):
         t = get_task(name)
         lines = file_lines(t, data_root)
     console.print(f"[bold]{t.name}[/] {t.type}, role {', '.join(t.roles)}, version {t.version}"

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
 from pathlib import Path
 from typing import Any
 
@@ -35,25 +38,44 @@ def build_registry(entries: Iterable[DatasetEntry]) -> dict[str, DatasetEntry]:
     return registry
 
 
-REGISTRY = build_registry(ENTRIES)
+REGISTRY: Mapping[str, DatasetEntry] = MappingProxyType(build_registry(ENTRIES))  # the built-in ones, fixed
+# The datasets of the user's tasks in scope (a spec's `tasks:`, a --tasks file): set for a block by
+# `user_datasets`, never added to REGISTRY, so two studies in one process never see each other's.
+_USER: ContextVar[Mapping[str, DatasetEntry]] = ContextVar("xstilts_user_datasets", default=MappingProxyType({}))
 
 
-def register_user(entry: DatasetEntry) -> None:
-    """Add (or replace) the dataset of a user's task; a built-in dataset is never replaced."""
-    if entry.name in {e.name for e in ENTRIES}:
-        raise BadValue(f"dataset '{entry.name}' is built in")
-    formats.get_format(entry.format)
-    REGISTRY[entry.name] = entry
+def datasets() -> Mapping[str, DatasetEntry]:
+    """Every dataset known here: the built-in ones and those of the user's tasks in scope."""
+    user = _USER.get()
+    return {**REGISTRY, **user} if user else REGISTRY
+
+
+@contextmanager
+def user_datasets(entries: Iterable[DatasetEntry]) -> Iterator[None]:
+    """ENTRIES known inside the block (a later one of a name replaces an earlier one); a built-in
+    dataset is never replaced."""
+    scope = dict(_USER.get())
+    for entry in entries:
+        if entry.name in REGISTRY:
+            raise BadValue(f"dataset '{entry.name}' is built in")
+        formats.get_format(entry.format)
+        scope[entry.name] = entry
+    token = _USER.set(MappingProxyType(scope))
+    try:
+        yield
+    finally:
+        _USER.reset(token)
 
 
 def get_dataset(name: str) -> DatasetEntry:
-    if name not in REGISTRY:
-        raise UnknownName(f"unknown dataset '{name}'{formats.did_you_mean(name, REGISTRY)}")
-    return REGISTRY[name]
+    known = datasets()
+    if name not in known:
+        raise UnknownName(f"unknown dataset '{name}'{formats.did_you_mean(name, known)}")
+    return known[name]
 
 
 def all_datasets() -> tuple[DatasetEntry, ...]:
-    return tuple(REGISTRY.values())
+    return tuple(datasets().values())
 
 
 def _entry(entry_or_name: DatasetEntry | str) -> DatasetEntry:

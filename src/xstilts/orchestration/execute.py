@@ -150,7 +150,7 @@ class _Bookkeeping:
 
         spec = plan.spec
         self.ctx = RunContext(Path(work_dir), data_root or (spec.data_root if spec else None), store.url, spec,
-                              tracking.active() or None)
+                              tracking.active() or None, plan.user)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.seen: dict[str, NodeRow] = {n.key: n for n in store.nodes()}  # states as this run found them
         self.outputs: dict[str, dict] = {}

@@ -108,9 +108,9 @@ def model_folder(model: str) -> str:
 
 def _main_metric(task: str) -> str | None:
     from xstilts.metrics import get_metric
-    from xstilts.tasks.registry import REGISTRY
+    from xstilts.tasks.registry import known_tasks
 
-    t = REGISTRY.get(task)
+    t = known_tasks().get(task)
     if t is None:
         return None
     try:

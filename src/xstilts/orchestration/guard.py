@@ -24,6 +24,7 @@ from xstilts.data.formats import did_you_mean
 from xstilts.errors import UnknownName, XstiltsError
 from xstilts.orchestration.spec import ProbeTarget, Spec, TaskTarget, locate
 from xstilts.tasks.data import normalise
+from xstilts.tasks.registry import canonical_name, known_tasks
 from xstilts.tasks.schema import Source as TextSource
 
 # Normalised strings shorter than this ("yes", a bare name) match by chance, not by leakage.
@@ -40,15 +41,6 @@ FINE_TUNES, EVALUATES = "fine-tunes on", "evaluates on"
 # ---- which sources a task or probe reads -----------------------------------------------------
 
 
-def task_registry() -> Mapping | None:
-    """The task catalog, or None where it is not importable (then only dataset names resolve)."""
-    try:
-        from xstilts.tasks.registry import REGISTRY
-    except ImportError:
-        return None
-    return REGISTRY
-
-
 def _dataset_lang(entry: catalog.DatasetEntry, lang: str) -> str:
     """A dataset's file-name code for `lang` given as that code, a lang_Script tag or ISO 639-3."""
     if not lang:
@@ -60,7 +52,7 @@ def _dataset_lang(entry: catalog.DatasetEntry, lang: str) -> str:
         if lang in (code, tag, tag.split("_")[0]):
             return code
     # suggest codes, not the folder names: the catalog's tasks of this dataset first, then ISO 639-3
-    codes = dict.fromkeys([*(n.split(":", 1)[1] for n in task_registry() or {} if n.startswith(f"{entry.name}:")),
+    codes = dict.fromkeys([*(n.split(":", 1)[1] for n in known_tasks() if n.startswith(f"{entry.name}:")),
                            *(languages.LANGUAGE_TAGS.get(code, code).split("_")[0] for code in entry.languages)])
     raise UnknownName(f"'{entry.name}' has no language '{lang}'{did_you_mean(lang, codes)}")
 
@@ -69,18 +61,14 @@ def train_sources(name: str) -> tuple[TextSource, ...]:
     """What an intermediate task trains on: a catalog task's training sources, else
     'dataset[:lang]' of the data catalog read from its train split in that language (its first
     split where it has none, e.g. tydiqa:bn → dev). Raises KeyError with "did you mean" for unknown names."""
-    registry = task_registry() or {}
-    if registry:
-        from xstilts.tasks.registry import canonical_name
-
-        name = canonical_name(name)
+    registry, name = known_tasks(), canonical_name(name)
     if name in registry:
         return tuple(registry[name].train)
     dataset, _, lang = name.partition(":")
-    if dataset not in catalog.REGISTRY:
-        known = sorted({*registry, *catalog.REGISTRY})
+    if dataset not in catalog.datasets():
+        known = sorted({*registry, *catalog.datasets()})
         raise UnknownName(f"unknown intermediate task '{name}'{did_you_mean(name, known)}")
-    entry = catalog.REGISTRY[dataset]
+    entry = catalog.get_dataset(dataset)
     code = _dataset_lang(entry, lang)
     splits = [f.split for f in entry.files if f.lang == code]
     return (TextSource(dataset, "train" if "train" in splits else splits[0], code),)
@@ -94,7 +82,7 @@ def mlm_tasks_for(languages: Sequence[str]) -> list[str]:
     """The MLM baseline's text: an entry with ':' is a task name; a language code takes the
     training text of every intermediate task in that language (SIB-200 excluded, see above).
     Raises KeyError naming the entry that has no text."""
-    registry = task_registry() or {}
+    registry = known_tasks()
     intermediate = [t for t in registry.values() if "intermediate" in t.roles]
     out = []
     for entry in languages:
@@ -116,10 +104,10 @@ def mlm_tasks_for(languages: Sequence[str]) -> list[str]:
 
 def probe_task(target: ProbeTarget):
     """The task a probe target names; KeyError with "did you mean" unless it is a probe."""
-    probes = [name for name, t in (task_registry() or {}).items() if "probe" in t.roles]
+    probes = [name for name, t in known_tasks().items() if "probe" in t.roles]
     if target.probe not in probes:
         raise UnknownName(f"unknown probe '{target.probe}'{did_you_mean(target.probe, probes)}")
-    return task_registry()[target.probe]
+    return known_tasks()[target.probe]
 
 
 def probe_langs(target: ProbeTarget) -> tuple[str, ...]:
@@ -143,7 +131,7 @@ def target_sources(target: ProbeTarget | TaskTarget) -> tuple[TextSource, ...]:
         if id_aligned(task):  # the pivot's texts are read (and evaluated) too
             langs = tuple(dict.fromkeys((*langs, task.pivot)))
         return tuple(s for lang in langs for s in task.eval_sources(lang))
-    registry = task_registry()
+    registry = known_tasks()
     if registry is None:
         raise UnknownName(f"target task '{target.task}' cannot be resolved: the task catalog is not importable")
     targets = [name for name, t in registry.items() if "target" in t.roles]
@@ -160,7 +148,7 @@ def target_phases(target: ProbeTarget | TaskTarget) -> dict[str, tuple[TextSourc
     evaluated = {EVALUATES: target_sources(target)}
     if isinstance(target, ProbeTarget):
         return evaluated
-    task = task_registry()[target.task]
+    task = known_tasks()[target.task]
     return {FINE_TUNES: (*task.train_first, *task.train), **evaluated}
 
 

@@ -33,6 +33,7 @@ from xstilts.orchestration.nodes import typed_config
 from xstilts.training.hparams import HParams, resolve
 from xstilts.orchestration.spec import (ProbeTarget, Spec, TaskTarget, Train, load_spec_tasks)
 from xstilts.provenance import package_version, stable_hash
+from xstilts.tasks.user import UserTasks
 
 CODE_VERSIONS = {"intermediate": "2", "probe": "2", "finetune": "2"}
 NESTED_SEED_STRIDE = 1000  # fine-tuning seeds nested in unit s: s, s + 1000, ...
@@ -112,6 +113,7 @@ class Plan:
     spec: Spec | None = None
     warnings: tuple[str, ...] = ()  # e.g. chance text overlaps the guard tolerated
     units: tuple[int, ...] | None = None  # a part of the study (`--seeds`): its units; None: all of it
+    user: UserTasks = UserTasks()  # the spec's own tasks, resolved once: in scope wherever the plan is used
 
     @property
     def minutes(self) -> float:
@@ -231,15 +233,21 @@ def _recipe_of(tasks: Sequence[str]):
 
 
 def build_plan(spec: Spec, throughput: Throughput = Throughput(), data_root: str | Path | None = None, *,
-               smoke: bool = False) -> Plan:
+               smoke: bool = False, user: UserTasks | None = None) -> Plan:
     """The DAG of a spec. Unknown task or language names raise KeyError (see `validate`).
     `data_root` (else the spec's, else $XSTILTS_DATA) only locates files: keys hash their content.
     `smoke` plans every node on the smoke budget and the first seed (different keys, so smoke
-    and real results never share a node)."""
+    and real results never share a node). USER: the spec's own tasks as `validate` resolved them
+    (loaded here when not given)."""
+    root = data_root or spec.data_root
+    user = load_spec_tasks(spec, root) if user is None else user
+    with user.scope():
+        return replace(_build_plan(spec, throughput, root, smoke), user=user)
+
+
+def _build_plan(spec: Spec, throughput: Throughput, root: str | Path | None, smoke: bool) -> Plan:
     from xstilts.tasks import get_task
 
-    root = data_root or spec.data_root
-    load_spec_tasks(spec, root)
     nodes: dict[str, Node] = {}
     seeds = study_seeds(spec, smoke)
 

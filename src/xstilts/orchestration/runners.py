@@ -19,12 +19,13 @@ from xstilts.evaluation.encode import resolve_layers
 from xstilts.models.encoders import load_encoder, weights_hash
 from xstilts.orchestration.nodes import FinetuneConfig, IntermediateConfig, ProbeConfig
 from xstilts.orchestration.plan import Node
-from xstilts.orchestration.spec import Spec, load_spec_tasks
+from xstilts.orchestration.spec import Spec
 from xstilts.recipes.align import describe
 from xstilts.recipes.finetune import CONFIG_FILE, run_finetune
 from xstilts.recipes.intermediate import SOURCE_FILE, is_complete, run_intermediate
 from xstilts.report.alignment import per_language_table
 from xstilts.tasks import get_task
+from xstilts.tasks.user import UserTasks
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class RunContext:
     store_url: str | None = None  # the study's store (runners return rows; the driver writes them)
     spec: Spec | None = None
     log_with: tuple[str, ...] | None = None  # experiment trackers of the node's training (--log-with)
+    user: UserTasks = UserTasks()  # the spec's own tasks as validate resolved them (a Ray worker gets them pickled)
 
 
 # (node, outputs of its dependencies by key, context) -> JSON-able outputs; a list of result rows
@@ -58,11 +60,10 @@ def _provenance(node: Node, ctx: RunContext) -> dict[str, Any]:
 
 
 def _with_spec_tasks(runner: RunFn) -> RunFn:
-    """Runs a node runner after registering the spec's own tasks (a Ray worker is a fresh process)."""
+    """Runs a node runner with the spec's own tasks in scope (a Ray worker is a fresh process)."""
     def run(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
-        if ctx.spec is not None:
-            load_spec_tasks(ctx.spec, ctx.data_root)
-        return runner(node, deps, ctx)
+        with ctx.user.scope():
+            return runner(node, deps, ctx)
     return run
 
 

@@ -14,7 +14,7 @@ from pydantic import (Discriminator, Field, PositiveFloat, PositiveInt, PrivateA
 
 from xstilts.located import SpecError, Strict, compose, locate as _locate, problems
 from xstilts.training.hparams import Train
-from xstilts.tasks.user import TaskFile
+from xstilts.tasks.user import TaskFile, UserTasks
 from xstilts.errors import BadValue
 
 __all__ = ["SpecError", "Spec", "load_spec", "parse_spec", "locate", "load_spec_tasks"]
@@ -293,16 +293,16 @@ def load_spec(path: str | Path) -> Spec:
     return parse_spec(text, path)
 
 
-def load_spec_tasks(spec: Spec, data_root: str | Path | None = None) -> list:
-    """Validate and register the tasks of a spec's `tasks:` section (task files relative to the
-    spec, or entries written inline); errors name the file, line and field. Idempotent."""
+def load_spec_tasks(spec: Spec, data_root: str | Path | None = None) -> UserTasks:
+    """Validate the tasks of a spec's `tasks:` section (task files relative to the spec, or entries
+    written inline); errors name the file, line and field. Known only inside the result's `scope()`."""
     from xstilts.tasks.user import load_entries, load_task_file
 
     if not spec.tasks:
-        return []
+        return UserTasks()
     path = spec._path or Path("<spec>")
     base = path.parent
-    tasks, inline = [], []
+    tasks, inline = UserTasks(), []
     for i, item in enumerate(spec.tasks):
         if isinstance(item, str):
             file = base / item
@@ -314,5 +314,6 @@ def load_spec_tasks(spec: Spec, data_root: str | Path | None = None) -> list:
             inline.append((item, base, ("tasks", i)))
     if inline:
         root = compose(path.read_text(encoding="utf-8"), path)[0] if spec._path else None
-        tasks += load_entries(inline, path, root, data_root)
+        with tasks.scope():  # an inline task may name a file task's dataset
+            tasks += load_entries(inline, path, root, data_root)
     return tasks

@@ -26,9 +26,9 @@ def _reported(row: ResultRow) -> bool:
     takes one number per language); XTREME-R tasks combine their keys as XTREME-R declares."""
     from xstilts.metrics import get_metric
     from xstilts.metrics.xtreme_r import XTREME_R
-    from xstilts.tasks.registry import REGISTRY
+    from xstilts.tasks.registry import known_tasks
 
-    task = REGISTRY.get(row.task)
+    task = known_tasks().get(row.task)
     if task is None or (row.layer is None and row.task in {t.name for t in XTREME_R.tasks}):
         return True
     return row.metric == get_metric(task.main_score).main

@@ -40,11 +40,12 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
         plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model, remember=True, units=units)
     spec = plan.spec
     store = ResultsStore(study_store_url(spec, store_url, smoke))
-    console.print(render_plan(plan, store))
     work = study_dir(spec, work_dir, smoke)
     root = data_root or spec.data_root
-    summary = make_executor(executor_cls, work, root, console, address=ray_address).run(plan, store)
-    path = report_study(plan, store, html or work / "report.html", folder=work, console=console, smoke=smoke)
+    with plan.user.scope():
+        console.print(render_plan(plan, store))
+        summary = make_executor(executor_cls, work, root, console, address=ray_address).run(plan, store)
+        path = report_study(plan, store, html or work / "report.html", folder=work, console=console, smoke=smoke)
     if summary.failed or summary.blocked:
         console.print(f"[red]{len(summary.failed)} node(s) failed, {len(summary.blocked)} blocked[/] "
                       "(the table above names them; `xstilts plan` shows their state)")

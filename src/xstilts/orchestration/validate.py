@@ -4,15 +4,18 @@ starts (each problem at its file, line and field), its plan built, and the overl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from xstilts.data import catalog
 from xstilts.errors import UnknownName
 from xstilts.orchestration import guard
 from xstilts.orchestration.plan import Plan, Throughput, build_plan, data_id, part_of, scaled_throughput
 from xstilts.orchestration.spec import ProbeTarget, Spec, SpecError, TaskTarget, load_spec, load_spec_tasks, locate
+from xstilts.tasks.registry import known_tasks
 from xstilts.provenance import package_version, stable_hash
 from xstilts.training.hparams import HParamsError, check_layer
 
@@ -54,7 +57,7 @@ def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> lis
                 continue
             if gone := missing_files(sources):
                 add(("conditions", i, "tasks", j), f"task '{name}': {gone}")
-            elif name in guard.task_registry():
+            elif name in known_tasks():
                 for field, msg in check.problems(get_task(name), root):
                     add(("conditions", i, "tasks", j), f"task '{name}': {field}: {msg}")
         if c.mlm:
@@ -70,7 +73,7 @@ def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> lis
                 add(("conditions", i, "translation_of"), e.args[0])
                 continue
             for j, name in enumerate(c.tasks):
-                actual = get_task(name).translation_of if name in guard.task_registry() else None
+                actual = get_task(name).translation_of if name in known_tasks() else None
                 if actual != c.translation_of:
                     what = f"a translation of '{actual}'" if actual else "not a translation of any task"
                     add(("conditions", i, "tasks", j),
@@ -140,19 +143,28 @@ def validate(path: str | Path, *, overlap: bool = True, data_root: str | Path | 
         raise SpecError(path, problems)
     from xstilts.paths import data_root as resolve_data_root
 
-    load_spec_tasks(spec, data_root or spec.data_root)  # the spec's own tasks, checked file by file
-
-    if problems := _spec_problems(path, spec, resolve_data_root(data_root or spec.data_root)):
-        raise SpecError(path, problems)
-    plan = build_plan(spec, throughput or scaled_throughput(spec.model)[0], data_root, smoke=smoke)
-    if problems := guard.declaration_problems(spec):
-        raise SpecError(path, problems)
-    plan = replace(plan, warnings=(*plan.warnings, *model_warnings))
-    if units:
-        plan = part_of(plan, units)
-    if overlap:
-        plan = replace(plan, warnings=(*plan.warnings, *overlap_warnings(spec, data_root, remember)))
+    user = load_spec_tasks(spec, data_root or spec.data_root)  # the spec's own tasks, checked file by file: once
+    with user.scope():
+        if problems := _spec_problems(path, spec, resolve_data_root(data_root or spec.data_root)):
+            raise SpecError(path, problems)
+        plan = build_plan(spec, throughput or scaled_throughput(spec.model)[0], data_root, smoke=smoke, user=user)
+        if problems := guard.declaration_problems(spec):
+            raise SpecError(path, problems)
+        plan = replace(plan, warnings=(*plan.warnings, *model_warnings))
+        if units:
+            plan = part_of(plan, units)
+        if overlap:
+            plan = replace(plan, warnings=(*plan.warnings, *overlap_warnings(spec, data_root, remember)))
     return plan
+
+
+@contextmanager
+def resolved(path: str | Path, **options: Any) -> Iterator[Plan]:
+    """`validate(PATH, **OPTIONS)`'s plan, with the spec's own tasks in scope for the block: what a
+    command that goes on to plan, run or report a study works inside."""
+    plan = validate(path, **options)
+    with plan.user.scope():
+        yield plan
 
 
 def overlap_warnings(spec: Spec, data_root: str | Path | None = None, remember: bool = False) -> list[str]:

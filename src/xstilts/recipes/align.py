@@ -21,24 +21,28 @@ from ..store import ResultsStore
 from ..tasks import all_tasks, get_task
 from ..tasks.check import id_aligned
 from ..tasks.schema import TaskDef
-from ..tasks.user import load_task_file
+from ..tasks.user import UserTasks, load_task_file
 from xstilts.errors import BadValue
 
 TASK_FILE_SUFFIXES = (".yaml", ".yml")
 
 
-def probe_names(items: list[str]) -> list[str]:
-    """Probe names from `--tasks`: names as given, and every probe of each YAML task file (loaded)."""
-    names = []
+def probe_names(items: list[str]) -> tuple[list[str], UserTasks]:
+    """Probe names from `--tasks`: names as given, and every probe of each YAML task file (loaded,
+    and returned: they are known inside its scope)."""
+    names, user = [], UserTasks()
     for item in items:
         if item.endswith(TASK_FILE_SUFFIXES):
-            names += [t.name for t in load_task_file(item) if "probe" in t.roles]
+            loaded = load_task_file(item)
+            names += [t.name for t in loaded if "probe" in t.roles]
+            user += loaded
         else:
             names.append(item)
-    probes = [t.name for t in all_tasks("probe")]
+    with user.scope():
+        probes = [t.name for t in all_tasks("probe")]
     if unknown := [n for n in names if n not in probes]:
         raise BadValue(f"unknown probe(s) {unknown}{did_you_mean(unknown[0], probes)}")
-    return names
+    return names, user
 
 
 def probe_langs(task: TaskDef, spec: str | None) -> list[str]:
@@ -101,34 +105,36 @@ def run_alignment(*, model: str, tasks: list[str], protocol: str = "alignment", 
     """LANGS: probe name -> its language choice (see probe_langs); PAIRS: 'src:tgt,...' for the
     probes whose texts are aligned by id (FLORES); MAX_SENTENCES caps every probe's sentences;
     PROTOCOL and the settings after it: see `protocols`."""
-    probes = [get_task(name) for name in probe_names(tasks)]
-    root = resolve_data_root(data_root)
-    chosen = {t.name: probe_langs(t, langs.get(t.name)) for t in probes}
-    extra = [tuple(p.split(":")) for p in pairs.split(",") if p.strip()]
-    if any(len(p) != 2 for p in extra):
-        raise BadValue(f"--pairs wants 'src:tgt' items, got {pairs!r}")
+    names, user = probe_names(tasks)
+    with user.scope():  # a task file's probes are known inside
+        probes = [get_task(name) for name in names]
+        root = resolve_data_root(data_root)
+        chosen = {t.name: probe_langs(t, langs.get(t.name)) for t in probes}
+        extra = [tuple(p.split(":")) for p in pairs.split(",") if p.strip()]
+        if any(len(p) != 2 for p in extra):
+            raise BadValue(f"--pairs wants 'src:tgt' items, got {pairs!r}")
 
-    with console.status(f"loading {model}"):
-        enc = load_encoder(model, device=device)
-        model_hash = weights_hash(enc)
-    protos = protocols(probes, protocol, enc, prefix, {"layers": layers, "pooling": pooling, "scorer": scorer,
-                                                       "max_length": max_length, "margin_k": margin_k})
-    store = ResultsStore(store_url)
-    all_rows, t0 = [], time.perf_counter()
-    with _progress(console) as progress:
-        for task in probes:
-            proto = protos[task.name]
-            rows = alignment.probe(enc, proto, task, langs=chosen[task.name], model_hash=model_hash,
-                                   pairs=extra if id_aligned(task) else (), data_root=root, progress=progress,
-                                   max_sentences=max_sentences)
-            store.add(rows)  # stored per probe: a crash later loses nothing finished
-            all_rows += rows
-            groups = {**{name: g for name, g in task.lang_groups if name != "default"}, "all": chosen[task.name]}
-            progress.console.print(per_language_table(
-                [r for r in rows if r.metric == rows[0].metric] if rows else rows,
-                f"{task.name}: {model}, {describe(proto, task)}", groups))
-    console.print(f"{len(all_rows)} rows stored in {store.url} ({time.perf_counter() - t0:.0f} s)")
-    if json_out:
-        json_out.write_text(json.dumps([r.model_dump(mode="json") for r in all_rows], indent=1))
-        console.print(f"rows written to {json_out}")
+        with console.status(f"loading {model}"):
+            enc = load_encoder(model, device=device)
+            model_hash = weights_hash(enc)
+        protos = protocols(probes, protocol, enc, prefix, {"layers": layers, "pooling": pooling, "scorer": scorer,
+                                                           "max_length": max_length, "margin_k": margin_k})
+        store = ResultsStore(store_url)
+        all_rows, t0 = [], time.perf_counter()
+        with _progress(console) as progress:
+            for task in probes:
+                proto = protos[task.name]
+                rows = alignment.probe(enc, proto, task, langs=chosen[task.name], model_hash=model_hash,
+                                       pairs=extra if id_aligned(task) else (), data_root=root, progress=progress,
+                                       max_sentences=max_sentences)
+                store.add(rows)  # stored per probe: a crash later loses nothing finished
+                all_rows += rows
+                groups = {**{name: g for name, g in task.lang_groups if name != "default"}, "all": chosen[task.name]}
+                progress.console.print(per_language_table(
+                    [r for r in rows if r.metric == rows[0].metric] if rows else rows,
+                    f"{task.name}: {model}, {describe(proto, task)}", groups))
+        console.print(f"{len(all_rows)} rows stored in {store.url} ({time.perf_counter() - t0:.0f} s)")
+        if json_out:
+            json_out.write_text(json.dumps([r.model_dump(mode="json") for r in all_rows], indent=1))
+            console.print(f"rows written to {json_out}")
     return all_rows

@@ -15,9 +15,9 @@ from xstilts.store import ResultRow
 
 def train_language(task: str) -> str:
     """The language a target task is fine-tuned in (English for every XTREME-R task)."""
-    from xstilts.tasks.registry import REGISTRY
+    from xstilts.tasks.registry import known_tasks
 
-    t = REGISTRY.get(task)
+    t = known_tasks().get(task)
     return t.train[0].lang if t is not None and t.train else "en"
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
 
 from xstilts.data.formats import did_you_mean
 from xstilts.tasks import families
@@ -30,39 +33,56 @@ def discover() -> list[TaskDef]:
     return found
 
 
-REGISTRY = build_registry(discover())
+REGISTRY: Mapping[str, TaskDef] = MappingProxyType(build_registry(discover()))  # the built-in tasks, fixed
 BUILTIN = frozenset(REGISTRY)
+# The user's tasks in scope (tasks/user.py: UserTasks.scope), never added to REGISTRY: a spec's
+# tasks are known while its study is validated, planned, run and reported, and nowhere else.
+_USER: ContextVar[Mapping[str, TaskDef]] = ContextVar("xstilts_user_tasks", default=MappingProxyType({}))
 
 
-def register_user_tasks(tasks: Iterable[TaskDef]) -> None:
-    """Add a user's tasks (loaded from YAML, see tasks/user.py). A built-in name is refused; a
-    user task of the same name is replaced (a task file edited and loaded again)."""
+def known_tasks() -> Mapping[str, TaskDef]:
+    """Every task known here: the built-in ones and the user's tasks in scope."""
+    user = _USER.get()
+    return {**REGISTRY, **user} if user else REGISTRY
+
+
+@contextmanager
+def user_tasks(tasks: Iterable[TaskDef]) -> Iterator[None]:
+    """TASKS known inside the block. A built-in name is refused; a user task of the same name is
+    replaced (a task file edited and loaded again)."""
+    scope = dict(_USER.get())
     for task in tasks:
         if task.name in BUILTIN:
             raise BadValue(f"task '{task.name}' is built in; give yours another name")
-        REGISTRY[task.name] = task
+        scope[task.name] = task
+    token = _USER.set(MappingProxyType(scope))
+    try:
+        yield
+    finally:
+        _USER.reset(token)
 
 
 def canonical_name(name: str) -> str:
     """The catalog's name of a task named with another form of its language code: codes are
     ISO 639-3, with the script where the dataset has one ('sib200:bug_Latn'), and either form is
     accepted ('sib200:bug', 'nusax:bug_Latn' is 'nusax:bug'). NAME itself where no one task matches."""
-    if name in REGISTRY or ":" not in name:
+    known = known_tasks()
+    if name in known or ":" not in name:
         return name
     dataset, lang = name.split(":", 1)
     iso = lang.split("_")[0]
-    matches = [n for n in REGISTRY if n.startswith(f"{dataset}:") and n.split(":", 1)[1].split("_")[0] == iso]
+    matches = [n for n in known if n.startswith(f"{dataset}:") and n.split(":", 1)[1].split("_")[0] == iso]
     return matches[0] if len(matches) == 1 else name
 
 
 def get_task(name: str) -> TaskDef:
-    name = canonical_name(name)
-    if name not in REGISTRY:
-        raise UnknownName(f"unknown task '{name}'{did_you_mean(name, REGISTRY)}")
-    return REGISTRY[name]
+    name, known = canonical_name(name), known_tasks()
+    if name not in known:
+        raise UnknownName(f"unknown task '{name}'{did_you_mean(name, known)}")
+    return known[name]
 
 
 def all_tasks(role: str | None = None, *, builtin: bool | None = None) -> tuple[TaskDef, ...]:
     """Tasks with ROLE (all by default); BUILTIN True/False keeps only built-in/user tasks."""
-    return tuple(t for t in REGISTRY.values() if (role is None or role in t.roles)
+    return tuple(t for t in known_tasks().values() if (role is None or role in t.roles)
                  and (builtin is None or (t.name in BUILTIN) == builtin))

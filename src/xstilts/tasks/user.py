@@ -10,6 +10,9 @@ file: errors name file:line:field of the YAML, or of the data file that is wrong
 from __future__ import annotations
 
 import glob
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,7 +23,7 @@ from xstilts.data.entries import DataFile, DatasetEntry
 from xstilts.data.hf import HFRef
 from xstilts.located import SpecError, _line_of, compose, problems as located_problems
 from xstilts.tasks import check
-from xstilts.tasks.registry import register_user_tasks
+from xstilts.tasks.registry import user_tasks
 from xstilts.tasks.schema import Recipe, Source, TaskDef, TaskType
 
 LangTag = Annotated[str, Field(pattern=r"^[a-z]{3}_[A-Z][a-z]{3}$")]
@@ -204,9 +207,36 @@ def build(tf: TaskFile, base: Path) -> tuple[DatasetEntry, TaskDef] | list[Locat
     return entry, task
 
 
-def load_entries(items: list[tuple[Any, Path, tuple]], path: Path, root, data_root=None) -> list[TaskDef]:
+@dataclass(frozen=True)
+class UserTasks:
+    """A user's tasks with their datasets, as loaded from YAML: known to get_task and the catalog only
+    inside `scope()` (nothing is registered for the process), so a spec's tasks are resolved once
+    and two studies in one process never see each other's. Iterates over its tasks."""
+
+    tasks: tuple[TaskDef, ...] = ()
+    datasets: tuple[DatasetEntry, ...] = ()
+
+    def __iter__(self) -> Iterator[TaskDef]:
+        return iter(self.tasks)
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __getitem__(self, i: int) -> TaskDef:
+        return self.tasks[i]
+
+    def __add__(self, other: UserTasks) -> UserTasks:
+        return UserTasks(self.tasks + other.tasks, self.datasets + other.datasets)
+
+    @contextmanager
+    def scope(self) -> Iterator[None]:
+        with catalog.user_datasets(self.datasets), user_tasks(self.tasks):
+            yield
+
+
+def load_entries(items: list[tuple[Any, Path, tuple]], path: Path, root, data_root=None) -> UserTasks:
     """Validate raw entries (data, base folder, location prefix) of one YAML file, check each task
-    with the shared validator (reading its files), register them and return them."""
+    with the shared validator (reading its files), and return them."""
     found: list[tuple[int | None, str, str]] = []
     tasks, entries = [], []
 
@@ -232,19 +262,18 @@ def load_entries(items: list[tuple[Any, Path, tuple]], path: Path, root, data_ro
             report(prefix, ("name",), f"task '{t.name}' is defined twice")
     if found:
         raise SpecError(path, found)
-    for e in entries:
-        catalog.register_user(e)
-    for t, prefix in tasks:
-        for field, msg in check.problems(t, data_root, read=True):
-            report(prefix, tuple(field.split(".")), msg)  # "files.train.eng_Latn" -> its YAML node
+    loaded = UserTasks(tuple(t for t, _ in tasks), tuple(entries))
+    with loaded.scope():
+        for t, prefix in tasks:
+            for field, msg in check.problems(t, data_root, read=True):
+                report(prefix, tuple(field.split(".")), msg)  # "files.train.eng_Latn" -> its YAML node
     if found:
         raise SpecError(path, sorted(found, key=lambda p: p[0] or 0))
-    register_user_tasks([t for t, _ in tasks])
-    return [t for t, _ in tasks]
+    return loaded
 
 
-def load_task_file(path: str | Path) -> list[TaskDef]:
-    """The tasks of one YAML file (a task mapping or a list of them), validated and registered."""
+def load_task_file(path: str | Path) -> UserTasks:
+    """The tasks of one YAML file (a task mapping or a list of them), validated."""
     path = Path(path).resolve()
     if not path.is_file():
         raise SpecError(path, [(None, "", "no such task file")])
