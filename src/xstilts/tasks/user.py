@@ -178,7 +178,7 @@ def build(tf: TaskFile, base: Path) -> tuple[DatasetEntry, TaskDef] | list[Locat
     for split, by_lang in tf.files.items():
         for lang, ref in by_lang.items():
             if isinstance(ref, HFSource):
-                got = _hf_ref(tf, ref, base)
+                got: HFRef | tuple[str, ...] | str = _hf_ref(tf, ref, base)
                 if isinstance(got, HFRef):
                     files.append(DataFile(split, lang, tuple(map(str, got.files())), (), got))
             else:
@@ -232,8 +232,8 @@ def load_entries(items: list[tuple[Any, Path, tuple]], path: Path, root, data_ro
             report(prefix, ("name",), f"task '{t.name}' is defined twice")
     if found:
         raise SpecError(path, found)
-    for e in entries:
-        catalog.register_user(e)
+    for entry in entries:
+        catalog.register_user(entry)
     for t, prefix in tasks:
         for field, msg in check.problems(t, data_root, read=True):
             report(prefix, tuple(field.split(".")), msg)  # "files.train.eng_Latn" -> its YAML node
