@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event, inspect, insert, or_, select, text, update
+from sqlalchemy import CursorResult, Engine, Update, create_engine, event, inspect, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
@@ -103,10 +103,11 @@ def _new_engine(url: str, read_only: bool = False) -> Engine | None:
     except ArgumentError:
         raise StoreError(f"the store URL '{url}' is not a database URL; {_EXAMPLES}") from None
     is_sqlite = parsed.get_backend_name() == "sqlite"
-    memory = is_sqlite and parsed.database in (None, "", ":memory:")
+    db_file = parsed.database if is_sqlite and parsed.database not in (None, "", ":memory:") else None
+    memory = is_sqlite and db_file is None
     kwargs: dict[str, Any] = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}} if memory else {}
-    if is_sqlite and not memory:
-        path = Path(parsed.database).expanduser()
+    if db_file is not None:
+        path = Path(db_file).expanduser()
         if read_only:
             if path.is_dir():
                 raise StoreError(f"the results store {path} is a folder, not a SQLite file; {_EXAMPLES}")
@@ -185,7 +186,9 @@ def _aware(dt: datetime | None) -> datetime | None:
 
 def _upsert(session: Session, table: type[Base], rows: list[dict[str, Any]]) -> None:
     """Insert or overwrite by primary key in one statement where the dialect allows it."""
-    dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(session.get_bind().dialect.name)
+    inserts: dict[str, Callable[[type[Base]], sqlite.Insert | postgresql.Insert]] = {
+        "sqlite": sqlite.insert, "postgresql": postgresql.insert}
+    dialect_insert = inserts.get(session.get_bind().dialect.name)
     if dialect_insert is not None:
         stmt = dialect_insert(table)
         cols = [c.name for c in table.__table__.columns if not c.primary_key]
@@ -298,9 +301,9 @@ class ResultsStore:
                                                           NodeTable.owner == (take_from or ""))))
                 .values(kind=kind, spec=spec, attempt=NodeTable.attempt + 1, **_running(owner)))
         with Session(self.engine) as session, session.begin():
-            won = session.execute(stmt).rowcount == 1
+            won = _rowcount(session, stmt) == 1
             attempt = session.scalar(select(NodeTable.attempt).where(NodeTable.key == key))
-        if won:
+        if won and attempt is not None:  # won: the row is there, and so its attempt
             return Lease(key, owner, attempt), None
         return None, self.node(key)
 
@@ -310,7 +313,7 @@ class ResultsStore:
 
         def write() -> bool:
             with Session(self.engine) as session, session.begin():
-                return session.execute(stmt).rowcount == 1
+                return _rowcount(session, stmt) == 1
 
         return _retrying(write)
 
@@ -340,7 +343,7 @@ class ResultsStore:
 
         def write() -> bool:
             with Session(self.engine) as session, session.begin():
-                if session.execute(stmt).rowcount != 1:
+                if _rowcount(session, stmt) != 1:
                     return False
                 if records:
                     _upsert(session, ResultTable, records)
@@ -389,6 +392,12 @@ def _running(owner: str | None) -> dict[str, Any]:
     now = utcnow()
     return dict(status="running", error=None, started_at=now, finished_at=None, outputs=None, owner=owner,
                 heartbeat=now)
+
+
+def _rowcount(session: Session, stmt: Update) -> int:
+    """Rows an UPDATE matched. Session.execute returns a CursorResult for it, typed as the Result
+    it extends, which has no rowcount."""
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount
 
 
 def _held(lease: Lease) -> tuple:
