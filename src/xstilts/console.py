@@ -35,13 +35,14 @@ class _Console(Console):
 
     @property
     def size(self) -> ConsoleDimensions:
-        size = Console.size.fget(self)
+        size = super().size
         width = console_width(self.file)
         return size if width is None else ConsoleDimensions(width, size.height)
 
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
-        Console.size.fset(self, new_size)
+        # rich's Console.size read on the class is the property object; mypy types it as the getter
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
 
 
 def make_console(**kwargs) -> Console:

@@ -14,11 +14,12 @@ _MESSAGES = ("no space left on device", "os error 28", "database or disk is full
 def is_disk_full(exc: BaseException) -> bool:
     """True when EXC, or an exception it was raised from, says the disk is full."""
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if getattr(exc, "errno", None) == errno.ENOSPC or any(m in str(exc).lower() for m in _MESSAGES):
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if getattr(cur, "errno", None) == errno.ENOSPC or any(m in str(cur).lower() for m in _MESSAGES):
             return True
-        exc = exc.__cause__ or exc.__context__
+        cur = cur.__cause__ or cur.__context__
     return False
 
 

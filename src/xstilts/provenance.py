@@ -138,7 +138,7 @@ def files_sha256(paths: Iterable[str | Path]) -> str:
     if not inputs:
         raise ValueError("files_sha256 needs at least one path")
     root = Path(os.path.commonpath([p if p.is_dir() else p.parent for p in inputs]))
-    files = set()
+    files: set[Path] = set()
     for p in inputs:
         if p.is_dir():
             files.update(f for f in p.rglob("*") if f.is_file())

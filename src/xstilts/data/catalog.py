@@ -149,9 +149,9 @@ def read(entry_or_name: DatasetEntry | str, split: str, lang: str, data_root: st
     against the catalog's recorded count, golds and sha256 before they are returned."""
     entry = _entry(entry_or_name)
     f, paths = _present(entry, split, lang, data_root)
-    if f.hf is not None:
+    if (hf := f.hf) is not None:
         return _checked(entry, f, (), lambda: formats.nonempty(
-            mapped.examples(hf_rows(f.hf), dict(entry.fields), entry.labels), Path(str(f.hf)), lang))
+            mapped.examples(hf_rows(hf), dict(entry.fields), entry.labels), Path(str(hf)), lang))
     fmt = formats.get_format(entry.format)
     options = {"fields": dict(entry.fields)} if "fields" in fmt.options else {}
     return _checked(entry, f, paths, lambda: fmt.read(paths, entry.labels, lang, **options))

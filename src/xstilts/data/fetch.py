@@ -71,7 +71,7 @@ def download(url: str, dest: Path, expected: str | None, progress: Progress | No
             with part.open("ab" if have else "wb") as out:
                 for block in iter(lambda: resp.read(CHUNK), b""):
                     out.write(block)
-                    if progress:
+                    if progress and task is not None:
                         progress.advance(task, len(block))
     except HTTPError as e:
         if not (e.code == 416 and have):  # 416 after a complete .part: nothing left to fetch
@@ -105,11 +105,11 @@ def _extract(archive: Path, member: str, dest: Path, expected: str | None) -> No
                 shutil.copyfileobj(src, out)
         else:
             with tarfile.open(archive) as t:
-                src = t.extractfile(member)
-                if src is None:
+                extracted = t.extractfile(member)
+                if extracted is None:
                     raise KeyError(member)
-                with src, part.open("wb") as out:
-                    shutil.copyfileobj(src, out)
+                with extracted, part.open("wb") as out:
+                    shutil.copyfileobj(extracted, out)
     except KeyError:
         raise FetchError(f"{archive}: no member '{member}'") from None
     _verify_and_place(part, dest, expected)

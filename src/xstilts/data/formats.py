@@ -237,9 +237,11 @@ def choice_index(value: Any, n: int, path: Path, line: int | None, field: str, b
     return k
 
 
-def line_blocks(path: Path) -> list[tuple[int, list[str]]]:
-    """Blank-line separated blocks (CoNLL sentences) as (first line number, lines)."""
-    out, cur, start = [], [], 0
+def line_blocks(path: Path) -> list[tuple[int, list[tuple[int, str]]]]:
+    """Blank-line separated blocks (CoNLL sentences) as (first line number, [(line number, line)])."""
+    out: list[tuple[int, list[tuple[int, str]]]] = []
+    cur: list[tuple[int, str]] = []
+    start = 0
     for i, ln in enumerate(text_lines(path), 1):
         if ln.strip():
             if not cur:

@@ -77,7 +77,7 @@ def rows(ref: HFRef) -> list[Row]:
         if hasattr(inner, "int2str"):
             names[column] = inner.int2str
     where = Path(str(ref))
-    out = []
+    out: list[Row] = []
     for i, row in enumerate(data):
         for column, to_name in names.items():
             value = row[column]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from rich.progress import Progress
 
@@ -60,7 +60,7 @@ class Protocol:
     layer_rule: str | None = None  # how the layer was chosen, where the settings chose it
 
     def row(self, enc: Encoder, model_hash: str, condition: str, **fields) -> ResultRow:
-        extra = {"layer_rule": self.layer_rule} if self.layer_rule else {}
+        extra: dict[str, Any] = {"layer_rule": self.layer_rule} if self.layer_rule else {}
         if self.candidate_context or self.candidate_max_length:
             extra |= {"candidate_context": self.candidate_context, "candidate_max_length": self.candidate_max_length}
         return ResultRow(model=enc.name, model_hash=model_hash, condition=condition, pooling=self.pooling,

@@ -26,7 +26,7 @@ def resolve_layers(spec: str | Sequence[int], num_layers: int) -> list[int]:
     if isinstance(spec, str):
         if spec == "all":
             return list(range(num_layers + 1))
-        items = [s.strip() for s in spec.split(",") if s.strip()]
+        items: list[str | int] = [s.strip() for s in spec.split(",") if s.strip()]
     else:
         items = list(spec)
     out = []
@@ -51,7 +51,9 @@ def length_sorted_batches(lengths: Sequence[int], max_tokens: int, max_batch: in
     """Indices grouped into batches of similar length; each batch's padded size
     (longest × count) stays under `max_tokens`, with at most `max_batch` sentences."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    batches, cur, longest = [], [], 0
+    batches: list[list[int]] = []
+    cur: list[int] = []
+    longest = 0
     for i in order:
         new_longest = max(longest, lengths[i])
         if cur and (new_longest * (len(cur) + 1) > max_tokens or len(cur) >= max_batch):
@@ -107,6 +109,6 @@ def encode(
                 raise BadValue(f"pooling must be 'mean' or 'cls', not {pooling!r}")
             v = torch.nn.functional.normalize(v, dim=-1)
             out[layer][batch] = v.cpu().numpy()
-        if progress:
+        if progress and task is not None:
             progress.advance(task, len(batch))
     return out

@@ -200,7 +200,8 @@ def _gold(example, value):
 def rows_for(task: TaskDef, lang: str, scores: dict[str, dict[str, float]], data: EvalData, run: RunInfo,
              protocol: Mapping[str, Any]) -> list[ResultRow]:
     """One row per metric key; a key produced by two metrics of one task is an error."""
-    rows, seen = [], {}
+    rows: list[ResultRow] = []
+    seen: dict[str, str] = {}  # metric key -> the metric reporting it
     dataset, split = data.splits[lang]
     for name, values in scores.items():
         for key, value in values.items():
@@ -232,7 +233,7 @@ def evaluate(model: nn.Module, tokenizer, task: TaskDef, data: EvalData, run: Ru
     `on_language(lang, rows)` is called after each language (progress, incremental storing).
     """
     ev = Evaluator(model, tokenizer, task, batch_size=batch_size, max_length=max_length, cache_dir=cache_dir)
-    protocol = {"max_length": ev.max_length, "eval_batch_size": batch_size}
+    protocol: dict[str, Any] = {"max_length": ev.max_length, "eval_batch_size": batch_size}
     if task.head == "qa":
         r = task.recipe
         protocol |= {"doc_stride": r.doc_stride, "max_query_length": r.max_query_length,

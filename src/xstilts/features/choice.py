@@ -39,7 +39,8 @@ def build_choice_features(
     features = []
     for ex in examples:
         first = first_segment(ex)
-        feature = {"input_ids": [_encode(tokenizer, first, c, max_length) for c in ex.choices]}
+        feature: dict[str, list[list[int]] | int] = {
+            "input_ids": [_encode(tokenizer, first, c, max_length) for c in ex.choices]}
         if ex.label is not None:
             if not 0 <= ex.label < len(ex.choices):
                 raise XstiltsError(f"example {ex.uid}: label {ex.label} out of range "

@@ -38,7 +38,7 @@ def build_classification_features(
     features = []
     for ex in examples:
         enc = tokenizer(ex.text_a, ex.text_b, truncation="longest_first", max_length=max_length)
-        feature = {"input_ids": list(enc["input_ids"])}
+        feature: dict[str, list[int] | int] = {"input_ids": list(enc["input_ids"])}
         if ex.label is not None:
             feature["labels"] = lookup_label(mapping, ex.label, ex.uid)
         features.append(feature)

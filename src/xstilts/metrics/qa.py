@@ -73,8 +73,8 @@ def normalize_mlqa(text: str, lang: str) -> str:
     if lang not in _MLQA_ARTICLES:
         raise BadValue(f"MLQA normalisation has no rules for language '{lang}' (known: {', '.join(MLQA_LANGUAGES)})")
     text = "".join(ch for ch in text.lower() if not _is_mlqa_punct(ch))
-    if _MLQA_ARTICLES[lang] is not None:
-        text = _MLQA_ARTICLES[lang].sub(" ", text)
+    if (articles := _MLQA_ARTICLES[lang]) is not None:
+        text = articles.sub(" ", text)
     tokens = mixed_segmentation(text) if lang in _MIXED_SEGMENTATION_LANGS else text.split()
     return " ".join(t for t in tokens if t.strip())
 

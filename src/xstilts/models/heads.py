@@ -11,11 +11,14 @@ encoding and retrieval encodes two sides, which a head fed only hidden states co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import TYPE_CHECKING, Literal, Mapping, cast, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 HeadType = Literal["classification", "multiple_choice", "qa", "tagging", "retrieval", "mlm"]
 
@@ -31,13 +34,14 @@ class HeadSpec:
     temperature: float = 0.05  # retrieval only: logits = similarity / temperature
 
 
-def position_offset(encoder: nn.Module) -> int:
+def position_offset(encoder: PreTrainedModel) -> int:
     """First position id of a sequence: RoBERTa/XLM-R count from padding_idx + 1, BERT from 0."""
-    emb = encoder.embeddings
-    return emb.padding_idx + 1 if hasattr(emb, "create_position_ids_from_input_ids") else 0
+    # torch types a module's undeclared attributes as Tensor | Module; these are a submodule and an int
+    emb = cast(nn.Module, encoder.embeddings)
+    return cast(int, emb.padding_idx) + 1 if hasattr(emb, "create_position_ids_from_input_ids") else 0
 
 
-def block_mask(seq_ids: torch.Tensor, encoder: nn.Module) -> torch.Tensor:
+def block_mask(seq_ids: torch.Tensor, encoder: PreTrainedModel) -> torch.Tensor:
     """(rows, 1, width, width) mask: a token attends only within its own packed sequence; the
     row's padding attends to itself (no all-masked rows, whose NaNs would spread)."""
     same = (seq_ids[:, :, None] == seq_ids[:, None, :])[:, None]
@@ -46,7 +50,7 @@ def block_mask(seq_ids: torch.Tensor, encoder: nn.Module) -> torch.Tensor:
     return same
 
 
-def encode(encoder: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+def encode(encoder: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
            position_ids=None, seq_ids=None, unpack_index=None) -> torch.Tensor:
     """Last hidden states in the layout of `attention_mask` (the mask defaults to all ones like
     the encoders' own default). Packed input (training/packing.py) runs the encoder on the rows
@@ -214,7 +218,7 @@ class MLMHead(nn.Module):
         return out
 
 
-def build_head(spec: HeadSpec, encoder: nn.Module) -> nn.Module:
+def build_head(spec: HeadSpec, encoder: PreTrainedModel) -> nn.Module:
     hidden = encoder.config.hidden_size
     if spec.type == "classification":
         return ClassificationHead(hidden, spec.num_labels, spec.dropout)
@@ -227,8 +231,10 @@ def build_head(spec: HeadSpec, encoder: nn.Module) -> nn.Module:
     if spec.type == "retrieval":
         return RetrievalHead(spec.similarity, spec.temperature)
     if spec.type == "mlm":
-        return MLMHead(hidden, encoder.get_input_embeddings().num_embeddings, getattr(encoder.config, "layer_norm_eps", 1e-12))
-    raise ValueError(f"unknown head type {spec.type!r}; expected one of {HeadType.__args__}")
+        # transformers types the input embeddings as any Module; an encoder's are an nn.Embedding
+        vocab_size = cast(nn.Embedding, encoder.get_input_embeddings()).num_embeddings
+        return MLMHead(hidden, vocab_size, getattr(encoder.config, "layer_norm_eps", 1e-12))
+    raise ValueError(f"unknown head type {spec.type!r}; expected one of {get_args(HeadType)}")
 
 
 class TaskModel(nn.Module):
@@ -238,7 +244,7 @@ class TaskModel(nn.Module):
     "example_index", "offset_mapping" on eval features) are ignored.
     """
 
-    def __init__(self, encoder: nn.Module, heads: Mapping[str, HeadSpec]):
+    def __init__(self, encoder: PreTrainedModel, heads: Mapping[str, HeadSpec]):
         super().__init__()
         self.encoder = encoder
         self.specs = dict(heads)
@@ -252,7 +258,7 @@ class TaskModel(nn.Module):
         return self.heads[task](self.encoder, **batch)
 
 
-def task_model(encoder: nn.Module, task_type: HeadType, *, name: str | None = None, **spec) -> TaskModel:
+def task_model(encoder: PreTrainedModel, task_type: HeadType, *, name: str | None = None, **spec) -> TaskModel:
     """The single-task case: `task_model(enc, "classification", num_labels=3)`."""
     return TaskModel(encoder, {name or task_type: HeadSpec(task_type, **spec)})
 

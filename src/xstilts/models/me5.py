@@ -177,7 +177,8 @@ def _precompiled_charsmap(norm_map: dict[int, tuple[int, ...]]) -> bytes:
             hard_vocab_limit=False, normalization_rule_tsv=f"{d}/rules.tsv",
             add_dummy_prefix=False, remove_extra_whitespaces=False, minloglevel=2,
         )
-        proto = sentencepiece_model_pb2.ModelProto()
+        # protobuf makes the message classes at import (into globals()), where mypy cannot see them
+        proto = sentencepiece_model_pb2.ModelProto()  # type: ignore[attr-defined]
         proto.ParseFromString(Path(d, "m.model").read_bytes())
     return proto.normalizer_spec.precompiled_charsmap
 

@@ -15,8 +15,8 @@ from rich.table import Table
 from ..store import ResultRow
 
 
-def _kind(direction: str) -> str:
-    return "eng→xx" if direction.startswith("eng") else "xx→eng"
+def _kind(direction: str | None) -> str:
+    return "eng→xx" if (direction or "").startswith("eng") else "xx→eng"
 
 
 def _mean(vals: Sequence[float]) -> str:

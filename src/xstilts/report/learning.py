@@ -115,7 +115,7 @@ def _task(name: str) -> TaskDef | None:
         return None
 
 
-def _record(node: Mapping, phase: str, condition: str, task: str, entry: Mapping) -> LearningRecord:
+def _record(node: Mapping, phase: Literal["intermediate", "finetune"], condition: str, task: str, entry: Mapping) -> LearningRecord:
     score = entry.get("selected_score", entry.get("final_score"))
     learned, why = judge(score, entry.get("chance"), entry.get("final_loss"), entry.get("chance_loss"),
                          entry.get("first_loss"))

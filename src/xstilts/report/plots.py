@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from xstilts.report.study import StudyReport
 
@@ -185,21 +186,20 @@ def language_gains(report: StudyReport, task: str) -> bytes | None:
 
 def alignment_scatter(report: StudyReport) -> bytes | None:
     """Alignment gain (x) against transfer gain (y), one point per condition."""
-    points = [(n, a) for n, a in report.alignment.items()
+    points = [(n, a.gain, a.transfer_gain) for n, a in report.alignment.items()
               if n != report.baseline and a.gain is not None and a.transfer_gain is not None]
     if not points:
         return None
     colors = _colors(report)
     fig = Figure(layout="constrained", figsize=(7.5, 4.4))
     ax = fig.add_subplot()
-    for name, a in points:
+    for name, gain, transfer in points:
         kind = report.conditions[name].kind
-        ax.scatter(a.gain, a.transfer_gain, color=colors[name], marker=MARKERS.get(kind, "o"), s=50,
-                   label=f"{name} ({kind})")
+        ax.scatter(gain, transfer, color=colors[name], marker=MARKERS.get(kind, "o"), s=50, label=f"{name} ({kind})")
         if len(points) <= 8:  # beyond that labels collide; the legend names every point
-            ax.annotate(name, (a.gain, a.transfer_gain), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    xlim = 1.2 * symmetric_limit([a.gain for _n, a in points])
-    ylim = 1.2 * symmetric_limit([a.transfer_gain for _n, a in points])
+            ax.annotate(name, (gain, transfer), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    xlim = 1.2 * symmetric_limit([gain for _n, gain, _t in points])
+    ylim = 1.2 * symmetric_limit([transfer for _n, _g, transfer in points])
     ax.set_xlim(-xlim, xlim)
     ax.set_ylim(-ylim, ylim)
     ax.axhline(0, color="grey", linewidth=0.6)
@@ -212,7 +212,7 @@ def alignment_scatter(report: StudyReport) -> bytes | None:
     return _png(fig)
 
 
-def _panels(n: int, height: float) -> tuple[Figure, list]:
+def _panels(n: int, height: float) -> tuple[Figure, np.ndarray]:
     """A figure of N panels, at most 3 a row, each HEIGHT inches high."""
     ncols = min(3, n)
     nrows = -(-n // ncols)
@@ -281,7 +281,7 @@ def curves_figure(report: StudyReport) -> Figure | None:
         return None
     colors = _colors(report)
     fig, axes = _panels(len(panels), 3.2)
-    seen: dict[str, object] = {}
+    seen: dict[str, Line2D] = {}
     for ax, (phase, title, recs) in zip(axes, panels):
         for r in recs:
             steps, vals = zip(*r.curve)

@@ -192,9 +192,10 @@ def tost(a: Sequence[float], b: Sequence[float], margin: float, *, paired: bool)
     x, y = np.asarray(a, float), np.asarray(b, float)
     if x.size < 2 or (not paired and y.size < 2):
         return None
-    d = x - y if paired else None
-    if paired and np.allclose(d, d[0]):
-        return 0.0 if abs(d[0]) < margin else 1.0
+    if paired:
+        d = x - y
+        if np.allclose(d, d[0]):
+            return 0.0 if abs(d[0]) < margin else 1.0
     p = ttost_paired(x, y, -margin, margin)[0] if paired else ttost_ind(x, y, -margin, margin, usevar="unequal")[0]
     return float(p)
 
@@ -243,7 +244,8 @@ def compare(a: str, b: str, task: str, a_by_unit: Mapping, b_by_unit: Mapping, *
         ref = next(iter(b_by_unit.values()))
         b_by_unit, shared = {u: ref for u in a_by_unit}, _order(a_by_unit)
     if shared:
-        a_scores, b_scores, by_lang, used = [], [], {}, set()
+        a_scores, b_scores, used = [], [], set()
+        by_lang: dict[str, list[float]] = {}
         for u in shared:
             langs = sorted(set(a_by_unit[u]) & set(b_by_unit[u]))
             if not langs:
@@ -275,11 +277,11 @@ def compare(a: str, b: str, task: str, a_by_unit: Mapping, b_by_unit: Mapping, *
 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     """Holm step-down adjusted p-values (None stays None and does not count in the family)."""
-    idx = sorted((i for i, p in enumerate(pvalues) if p is not None), key=lambda i: pvalues[i])
+    given = sorted(((i, p) for i, p in enumerate(pvalues) if p is not None), key=lambda ip: ip[1])
     out: list[float | None] = [None] * len(pvalues)
-    m, running = len(idx), 0.0
-    for rank, i in enumerate(idx):
-        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+    m, running = len(given), 0.0
+    for rank, (i, p) in enumerate(given):
+        running = max(running, min(1.0, (m - rank) * p))
         out[i] = running
     return out
 

@@ -130,7 +130,8 @@ def official_retrieval(probes: Sequence[ResultRow], targets: Sequence[ResultRow]
     for cond in dict.fromkeys(r.condition for r in official):
         rows = [r for r in official if r.condition == cond]
         for r in [r for r in rows if r.protocol.get("fine_tuned_on")] or rows:
-            seeds = sorted(s for s, u in runs[cond] if r.seed is None or u == r.seed) or [r.seed]
+            seeds = sorted((s for s, u in runs[cond] if r.seed is None or u == r.seed),
+                           key=lambda s: (s is None, s or 0)) or [r.seed]
             out += [r.model_copy(update={"seed": s, "layer": None, "direction": None,
                                          "language": TATOEBA_ISO1.get(r.language, r.language)}) for s in seeds]
     return out

@@ -12,36 +12,28 @@ read-only (`plan`, `report`) creates nothing: a database that is not there has n
 from __future__ import annotations
 
 import difflib
-import functools
 import gzip
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event, inspect, insert, or_, select, text, update
+from sqlalchemy import CursorResult, Update, inspect, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
 from xstilts.errors import BadValue, StoreError
 from xstilts.paths import user_dir
+from xstilts.store.engine import open_engine, shown_url
 from xstilts.store.schema import Base, NodeRow, NodeTable, ResultRow, ResultTable, utcnow
 
-_BUSY_MS = 60_000
 # Seconds without a heartbeat after which a running node's runner is presumed dead.
 LEASE_SECONDS = float(os.environ.get("XSTILTS_LEASE_SECONDS", 120))
-# pip package of each database driver a URL may name (the module is what the ImportError says)
-_DRIVERS = {"psycopg2": "psycopg2-binary", "psycopg": "'psycopg[binary]'", "pg8000": "pg8000",
-            "asyncpg": "asyncpg", "pymysql": "pymysql", "MySQLdb": "mysqlclient"}
-_EXAMPLES = "e.g. sqlite:////abs/path/results.sqlite or postgresql+psycopg://user:password@host/db"
 RETRIES = 5  # tries of a write that met a transient database error (a dropped connection, a lock)
 
 
@@ -77,107 +69,6 @@ def default_url() -> str:
     return f"sqlite:///{user_dir() / 'results.sqlite'}"
 
 
-def _sqlite_pragmas(dbapi_con: Any, _record: Any) -> None:
-    cur = dbapi_con.cursor()
-    cur.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
-    cur.execute("PRAGMA journal_mode = WAL")
-    cur.close()
-
-
-def _sqlite_busy_only(dbapi_con: Any, _record: Any) -> None:
-    dbapi_con.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
-
-
-def _shown(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
-
-
-def _new_engine(url: str, read_only: bool = False) -> Engine | None:
-    """The engine for URL with the tables made (and older tables given the lease columns); None
-    for a read-only store that does not exist yet. Every failure is a StoreError saying what to do."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise StoreError(f"the store URL '{url}' is not a database URL; {_EXAMPLES}") from None
-    is_sqlite = parsed.get_backend_name() == "sqlite"
-    memory = is_sqlite and parsed.database in (None, "", ":memory:")
-    kwargs: dict[str, Any] = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}} if memory else {}
-    if is_sqlite and not memory:
-        path = Path(parsed.database).expanduser()
-        if read_only:
-            if path.is_dir():
-                raise StoreError(f"the results store {path} is a folder, not a SQLite file; {_EXAMPLES}")
-            if not path.is_file():
-                return None
-            parsed = parsed.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
-        else:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise StoreError(f"cannot create the folder {path.parent} for the results store ({e.strerror}); "
-                                 "set XSTILTS_HOME to a writable folder or pass --store") from None
-    try:
-        engine = create_engine(parsed, **kwargs)
-    except NoSuchModuleError:
-        raise StoreError(f"the store URL '{_shown(url)}' names an unknown database type "
-                         f"'{parsed.drivername}'; {_EXAMPLES}") from None
-    except ImportError as e:
-        raise StoreError(f"the store URL '{_shown(url)}' needs the database driver '{e.name}', which is not "
-                         f"installed: pip install {_DRIVERS.get(e.name or '', e.name)}") from None
-    if is_sqlite:
-        event.listen(engine, "connect", _sqlite_busy_only if read_only else _sqlite_pragmas)
-    try:
-        if read_only:
-            return engine if inspect(engine).has_table(NodeTable.__tablename__) else None
-        _make_tables(engine)
-    except SQLAlchemyError as e:
-        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
-        hint = ("the folder must be writable (set XSTILTS_HOME or pass --store)" if is_sqlite
-                else "check the host, database name and credentials")
-        raise StoreError(f"cannot open the results store {_shown(url)}: {reason}; {hint}") from None
-    return engine
-
-
-def _make_tables(engine: Engine, tries: int = 3) -> None:
-    """Create the tables, and give a store made before leases existed the three lease columns.
-    Runners starting together race to do it: the loser sees "already exists" and looks again."""
-    for i in range(tries):
-        try:
-            Base.metadata.create_all(engine)
-            have = {c["name"] for c in inspect(engine).get_columns(NodeTable.__tablename__)}
-            with engine.begin() as con:
-                for name, sql in (("owner", "VARCHAR"), ("heartbeat", "TIMESTAMP"),
-                                  ("attempt", "INTEGER DEFAULT 0 NOT NULL")):
-                    if name not in have:
-                        con.execute(text(f"ALTER TABLE {NodeTable.__tablename__} ADD COLUMN {name} {sql}"))
-            return
-        except SQLAlchemyError as e:
-            if i == tries - 1 or not any(m in str(e).lower() for m in ("already exists", "duplicate column")):
-                raise
-
-
-# Cached so many stores (one per worker task) share a pool; in-memory SQLite is not
-# cached, so each `ResultsStore("sqlite://")` is a fresh, private database.
-_cached_engine = functools.cache(_new_engine)
-_engine_lock = threading.Lock()
-
-
-def _engine(url: str, read_only: bool) -> Engine | None:
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return _new_engine(url)  # raises the StoreError
-    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-        return _new_engine(url)
-    if read_only:
-        return _new_engine(url, True)
-    with _engine_lock:
-        return _cached_engine(url)
-
-
 def _aware(dt: datetime | None) -> datetime | None:
     """SQLite drops the time zone; every stored time is UTC."""
     return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
@@ -185,7 +76,9 @@ def _aware(dt: datetime | None) -> datetime | None:
 
 def _upsert(session: Session, table: type[Base], rows: list[dict[str, Any]]) -> None:
     """Insert or overwrite by primary key in one statement where the dialect allows it."""
-    dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(session.get_bind().dialect.name)
+    inserts: dict[str, Callable[[type[Base]], sqlite.Insert | postgresql.Insert]] = {
+        "sqlite": sqlite.insert, "postgresql": postgresql.insert}
+    dialect_insert = inserts.get(session.get_bind().dialect.name)
     if dialect_insert is not None:
         stmt = dialect_insert(table)
         cols = [c.name for c in table.__table__.columns if not c.primary_key]
@@ -204,13 +97,13 @@ class ResultsStore:
         there yet reads as empty, unless MUST_EXIST (`report`, a `plan --store` given by hand),
         which makes it a StoreError."""
         self.url, self.read_only = url or default_url(), read_only
-        self.engine = _engine(self.url, read_only)
+        self.engine = open_engine(self.url, read_only)
         if self.engine is None and must_exist:
-            raise StoreError(f"no results store at {_shown(self.url)}: no such database, or one no `xstilts run` "
+            raise StoreError(f"no results store at {shown_url(self.url)}: no such database, or one no `xstilts run` "
                              "wrote; check --store (or the spec's `store:`)")
 
     def __repr__(self) -> str:
-        return f"ResultsStore({_shown(self.url)!r})"
+        return f"ResultsStore({shown_url(self.url)!r})"
 
     # results
 
@@ -298,9 +191,9 @@ class ResultsStore:
                                                           NodeTable.owner == (take_from or ""))))
                 .values(kind=kind, spec=spec, attempt=NodeTable.attempt + 1, **_running(owner)))
         with Session(self.engine) as session, session.begin():
-            won = session.execute(stmt).rowcount == 1
+            won = _rowcount(session, stmt) == 1
             attempt = session.scalar(select(NodeTable.attempt).where(NodeTable.key == key))
-        if won:
+        if won and attempt is not None:  # won: the row is there, and so its attempt
             return Lease(key, owner, attempt), None
         return None, self.node(key)
 
@@ -310,7 +203,7 @@ class ResultsStore:
 
         def write() -> bool:
             with Session(self.engine) as session, session.begin():
-                return session.execute(stmt).rowcount == 1
+                return _rowcount(session, stmt) == 1
 
         return _retrying(write)
 
@@ -340,7 +233,7 @@ class ResultsStore:
 
         def write() -> bool:
             with Session(self.engine) as session, session.begin():
-                if session.execute(stmt).rowcount != 1:
+                if _rowcount(session, stmt) != 1:
                     return False
                 if records:
                     _upsert(session, ResultTable, records)
@@ -373,7 +266,7 @@ class ResultsStore:
 
     def _writable(self) -> None:
         if self.read_only:
-            raise StoreError(f"the results store {_shown(self.url)} was opened read-only")
+            raise StoreError(f"the results store {shown_url(self.url)} was opened read-only")
 
 
 @dataclass(frozen=True)
@@ -389,6 +282,12 @@ def _running(owner: str | None) -> dict[str, Any]:
     now = utcnow()
     return dict(status="running", error=None, started_at=now, finished_at=None, outputs=None, owner=owner,
                 heartbeat=now)
+
+
+def _rowcount(session: Session, stmt: Update) -> int:
+    """Rows an UPDATE matched. Session.execute returns a CursorResult for it, typed as the Result
+    it extends, which has no rowcount."""
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount
 
 
 def _held(lease: Lease) -> tuple:

@@ -7,11 +7,11 @@ from per-task code, so adding a task means adding an entry to a family file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 from xstilts.errors import BadValue, UnknownName
 
 TaskType = Literal["classification", "sentence-pair", "multiple_choice", "qa", "tagging", "bitext", "qa_retrieval"]
-TASK_TYPES: tuple[str, ...] = TaskType.__args__
+TASK_TYPES: tuple[str, ...] = get_args(TaskType)
 ROLES = ("target", "intermediate", "probe")
 # The model head (and feature builder, decoder) each trainable type gets; bitext is only probed.
 HEADS = {"classification": "classification", "sentence-pair": "classification", "multiple_choice": "multiple_choice",

@@ -181,7 +181,7 @@ def build(tf: TaskFile, base: Path) -> tuple[DatasetEntry, TaskDef] | list[Locat
     for split, by_lang in tf.files.items():
         for lang, ref in by_lang.items():
             if isinstance(ref, HFSource):
-                got = _hf_ref(tf, ref, base)
+                got: HFRef | tuple[str, ...] | str = _hf_ref(tf, ref, base)
                 if isinstance(got, HFRef):
                     files.append(DataFile(split, lang, tuple(map(str, got.files())), (), got))
             else:

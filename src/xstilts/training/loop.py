@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence, cast
 
 import torch
 from accelerate import Accelerator
@@ -49,6 +49,9 @@ from .packing import Packed
 from .runlog import eval_curve, task_summary, truncate_log
 from .sampling import BatchStream, TaskSampler, task_probabilities
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
 # may differ between a run and its resume (these change speed, not the recipe: the global batch
 # stays `batch_size` whatever the number of processes)
 RUN_ONLY = {"stop_after_steps", "progress", "device", "compile", "gradient_checkpointing", "world_size", "log_with"}
@@ -77,12 +80,12 @@ class TrainResult:
     stopped: bool = False  # ended early: an evaluation reached `stop_at`
 
 
-def encoder_of(model: nn.Module) -> nn.Module:
-    """The transformers encoder inside a TaskModel (or the model itself)."""
-    return getattr(model, "encoder", model)
+def encoder_of(model: nn.Module) -> PreTrainedModel:
+    """The transformers encoder inside a TaskModel (or the model itself, which then is one)."""
+    return cast("PreTrainedModel", getattr(model, "encoder", model))
 
 
-def checkpoint_activations(encoder: nn.Module) -> None:
+def checkpoint_activations(encoder: PreTrainedModel) -> None:
     """Activation (gradient) checkpointing, non-reentrant: the kind that works with frozen inputs
     and with DDP's unused heads. transformers 5 renamed the switch; 4.x only has the old name."""
     kwargs = {"use_reentrant": False}
@@ -125,7 +128,7 @@ def train(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     multi = isinstance(train_features, Mapping)
-    tasks = dict(train_features) if multi else {"train": train_features}
+    tasks = dict(train_features) if isinstance(train_features, Mapping) else {"train": train_features}
     if not all(tasks.values()):
         raise BadValue(f"no training features for task(s) {[t for t, f in tasks.items() if not f]}")
 
@@ -146,10 +149,11 @@ def train(
 
     # --- data: one resumable batch stream per task, a seeded task sampler ---------------
     packing = device.type == "cuda" if config.packing is None else config.packing
-    collates = {t: collate.get(t) if isinstance(collate, Mapping) else collate for t in tasks}
-    if None in collates.values():
+    given = {t: collate.get(t) if isinstance(collate, Mapping) else collate for t in tasks}
+    collates: dict[str, Collate] = {t: c for t, c in given.items() if c is not None}
+    if len(collates) < len(tasks):
         default = Collator(pad_id=encoder_of(model).config.pad_token_id, pad_to_multiple_of=config.pad_to_multiple_of)
-        collates = {t: c or default for t, c in collates.items()}
+        collates = {t: collates.get(t, default) for t in tasks}
     if packing:
         pad_id = encoder_of(model).config.pad_token_id
         collates = {t: Packed(c, pad_id, config.pack_length, config.bucket) for t, c in collates.items()}
@@ -167,7 +171,11 @@ def train(
     )
     task_sampler = TaskSampler(probabilities, seed=config.seed)
     batches_per_epoch = sum(len(s.sampler) for s in streams.values())
-    total_steps = config.max_steps or math.ceil(config.epochs * batches_per_epoch / config.grad_accum)
+    if config.max_steps is not None:
+        total_steps = config.max_steps
+    else:
+        assert config.epochs is not None  # the config holds exactly one of max_steps and epochs
+        total_steps = math.ceil(config.epochs * batches_per_epoch / config.grad_accum)
     warmup_steps = int(config.warmup_ratio * total_steps)
 
     # --- model and optimizer ---------------------------------------------------------
@@ -233,13 +241,13 @@ def train(
         counts = accelerator.gather(torch.tensor([[terms, parts]], device=device)).tolist()
         return sum(t for t, _ in counts), max(p for _, p in counts)
 
-    def evaluate(unwrapped: nn.Module) -> tuple[float, dict]:
+    def evaluate(fn: EvalFn, unwrapped: nn.Module) -> tuple[float, dict]:
         """eval_fn on the main process only (it may write caches); every process gets its result."""
-        result = [None]
+        result: list[tuple[float, dict] | None] = [None]
         if main:
             unwrapped.eval()
             with torch.inference_mode():
-                result = [eval_fn(unwrapped)]
+                result = [fn(unwrapped)]
             unwrapped.train()
         return broadcast_object_list(result)[0]
 
@@ -281,7 +289,7 @@ def train(
                 runs = [*zip(parts, shares), *[(filler, 0.0)] * (passes - len(parts))]
                 weight = config.task_loss_weights.get(task, 1.0)
                 tokens += sum(real_tokens(b) for b in parts)
-                batch_loss = 0.0
+                batch_loss = torch.zeros((), device=device)
                 for batch, share in runs:
                     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                     loss = (model(task=task, **batch) if multi else model(**batch))["loss"]
@@ -327,7 +335,7 @@ def train(
 
             if eval_fn is not None and (step == total_steps or (config.eval_every and step % config.eval_every == 0)):
                 unwrapped = accelerator.unwrap_model(model)
-                score, metrics = evaluate(unwrapped)
+                score, metrics = evaluate(eval_fn, unwrapped)
                 log.write(json.dumps({"step": step, "eval": metrics, "score": score}) + "\n")
                 if log_with:
                     accelerator.log({"dev/score": float(score), **tracking.numbers(metrics, "dev")}, step=step)
