@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 import torch
 
 from tests.tiny import hparams
 from xstilts.recipes.finetune import run_finetune
 from xstilts.training.hparams import HParamsError, resolve
-from xstilts.orchestration.spec import Train
+from xstilts.training.hparams import Train
 from xstilts.models.encoders import load_encoder
 from xstilts.tasks import Recipe
 
@@ -97,3 +98,35 @@ def test_every_field_changes_the_run(field, tiny_model_dir, data_root, tmp_path,
         return
     key = observable[field]
     assert base[key] != changed[key], (field, base[key], changed[key])
+
+
+def test_every_form_of_a_hyper_parameter_derives_from_its_one_declaration():
+    """HParams declares each hyper-parameter once; the spec's layer, a task file's recipe, the
+    `finetune` command's options and the loop's config are derived, bounds and help included."""
+    from typer.testing import CliRunner
+
+    from xstilts.cli import app
+    from xstilts.tasks.user import RecipeFields
+    from xstilts.training.config import TrainConfig, train_config
+    from xstilts.training.hparams import (FINETUNE_ONLY, INTERMEDIATE_ONLY, RECIPE_FIELDS, HParams, LoopHParams,
+                                          Train, cli_options)
+
+    assert list(Train.model_fields) == list(HParams.model_fields)
+    assert all(Train.model_fields[n].default is None for n in Train.model_fields)
+    assert list(RecipeFields.model_fields) == list(RECIPE_FIELDS)
+    assert (FINETUNE_ONLY, INTERMEDIATE_ONLY) == (("max_eval_examples",), ("until",))
+    for bad in ({"warmup_ratio": 1.0}, {"until": 0}, {"lr": -1}):  # HParams' bounds hold in every layer
+        with pytest.raises(ValidationError):
+            Train(**bad)
+        with pytest.raises(ValidationError):
+            HParams(max_length=8, max_steps=1, **bad)
+    with pytest.raises(ValidationError):
+        RecipeFields(warmup_ratio=2.0)
+    assert [p.name for p in cli_options("finetune")] == [n for n in HParams.model_fields if n not in INTERMEDIATE_ONLY]
+    shown = CliRunner().invoke(app, ["finetune", "--help"], env={"COLUMNS": "200"}).output
+    assert "--weight-decay" in shown and "AdamW weight decay" in shown and "--until" not in shown
+    assert set(LoopHParams.model_fields) <= set(TrainConfig.model_fields)
+    hp = HParams(lr=3e-4, batch_size=4, grad_accum=2, max_steps=7, warmup_ratio=0.2, weight_decay=0.1, max_length=16,
+                 freeze_embeddings=True, gradient_checkpointing=True)
+    cfg = train_config(hp, seed=3, progress=False)
+    assert {n: getattr(cfg, n) for n in LoopHParams.model_fields} == {n: getattr(hp, n) for n in LoopHParams.model_fields}

@@ -3,14 +3,16 @@ study. Parses options, then calls the library; `cli.py` registers the commands."
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
 
+from .training.hparams import cli_options
 from .cli_common import DataRoot, JsonOut, LogWith, Model, StoreUrl, _human_output, console, user_errors
 
 
@@ -105,31 +107,14 @@ def finetune(
                                                           "tydiqa, lareqa (see `xstilts tasks`).")],
     model: Model = "me5-small",
     seed: Seed = 1,
-    max_steps: Annotated[Optional[int], typer.Option(help="Training steps (default: the task's epochs).")] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Passes over the English data (default: the recipe's).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Peak learning rate (default: the task's XTREME recipe).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Examples per micro-batch (default: the recipe's).")] = None,
-    grad_accum: Annotated[Optional[int], typer.Option(help="Micro-batches per optimizer step (default: the recipe's).")] = None,
-    warmup_ratio: Annotated[Optional[float], typer.Option(help="Share of steps with a rising learning rate.")] = None,
-    max_length: Annotated[Optional[int], typer.Option(help="Tokens per feature (default: the recipe's).")] = None,
-    max_train_examples: Annotated[Optional[int], typer.Option(help="Use only the first N English examples.")] = None,
-    max_eval_examples: Annotated[Optional[int], typer.Option(help="Evaluate on the first N examples per language.")] = None,
     eval_langs: Annotated[Optional[str], typer.Option(help="Comma list of evaluation languages (default: all).")] = None,
-    eval_every: Annotated[Optional[int], typer.Option(
-        help="Model selection on English dev (and a checkpoint) every N steps (default: 5 times per run).")] = None,
-    max_dev_examples: Annotated[Optional[int], typer.Option(
-        help="English dev examples per model-selection pass (default: 1,000).")] = None,
-    freeze_embeddings: Annotated[Optional[bool], typer.Option(
-        "--freeze-embeddings/--no-freeze-embeddings",
-        help="Freeze the word embeddings (recorded): halves a CPU step for XLM-R-sized vocabularies.")] = None,
-    gradient_checkpointing: Annotated[Optional[bool], typer.Option(
-        help="Recompute activations in the backward pass: less memory, more compute, the same weights.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option(help="Run directory (default: ~/.local/share/xstilts/runs/...).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue a killed run from its last checkpoint.")] = False,
     data_root: DataRoot = None,
     store: StoreUrl = None,
     task_files: TaskFiles = None,
     log_with: LogWith = None,
+    **hparams: Any,
 ) -> None:
     """Fine-tune on the task's English training data, select on English dev, then evaluate
     zero-shot in every language of the task; prints a per-language table and stores the rows.
@@ -140,16 +125,11 @@ def finetune(
     Several GPUs (data parallel, batch sizes stay global): torchrun --nproc_per_node 4 "$(which xstilts)" finetune ...
     """
     from .recipes.finetune import run_finetune
-    from .training.hparams import resolve
-    from .orchestration.spec import Train
     from .tasks import get_task
+    from .training.hparams import Train, resolve
 
     with user_errors(), _task_files(task_files):
-        hp = resolve(get_task(task).recipe, Train(
-            max_steps=max_steps, epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
-            warmup_ratio=warmup_ratio, max_length=max_length, freeze_embeddings=freeze_embeddings,
-            gradient_checkpointing=gradient_checkpointing, max_train_examples=max_train_examples, eval_every=eval_every, max_dev_examples=max_dev_examples,
-            max_eval_examples=max_eval_examples))
+        hp = resolve(get_task(task).recipe, Train(**hparams))
         from .training import tracking
 
         if log_with is not None:
@@ -158,6 +138,13 @@ def finetune(
                                                                   "seed": seed, "hparams": hp.model_dump()}):
             run_finetune(model, task, hp, seed=seed, out_dir=out_dir, data_root=data_root, store_url=store,
                          resume=resume, console=console, eval_langs=eval_langs.split(",") if eval_langs else None)
+
+
+# one option per hyper-parameter of phase 3, derived from their declaration (training/hparams.py)
+finetune.__signature__ = inspect.signature(finetune, eval_str=True).replace(parameters=[  # type: ignore[attr-defined]
+    *(p for p in inspect.signature(finetune, eval_str=True).parameters.values()
+      if p.kind is not inspect.Parameter.VAR_KEYWORD),
+    *cli_options("finetune")])
 
 
 def evaluate(

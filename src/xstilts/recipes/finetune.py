@@ -27,7 +27,8 @@ from xstilts.evaluation.zero_shot import EvalData, RunInfo, evaluate, load_eval_
 from xstilts.errors import XstiltsError
 from xstilts.evaluation.dev import dev_eval_fn
 from xstilts.features.train import cached_train_features
-from xstilts.training.hparams import HParams, resolve as resolve_hparams, train_config
+from xstilts.training.config import train_config
+from xstilts.training.hparams import HParams, resolve as resolve_hparams
 from xstilts.models.encoders import load_encoder, save_encoder, weights_hash
 from xstilts.models.heads import TaskModel, task_model
 from xstilts.paths import cache_dir, data_root as resolve_data_root, user_dir

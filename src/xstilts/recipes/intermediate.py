@@ -24,7 +24,8 @@ from xstilts.data.examples import example_texts
 from xstilts.errors import BadValue, XstiltsError
 from xstilts.evaluation.dev import dev_eval_fn
 from xstilts.features.train import cached_train_features
-from xstilts.training.hparams import (PHASE2_DEV_EVALS, PHASE2_MAX_DEV_EXAMPLES, HParams, train_config,
+from xstilts.training.config import train_config
+from xstilts.training.hparams import (PHASE2_DEV_EVALS, PHASE2_MAX_DEV_EXAMPLES, HParams,
                                          resolve as resolve_hparams)
 from xstilts.models import encoders
 from xstilts.models.encoders import load_encoder, pretrained_mlm_head, save_encoder, weights_hash

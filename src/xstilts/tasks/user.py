@@ -25,6 +25,7 @@ from xstilts.located import SpecError, _line_of, compose, problems as located_pr
 from xstilts.tasks import check
 from xstilts.tasks.registry import user_tasks
 from xstilts.tasks.schema import Recipe, Source, TaskDef, TaskType
+from xstilts.training.hparams import RECIPE_FIELDS, partial_model
 
 LangTag = Annotated[str, Field(pattern=r"^[a-z]{3}_[A-Z][a-z]{3}$")]
 TaskName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:+-]*$")]
@@ -51,16 +52,8 @@ class HFSource(_Strict):
     split: str | None = None
 
 
-class RecipeFields(_Strict):
-    """Training defaults of the task (orchestration/hparams.py layers the spec's over them)."""
-
-    lr: float | None = None
-    batch_size: int | None = None
-    grad_accum: int | None = None
-    epochs: float | None = None
-    max_length: int | None = None
-    warmup_ratio: float | None = None
-    weight_decay: float | None = None
+RecipeFields = partial_model("RecipeFields", _Strict, "Training defaults of the task (training/hparams.py layers "
+                             "the spec's over them).", RECIPE_FIELDS)
 
 
 FileRef = str | Annotated[list[str], Field(min_length=1)] | HFSource

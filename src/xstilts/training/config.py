@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, model_validator
+from pydantic import ConfigDict, PositiveFloat, PositiveInt, model_validator
+
+from xstilts.training.hparams import HParams, LoopHParams
 from xstilts.errors import BadValue
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(LoopHParams):
+    """The loop's hyper-parameters (`hparams.LoopHParams`: lr, batch size (the global batch: under
+    several processes each runs a shard of it), length (exactly one of max_steps / epochs; multi-task
+    epochs count batches of all tasks together), warmup, weight decay, frozen embeddings, gradient
+    checkpointing) and a run's own settings."""
+
     model_config = ConfigDict(extra="forbid")
 
-    lr: PositiveFloat = 2e-5
-    batch_size: PositiveInt = 32  # the global batch: under several processes each runs a shard of it
-    grad_accum: PositiveInt = 1
-    max_steps: PositiveInt | None = None  # exactly one of max_steps / epochs
-    epochs: PositiveFloat | None = None  # multi-task: counted in batches of all tasks together
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
     max_grad_norm: float | None = 1.0  # None: no clipping
     eval_every: PositiveInt | None = None  # steps; the last step is always evaluated
     save_every: PositiveInt | None = None  # steps; the last step is always saved
     seed: int = 0
-    # CPU: the ~96M-parameter word-embedding matrix dominates the AdamW step; freezing it
-    # halves the me5-small step time (DESIGN.md). Recorded in every checkpoint's config.
-    freeze_embeddings: bool = False
     bf16: bool | None = None  # None: bf16 autocast on CUDA, fp32 on CPU
     # None: grouped when padding (less padding), random when packing (mixed lengths fill the
     # rows: 7% padding on the XNLI/SST-2 sample against 19% for grouped batches)
@@ -40,9 +37,6 @@ class TrainConfig(BaseModel):
     # torch.compile the encoder: 2 min (tiny) to 10 min (me5-small) of compiling on CPU, where it
     # never paid back (README); meant for long GPU runs, where packed rows give it few shapes
     compile: bool = False
-    # recompute each encoder layer's activations in the backward pass instead of keeping them:
-    # less memory for long sequences or large batches, about a third more compute, same gradients
-    gradient_checkpointing: bool = False
     # most tokens the encoder runs at once: a larger batch is split and its gradients
     # accumulated, each part's loss weighted by its share of the batch's loss terms, so the
     # recipe's batch and gradient stay as they are (retrieval batches are never split:
@@ -73,3 +67,8 @@ class TrainConfig(BaseModel):
         if (self.max_steps is None) == (self.epochs is None):
             raise BadValue("give exactly one of max_steps and epochs")
         return self
+
+
+def train_config(hp: HParams, seed: int, progress: bool, **extra: Any) -> TrainConfig:
+    """The loop's config from resolved hyper-parameters: every field the loop reads, by name."""
+    return TrainConfig(**hp.model_dump(include=set(LoopHParams.model_fields)), seed=seed, progress=progress, **extra)

@@ -1,4 +1,11 @@
-"""Every run's effective hyper-parameters, resolved in one place.
+"""Every run's hyper-parameters: declared once, here, and resolved in one place.
+
+`HParams` declares each one: its type, its bounds, its default, what it means (the CLI's help),
+and, in its field's `json_schema_extra`, the phase it belongs to ("finetune" or "intermediate";
+unmarked: both) and whether a task publishes it in its recipe. Everything else is derived:
+the spec's layer `Train` (every field optional), a user task's `recipe:` (`RecipeFields`), the
+options of `xstilts finetune` (`cli_options`), and the training loop's config (`TrainConfig`
+extends `LoopHParams`, the fields the loop itself reads). A new hyper-parameter is one field.
 
 Layers, later ones winning: the task's published recipe (`tasks/schema.py: Recipe`, after
 XTREME's scripts) → the spec's phase defaults (`intermediate:` / `finetune:`) → the
@@ -12,12 +19,13 @@ The training length is one choice: a layer that sets `epochs` replaces an inheri
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import inspect
+import typing
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, create_model
 
 from xstilts.errors import BadValue
-from xstilts.training.config import TrainConfig
 from xstilts.located import Strict
 from xstilts.tasks.schema import Recipe
 
@@ -28,66 +36,67 @@ DEFAULT_MAX_DEV_EXAMPLES = 1000
 # None, so the nodes planned before phase 2 had a dev curve keep their keys.
 PHASE2_DEV_EVALS = 5  # evaluations per run (eval_every = steps // this)
 PHASE2_MAX_DEV_EXAMPLES = 300  # per task: a few seconds of me5-small on a CPU
-# Phase 2 has no zero-shot evaluation, and phase 3 selects on dev instead of stopping at a target.
-FINETUNE_ONLY = ("max_eval_examples",)
-INTERMEDIATE_ONLY = ("until",)
+RECIPE: dict[str, Any] = {"recipe": True}  # a task publishes it (tasks/schema.py: Recipe)
+FINETUNE: dict[str, Any] = {"phase": "finetune"}  # phase 3 only (phase 2 has no zero-shot evaluation)
+INTERMEDIATE: dict[str, Any] = {"phase": "intermediate"}  # phase 2 only
+# Added after studies were published: a node's key hashes it only when it differs from its default,
+# so every earlier node keeps its key (a new hyper-parameter is declared with this).
+ADDED: dict[str, Any] = {"added": True}
 
 
-class Train(Strict):
-    """Training hyper-parameters; a field left out falls back to the next layer
-    (condition/target override → spec defaults → the task's published recipe), resolved by
-    `resolve`."""
+class LoopHParams(BaseModel):
+    """The hyper-parameters the training loop itself reads (`TrainConfig` is these plus a run's own
+    settings); the defaults are the loop's, for a run without a recipe."""
 
-    max_steps: PositiveInt | None = None  # replaces epochs (set one of the two)
-    epochs: PositiveFloat | None = None
-    lr: PositiveFloat | None = None
-    batch_size: PositiveInt | None = None  # examples per micro-batch
-    grad_accum: PositiveInt | None = None  # micro-batches per optimizer step
-    max_length: PositiveInt | None = None
-    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] | None = None
-    weight_decay: Annotated[float, Field(ge=0)] | None = None
-    freeze_embeddings: bool | None = None
-    gradient_checkpointing: bool | None = None  # less activation memory for more compute; same weights
-    max_train_examples: PositiveInt | None = None
-    # dev evaluations: phase 3 selects its weights on English dev, phase 2 records each task's own dev curve
-    eval_every: PositiveInt | None = None  # dev evaluations (and checkpoints) every N steps
-    max_dev_examples: PositiveInt | None = None  # dev examples per evaluation (per task in phase 2)
-    max_eval_examples: PositiveInt | None = None  # fine-tuning only: zero-shot examples per language
-    # phase 2 only: stop once every trained task's own dev score reaches this many points
-    # (checked at each dev evaluation; max_steps / epochs stay the cap), so that conditions in
-    # different languages learn their tasks equally instead of for equal steps
-    until: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
+    lr: PositiveFloat = Field(2e-5, description="Peak learning rate (default: the task's XTREME recipe).",
+                              json_schema_extra=RECIPE)
+    batch_size: PositiveInt = Field(32, description="Examples per micro-batch, global across processes (default: "
+                                                    "the recipe's).", json_schema_extra=RECIPE)
+    grad_accum: PositiveInt = Field(1, description="Micro-batches per optimizer step (default: the recipe's).",
+                                    json_schema_extra=RECIPE)
+    max_steps: PositiveInt | None = Field(None, description="Training steps, in place of epochs (default: the task's "
+                                                            "epochs).")
+    epochs: PositiveFloat | None = Field(None, description="Passes over the training data (default: the recipe's).",
+                                         json_schema_extra=RECIPE)
+    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = Field(0.1, description="Share of steps with a rising learning "
+                                                                               "rate.", json_schema_extra=RECIPE)
+    weight_decay: Annotated[float, Field(ge=0)] = Field(0.01, description="AdamW weight decay.",
+                                                        json_schema_extra=RECIPE)
+    # CPU: the ~96M-parameter word-embedding matrix dominates the AdamW step; freezing it halves the
+    # me5-small step time (DESIGN.md)
+    freeze_embeddings: bool = Field(False, description="Freeze the word embeddings (recorded): halves a CPU step for "
+                                                       "XLM-R-sized vocabularies.")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: less "
+                                                            "memory, more compute, the same weights.",
+                                         json_schema_extra=ADDED)
 
 
-
-class HParams(BaseModel):
+class HParams(LoopHParams):
     """The resolved settings of one training run (see the module docstring for where each comes from)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    lr: PositiveFloat
-    batch_size: PositiveInt
-    grad_accum: PositiveInt = 1
-    max_steps: PositiveInt | None = None  # exactly one of max_steps / epochs
-    epochs: PositiveFloat | None = None
-    warmup_ratio: float
-    weight_decay: float
-    max_length: PositiveInt
-    freeze_embeddings: bool = False
-    # recompute activations in the backward pass: less memory, the same weights (a run-only setting)
-    gradient_checkpointing: bool = False
-    max_train_examples: PositiveInt | None = None
-    eval_every: PositiveInt | None = None  # None: five dev evaluations per run
-    max_dev_examples: PositiveInt | None = None  # None: all of English dev (phase 2: PHASE2_MAX_DEV_EXAMPLES)
-    max_eval_examples: PositiveInt | None = None  # None: every example of every language
-    until: float | None = None  # phase 2: stop once every task's own dev score reaches this (points)
+    max_length: PositiveInt = Field(description="Tokens per feature (default: the recipe's).", json_schema_extra=RECIPE)
+    max_train_examples: PositiveInt | None = Field(None, description="Use only the first N training examples.")
+    # dev evaluations: phase 3 selects its weights on English dev, phase 2 records each task's own dev curve
+    eval_every: PositiveInt | None = Field(None, description="A dev evaluation (and a checkpoint) every N steps "
+                                                             "(default: 5 per run).")
+    max_dev_examples: PositiveInt | None = Field(None, description="Dev examples per evaluation (default: 1,000 "
+                                                                   "English; phase 2: 300 per task).")
+    max_eval_examples: PositiveInt | None = Field(None, description="Evaluate on the first N examples per language.",
+                                                  json_schema_extra=FINETUNE)
+    # stop once every trained task's own dev score reaches this many points (checked at each dev
+    # evaluation; max_steps / epochs stay the cap), so that conditions in different languages
+    # learn their tasks equally instead of for equal steps
+    until: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = Field(
+        None, description="Stop once every task's own dev score reaches this many points.",
+        json_schema_extra={**INTERMEDIATE, **ADDED})
 
     def node_config(self) -> dict:
-        """What a plan node's key hashes: every field, but a run-only setting only when it is on
-        and `until` only when set (so adding either kept the keys of every earlier node)."""
-        exclude = {name for name, off in (("gradient_checkpointing", not self.gradient_checkpointing),
-                                          ("until", self.until is None)) if off}
-        return self.model_dump(exclude=exclude)
+        """What a plan node's key hashes: every field, but one ADDED after studies were published only
+        when it is not at its default (gradient_checkpointing only when on, until only when set)."""
+        return self.model_dump(exclude={n for n, f in type(self).model_fields.items()
+                                        if _is_added(f) and getattr(self, n) == f.default})
 
     def describe(self) -> str:
         """One line for `xstilts plan`: the length, rate, batch and caps that were resolved."""
@@ -103,6 +112,46 @@ class HParams(BaseModel):
             if getattr(self, name) is not None:
                 parts.append(f"{name.removeprefix('max_')} {getattr(self, name)}")
         return ", ".join(parts)
+
+
+def _is_added(f: Any) -> bool:
+    return isinstance(f.json_schema_extra, dict) and bool(f.json_schema_extra.get("added"))
+
+
+def _extra(name: str) -> dict[str, Any]:
+    extra = HParams.model_fields[name].json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
+def phase_of(name: str) -> str | None:
+    """The one phase a hyper-parameter belongs to, or None for both."""
+    return _extra(name).get("phase")
+
+
+RECIPE_FIELDS = tuple(n for n in HParams.model_fields if _extra(n).get("recipe"))
+FINETUNE_ONLY = tuple(n for n in HParams.model_fields if phase_of(n) == "finetune")
+INTERMEDIATE_ONLY = tuple(n for n in HParams.model_fields if phase_of(n) == "intermediate")
+
+
+def partial_model(name: str, base: type[BaseModel], doc: str, fields: typing.Iterable[str] = tuple(HParams.model_fields)
+                  ) -> type[BaseModel]:
+    """A model of HParams' FIELDS, each optional (None: not set, the next layer's value holds), with
+    their bounds: what a spec layer or a task's recipe writes."""
+    def optional(n: str) -> Any:
+        f = HParams.model_fields[n]
+        kind = Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
+        return (Optional[kind], Field(None, description=f.description))  # noqa: UP045 - a runtime type
+
+    model = create_model(name, __base__=base, __doc__=doc, **{n: optional(n) for n in fields})
+    model.__module__ = __name__
+    return model
+
+
+if TYPE_CHECKING:  # the checker sees HParams' fields; each is optional at run time
+    Train = HParams
+else:
+    Train = partial_model("Train", Strict, "A layer of training hyper-parameters in a spec (`intermediate:`, `finetune:`, "
+                          "a condition's or target's `train:`); a field left out falls back to the next layer.")
 
 
 class HParamsError(BadValue):
@@ -131,11 +180,8 @@ def check_layer(layer: Train, phase: Phase) -> None:
 
 def resolve(recipe: Recipe, *layers: Train, phase: Phase = "finetune") -> HParams:
     """The recipe overridden by each layer in turn (unset fields fall through)."""
-    values: dict[str, Any] = {
-        "lr": recipe.lr, "batch_size": recipe.batch_size, "grad_accum": recipe.grad_accum, "epochs": recipe.epochs, "max_length": recipe.max_length,
-        "warmup_ratio": recipe.warmup_ratio, "weight_decay": recipe.weight_decay,
-        "max_dev_examples": DEFAULT_MAX_DEV_EXAMPLES if phase == "finetune" else None,
-    }
+    values: dict[str, Any] = {name: getattr(recipe, name) for name in RECIPE_FIELDS}
+    values["max_dev_examples"] = DEFAULT_MAX_DEV_EXAMPLES if phase == "finetune" else None
     for layer in layers:
         check_layer(layer, phase)
         given = layer.model_dump(exclude_none=True)
@@ -147,9 +193,18 @@ def resolve(recipe: Recipe, *layers: Train, phase: Phase = "finetune") -> HParam
     return HParams(**values)
 
 
-def train_config(hp: HParams, seed: int, progress: bool, **extra: Any) -> TrainConfig:
-    """The loop's config from resolved hyper-parameters (the only place the two meet)."""
-    return TrainConfig(lr=hp.lr, batch_size=hp.batch_size, grad_accum=hp.grad_accum, max_steps=hp.max_steps,
-                       epochs=hp.epochs, warmup_ratio=hp.warmup_ratio, weight_decay=hp.weight_decay, seed=seed,
-                       freeze_embeddings=hp.freeze_embeddings, gradient_checkpointing=hp.gradient_checkpointing,
-                       progress=progress, **extra)
+def cli_options(phase: Phase) -> list[inspect.Parameter]:
+    """One command-line option per hyper-parameter of PHASE (unset: the recipe's), with its help."""
+    import typer
+
+    out = []
+    for name, f in HParams.model_fields.items():
+        if phase_of(name) not in (None, phase):
+            continue
+        kind = next(a for a in typing.get_args(f.annotation) or (f.annotation,) if a is not type(None))
+        kind = typing.get_args(kind)[0] if typing.get_origin(kind) is Annotated else kind
+        option = typer.Option(f"--{name.replace('_', '-')}/--no-{name.replace('_', '-')}" if kind is bool
+                              else f"--{name.replace('_', '-')}", help=f.description)
+        out.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                     annotation=Annotated[Optional[kind], option]))  # noqa: UP045 - a runtime type
+    return out
