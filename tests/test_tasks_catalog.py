@@ -5,7 +5,8 @@ import pytest
 from xstilts.data import catalog, languages
 from xstilts.metrics import get_metric
 from xstilts.metrics.xtreme_r import XTREME_R
-from xstilts.tasks import TASK_TYPES, Source, TaskDef, all_tasks, get_task
+from xstilts.tasks import Source, TaskDef, all_tasks, get_task
+from xstilts.tasktypes import TYPES
 from xstilts.tasks.registry import build_registry
 from xstilts.tasks.schema import ROLES
 
@@ -16,7 +17,7 @@ def _sources(task: TaskDef) -> list[Source]:
 
 @pytest.mark.parametrize("task", all_tasks(), ids=lambda t: t.name)
 def test_entry(task: TaskDef, data_root):
-    assert task.type in TASK_TYPES and set(task.roles) <= set(ROLES) and task.version
+    assert task.type in TYPES and set(task.roles) <= set(ROLES) and task.version
     assert task.main_score in task.metrics
     for name in task.metrics:
         get_metric(name)

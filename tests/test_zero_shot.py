@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from tests.tiny import tiny_encoder, tiny_tokenizer
+from xstilts.tasktypes import head_of
 from xstilts.data.examples import Candidate, ChoiceExample, QAExample, RetrievalQAExample, TaggingExample, TextExample
 from xstilts.evaluation.zero_shot import RunInfo, evaluate, in_memory
 from xstilts.models.heads import task_model
@@ -40,12 +41,13 @@ EXPECTED = {"xnli": {"accuracy"}, "xcopa": {"accuracy"}, "xquad": {"f1", "exact_
 def test_rows_per_language_and_metric(name, tmp_path):
     task = get_task(name)
     tok = tiny_tokenizer()
-    model = task_model(tiny_encoder(), task.head, name=task.name, **task.head_options())
+    head, options = head_of(task)
+    model = task_model(tiny_encoder(), head, name=task.name, **options)
     if name == "wikiann":
         data = in_memory(task, {lang: [TaggingExample("s", ("paris", "is"), ("B-LOC", "O"))] for lang in ("en", "de")})
     else:
-        cands = CANDIDATES if task.head == "retrieval" else ()
-        data = in_memory(task, {lang: examples(task.head, lang) for lang in ("en", "de")}, cands)
+        cands = CANDIDATES if head == "retrieval" else ()
+        data = in_memory(task, {lang: examples(head, lang) for lang in ("en", "de")}, cands)
     run = RunInfo(model="tiny", model_hash="h", seed=1, protocol={"lr": 1e-3})
     rows = evaluate(model, tok, task, data, run, predictions_dir=tmp_path, cache_dir=tmp_path / "cache")
     assert {(r.language, r.metric) for r in rows} == {(lang, m) for lang in ("en", "de") for m in EXPECTED[name]}
@@ -54,7 +56,7 @@ def test_rows_per_language_and_metric(name, tmp_path):
                for r in rows)
     assert len({r.key() for r in rows}) == len(rows)
     scorer = {r.metric: r.protocol.get("metric_implementation") for r in rows}
-    if task.head == "tagging":  # the official scorer, named in the row
+    if head == "tagging":  # the official scorer, named in the row
         assert scorer["f1"] == "xtreme: seqeval 0.0.12 rules (xstilts.metrics.tagging)"
     records = [json.loads(line) for line in (tmp_path / f"{name}.de.jsonl").read_text().splitlines()]
     assert len(records) == len(data.examples["de"]) and {"uid", "prediction", "gold"} <= set(records[0])
@@ -73,7 +75,8 @@ def test_unlabelled_examples_are_refused():
 
 def test_sentence_longer_than_the_limit_has_every_word_predicted_by_the_model(tmp_path):
     task = get_task("wikiann")
-    model = task_model(tiny_encoder(), task.head, name=task.name, **task.head_options())
+    head, options = head_of(task)
+    model = task_model(tiny_encoder(), head, name=task.name, **options)
     with torch.no_grad():  # the model never predicts tag 0 ("O"): a word filled in would show as "O"
         model.heads[task.name].classifier.bias[0] = -1e4
     words = ("the cat sat on the mat " * 12).split()  # 72 words, 74 tokens with specials

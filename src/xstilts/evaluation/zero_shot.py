@@ -20,19 +20,17 @@ import numpy as np
 from torch import nn
 
 from xstilts import features as F
-from xstilts.data import catalog
 from xstilts.data.examples import Candidate
+from xstilts.errors import BadValue
 from xstilts.features import cache as feature_cache
-from xstilts.features import choice, classification, qa, retrieval, tagging
+from xstilts.features import retrieval
 from xstilts.metrics import get_metric
 from xstilts.provenance import stable_hash
 from xstilts.store import ResultRow
 from xstilts.tasks import TaskDef
 from xstilts.tasks.data import read_source, sources_hash
+from xstilts.tasktypes import type_of
 from xstilts.training import Collator, predict
-from xstilts.errors import BadValue
-
-TOP_K = 20  # LAReQA is scored by mAP@20
 
 
 @dataclass(frozen=True)
@@ -68,13 +66,8 @@ def load_eval_data(task: TaskDef, data_root, langs: Sequence[str] | None = None,
     sources = [task.eval_source(lang) for lang in langs] if langs else list(task.eval)
     examples = {s.lang: read_source(s, data_root)[:max_examples] for s in sources}
     hashes = {s.lang: sources_hash([s], data_root, max_examples) for s in sources}
-    candidates: list[Candidate] = []
-    if task.head == "retrieval":  # the pool is every language's candidates, however many are scored
-        questions, candidates = catalog.lareqa_pool(data_root, task.languages, task.eval[0].dataset)
-        examples = {lang: questions[lang][:max_examples] for lang in examples}
-        pool_hash = sources_hash(task.eval, data_root)
-        hashes = {lang: stable_hash([h, pool_hash]) for lang, h in hashes.items()}
-    return EvalData(examples, hashes, {s.lang: (s.dataset, s.split_name) for s in sources}, candidates)
+    examples, hashes, candidates = type_of(task.type).eval_data(task, data_root, examples, hashes, max_examples)
+    return EvalData(examples, hashes, {s.lang: (s.dataset, s.split_name) for s in sources}, tuple(candidates))
 
 
 def in_memory(task: TaskDef, examples: Mapping[str, Sequence], candidates: Sequence[Candidate] = ()) -> EvalData:
@@ -94,11 +87,12 @@ class Evaluator:
         self.cache_dir = cache_dir
         self.collate = Collator(pad_id=tokenizer.pad_token_id, pad_to_multiple_of=8)
         self._fingerprint: str | None = None
-        self._pool: tuple[str, np.ndarray] | None = None  # (pool hash, candidate embeddings)
+        self._embedded: dict[tuple[str, str], np.ndarray] = {}  # (builder, data hash) -> embeddings
 
-    # ---- features ---------------------------------------------------------------------
+    # ---- what a type's decoding asks of the evaluator (tasktypes.base.Scorer) ----------
 
-    def _features(self, builder: str, version: int, data_hash: str, build) -> list[dict]:
+    def features(self, builder: str, version: int, data_hash: str, build) -> list[dict]:
+        """BUILD()'s features, through the feature cache where there is one."""
         if self.cache_dir is None:
             return build()
         if self._fingerprint is None:
@@ -109,76 +103,25 @@ class Evaluator:
                "doc_stride": r.doc_stride, "max_query_length": r.max_query_length}
         return feature_cache.cached_features(key, build, self.cache_dir)
 
-    def _predict(self, features: list[dict]) -> dict[str, np.ndarray]:
+    def predict(self, features: list[dict]) -> dict[str, np.ndarray]:
         head = self.task.name if self.task.name in getattr(self.model, "heads", {}) else None
         return predict(self.model, features, self.collate, self.batch_size, task=head)
 
-    # ---- decoding per task type: (predictions, references, JSONL records) -------------
+    def embed(self, texts: Sequence[str], data_hash: str, builder: str) -> np.ndarray:
+        """Mean-pooled embeddings of TEXTS, kept for the evaluator's life (a retrieval pool is
+        embedded once for every language)."""
+        if (builder, data_hash) not in self._embedded:
+            feats = self.features(builder, retrieval.VERSION, data_hash, lambda: [
+                {"input_ids": list(self.tokenizer(t, truncation=True, max_length=self.max_length)["input_ids"])}
+                for t in texts])
+            self._embedded[builder, data_hash] = self.predict(feats)["embeddings"]
+        return self._embedded[builder, data_hash]
 
     def run(self, examples: Sequence, data_hash: str, candidates: Sequence[Candidate] = ()):
+        """(predictions, references, JSONL records) of EXAMPLES, decoded by the task's type."""
         if not examples:
             raise BadValue(f"{self.task.name}: no examples to evaluate")
-        return getattr(self, f"_{self.task.head}")(list(examples), data_hash, candidates)
-
-    def _classification(self, examples, data_hash, _):
-        feats = self._features("classification", classification.VERSION, data_hash, lambda: F.build_classification_features(
-            examples, self.tokenizer, self.max_length, self.task.labels))
-        ids = self._predict(feats)["logits"].argmax(-1)
-        preds = [self.task.labels[i] for i in ids]
-        refs = [_gold(ex, ex.label) for ex in examples]
-        return preds, refs, [{"uid": ex.uid, "prediction": p, "gold": g} for ex, p, g in zip(examples, preds, refs)]
-
-    def _multiple_choice(self, examples, data_hash, _):
-        feats = self._features("choice", choice.VERSION, data_hash, lambda: F.build_choice_features(
-            examples, self.tokenizer, self.max_length))
-        preds = self._predict(feats)["logits"].argmax(-1).tolist()
-        refs = [_gold(ex, ex.label) for ex in examples]
-        return preds, refs, [{"uid": ex.uid, "prediction": p, "gold": g} for ex, p, g in zip(examples, preds, refs)]
-
-    def _qa(self, examples, data_hash, _):
-        r = self.task.recipe
-        feats = self._features("qa_eval", qa.VERSION, data_hash, lambda: F.build_qa_eval_features(
-            examples, self.tokenizer, self.max_length, r.doc_stride, r.max_query_length))
-        out = self._predict(feats)
-        answers = F.decode_qa(examples, feats, out["start_logits"], out["end_logits"], n_best=r.n_best,
-                              max_answer_length=r.max_answer_length)
-        preds = [answers[ex.uid] for ex in examples]
-        refs = [[text for text, _ in ex.answers] for ex in examples]
-        return preds, refs, [{"uid": ex.uid, "prediction": p, "gold": g} for ex, p, g in zip(examples, preds, refs)]
-
-    def _tagging(self, examples, data_hash, _):
-        feats = self._features("tagging", tagging.VERSION, data_hash, lambda: F.build_tagging_features(
-            examples, self.tokenizer, self.max_length, self.task.labels))
-        ids = F.align_predictions(feats, self._predict(feats)["logits"])
-        preds = [[self.task.labels[i] for i in row] for row in ids]
-        refs = [list(_gold(ex, ex.tags or None)) for ex in examples]
-        return preds, refs, [{"uid": ex.uid, "prediction": p, "gold": g} for ex, p, g in zip(examples, preds, refs)]
-
-    def _embed(self, texts: Sequence[str], data_hash: str, builder: str) -> np.ndarray:
-        feats = self._features(builder, retrieval.VERSION, data_hash, lambda: [
-            {"input_ids": list(self.tokenizer(t, truncation=True, max_length=self.max_length)["input_ids"])}
-            for t in texts])
-        return self._predict(feats)["embeddings"]
-
-    def _retrieval(self, examples, data_hash, candidates):
-        if not candidates:
-            raise BadValue(f"{self.task.name}: retrieval needs the candidate pool")
-        pool_hash = stable_hash([[c.uid, c.sentence] for c in candidates])
-        if self._pool is None or self._pool[0] != pool_hash:  # the pool is embedded once for all languages
-            self._pool = (pool_hash, self._embed([c.sentence for c in candidates], pool_hash, "retrieval_candidates"))
-        pool = self._pool[1]
-        queries = self._embed([ex.question for ex in examples], data_hash, "retrieval_questions")
-        scores = queries @ pool.T  # the head L2-normalises for cosine similarity
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :TOP_K]
-        position = {c.uid: j for j, c in enumerate(candidates)}
-        refs = [{position[a] for a in ex.answer_ids if a in position} for ex in examples]
-        missing = [ex.uid for ex, rel in zip(examples, refs) if not rel]
-        if missing:
-            raise BadValue(f"{self.task.name}: question(s) {missing[:5]} have no answer in the candidate pool")
-        preds = top.tolist()
-        records = [{"uid": ex.uid, "prediction": [candidates[j].uid for j in row], "gold": list(ex.answer_ids)}
-                   for ex, row in zip(examples, preds)]
-        return preds, refs, records
+        return type_of(self.task.type).decode(self, list(examples), data_hash, candidates)
 
     # ---- scoring ------------------------------------------------------------------------
 
@@ -189,12 +132,6 @@ class Evaluator:
 
     def main_score(self, scores: dict[str, dict[str, float]]) -> float:
         return scores[self.task.main_score][get_metric(self.task.main_score).main]
-
-
-def _gold(example, value):
-    if value is None:
-        raise BadValue(f"example {example.uid} has no gold label: unlabelled data cannot be scored")
-    return value
 
 
 def rows_for(task: TaskDef, lang: str, scores: dict[str, dict[str, float]], data: EvalData, run: RunInfo,
@@ -212,7 +149,7 @@ def rows_for(task: TaskDef, lang: str, scores: dict[str, dict[str, float]], data
                 model=run.model, model_hash=run.model_hash, condition=run.condition,
                 intermediate=list(run.intermediate), task=task.name, task_version=task.version,
                 dataset=dataset, split=split, language=lang, seed=run.seed, metric=key, value=float(value),
-                scorer="head", pooling="mean" if task.head == "retrieval" else None,
+                scorer="head", pooling="mean" if type_of(task.type).pooled_rows else None,
                 protocol={**run.protocol, **protocol, "metric_fn": name, **_implementation(name)},
                 data_hash=data.data_hash[lang],
                 run_id=run.run_id))
@@ -234,12 +171,7 @@ def evaluate(model: nn.Module, tokenizer, task: TaskDef, data: EvalData, run: Ru
     """
     ev = Evaluator(model, tokenizer, task, batch_size=batch_size, max_length=max_length, cache_dir=cache_dir)
     protocol: dict[str, Any] = {"max_length": ev.max_length, "eval_batch_size": batch_size}
-    if task.head == "qa":
-        r = task.recipe
-        protocol |= {"doc_stride": r.doc_stride, "max_query_length": r.max_query_length,
-                     "max_answer_length": r.max_answer_length, "n_best": r.n_best}
-    if task.head == "retrieval":
-        protocol |= {"pool_size": len(data.candidates), "similarity": "cosine", "candidate_context": False}
+    protocol |= type_of(task.type).eval_protocol(task, data.candidates)
     rows = []
     for lang, examples in data.examples.items():
         preds, refs, records = ev.run(examples, data.data_hash[lang], data.candidates)

@@ -10,6 +10,8 @@ encoding and retrieval encodes two sides, which a head fed only hidden states co
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Mapping, cast, get_args
 
@@ -220,21 +222,23 @@ class MLMHead(nn.Module):
 
 def build_head(spec: HeadSpec, encoder: PreTrainedModel) -> nn.Module:
     hidden = encoder.config.hidden_size
-    if spec.type == "classification":
-        return ClassificationHead(hidden, spec.num_labels, spec.dropout)
-    if spec.type == "multiple_choice":
-        return MultipleChoiceHead(hidden, spec.dropout)
-    if spec.type == "qa":
-        return QAHead(hidden, spec.dropout)
-    if spec.type == "tagging":
-        return TaggingHead(hidden, spec.num_labels, spec.dropout)
-    if spec.type == "retrieval":
-        return RetrievalHead(spec.similarity, spec.temperature)
-    if spec.type == "mlm":
+
+    def mlm() -> nn.Module:
         # transformers types the input embeddings as any Module; an encoder's are an nn.Embedding
         vocab_size = cast(nn.Embedding, encoder.get_input_embeddings()).num_embeddings
         return MLMHead(hidden, vocab_size, getattr(encoder.config, "layer_norm_eps", 1e-12))
-    raise ValueError(f"unknown head type {spec.type!r}; expected one of {get_args(HeadType)}")
+
+    heads: dict[str, Callable[[], nn.Module]] = {
+        "classification": lambda: ClassificationHead(hidden, spec.num_labels, spec.dropout),
+        "multiple_choice": lambda: MultipleChoiceHead(hidden, spec.dropout),
+        "qa": lambda: QAHead(hidden, spec.dropout),
+        "tagging": lambda: TaggingHead(hidden, spec.num_labels, spec.dropout),
+        "retrieval": lambda: RetrievalHead(spec.similarity, spec.temperature),
+        "mlm": mlm,
+    }
+    if spec.type not in heads:
+        raise ValueError(f"unknown head type {spec.type!r}; expected one of {get_args(HeadType)}")
+    return heads[spec.type]()
 
 
 class TaskModel(nn.Module):

@@ -260,9 +260,11 @@ def _task_model(model: str, specs: tuple[tuple[str, Any], ...]) -> tuple[int, in
 def _head_spec(task_name: str):
     from xstilts.models.heads import HeadSpec
     from xstilts.tasks import get_task
+    from xstilts.tasktypes import head_of
 
     t = get_task(task_name)
-    return t.name, HeadSpec(type=t.head, **t.head_options())
+    head, options = head_of(t)
+    return t.name, HeadSpec(type=head, **options)
 
 
 def _training(size: ModelSize, specs: tuple, freeze_embeddings: bool) -> tuple[int, int]:

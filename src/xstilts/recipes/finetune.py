@@ -36,6 +36,7 @@ from xstilts.provenance import tensor_state_hash
 from xstilts.report.learning import chance_level, learning_entry
 from xstilts.store import ResultRow, ResultsStore
 from xstilts.tasks import TaskDef, get_task
+from xstilts.tasktypes import head_of
 from xstilts.tasks.data import read_sources, sources_hash
 from xstilts.training import train
 from xstilts.training.checkpoint import drop_optimizer_state, is_resumable, load_weights
@@ -90,6 +91,7 @@ def run_finetune(
     """
     console = console or make_console()
     t = get_task(task)
+    head, head_options = head_of(t)
     hp = hp or resolve_hparams(t.recipe)
     root = resolve_data_root(data_root)
     out = Path(out_dir) if out_dir else default_run_dir(model, t.name, condition, seed)
@@ -108,7 +110,7 @@ def run_finetune(
     config = {
         "model": model_name or model, "encoder_path": enc.path, "encoder_hash": encoder_hash, "task": t.name,
         "task_version": t.version, "condition": condition, "intermediate": list(intermediate), "seed": seed,
-        "head": {"type": t.head, **t.head_options()}, "max_length": hp.max_length, "hparams": hp.model_dump(),
+        "head": {"type": head, **head_options}, "max_length": hp.max_length, "hparams": hp.model_dump(),
         "train": cfg.model_dump(), "train_sources": [s.__dict__ for s in t.train],
         "train_first": [{"sources": [s.__dict__ for s in t.train_first[i:i + 1]], "examples": len(st[0]),
                          "features": len(st[1]), "data_hash": st[2]} for i, (_, st) in enumerate(stages)],
@@ -121,7 +123,7 @@ def run_finetune(
         (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
 
     torch.manual_seed(seed)  # the new head's initialisation is part of what the seed fixes
-    tm = task_model(enc.model, t.head, name=t.name, **t.head_options())
+    tm = task_model(enc.model, head, name=t.name, **head_options)
     for name, (stage_examples, stage_feats, _) in stages:  # no model selection here, as XTREME's first run
         stage = out / f"train-{name}"
         if resume and (stage / "last" / "meta.json").is_file() and not is_resumable(stage / "last"):
@@ -191,12 +193,13 @@ def run_evaluate(
         raise XstiltsError(f"{out}: not a fine-tuning output directory (no {CONFIG_FILE})")
     config = json.loads((out / CONFIG_FILE).read_text())
     t = get_task(task or config["task"])
-    if t.head != config["head"]["type"] or t.head_options() != {k: v for k, v in config["head"].items() if k != "type"}:
+    head, head_options = head_of(t)
+    if head != config["head"]["type"] or head_options != {k: v for k, v in config["head"].items() if k != "type"}:
         raise XstiltsError(f"{out / CONFIG_FILE}: field 'head': a {config['head']} head cannot be evaluated on "
                            f"task '{t.name}' ({t.type})")
     with console.status(f"loading {config['model']}"):
         enc = load_encoder(config["encoder_path"])
-        tm = task_model(enc.model, t.head, name=config["task"], **t.head_options())
+        tm = task_model(enc.model, head, name=config["task"], **head_options)
         selected = _load_best(tm, out / "train")
     if t.name != config["task"]:  # e.g. an XQuAD model scored on MLQA: the head answers to the new name
         tm.heads[t.name] = tm.heads.pop(config["task"])

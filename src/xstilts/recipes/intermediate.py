@@ -34,6 +34,7 @@ from xstilts.paths import data_root as resolve_data_root
 from xstilts.provenance import tensor_state_hash
 from xstilts.report.learning import chance_level, learning_entry
 from xstilts.tasks import get_task
+from xstilts.tasktypes import head_of
 from xstilts.tasks.data import read_sources, sources_hash
 from xstilts.training import Collator, MLMCollator, train
 from xstilts.console import make_console
@@ -114,7 +115,8 @@ def run_intermediate(
             data_hashes[t.name] = sources_hash(t.train, root, hp.max_train_examples)
             feats[t.name] = cached_train_features(t, enc.tokenizer, examples, data_hashes[t.name], hp.max_length)
         chances[t.name] = chance_level(t, examples)
-        heads[t.name] = HeadSpec(type=t.head, **t.head_options())
+        head, options = head_of(t)
+        heads[t.name] = HeadSpec(type=head, **options)
         collate[t.name] = pad
     mlm_head, mlm_record = None, None
     if mlm_tasks:

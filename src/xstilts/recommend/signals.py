@@ -44,6 +44,7 @@ from xstilts.report.xtreme import language_scores
 from xstilts.store import ResultsStore
 from xstilts.tasks import get_task
 from xstilts.tasks.data import normalise, read_sources
+from xstilts.tasktypes import type_of
 
 # an individual language and the macrolanguage a data set names it by (UD's `ar` is FLORES' arb,
 # Tatoeba's ara; UD's `zh` is zho, Tatoeba's cmn): one code for both, so they match
@@ -150,8 +151,9 @@ def task_features(encoder_name: str, task: str, examples: Sequence) -> tuple[np.
     from xstilts.training.collate import Collator
 
     t = get_task(task)
-    if t.head not in ("classification", "tagging"):
-        raise XstiltsError(f"LogME needs class labels: '{task}' is a {t.head} task")
+    kind = type_of(t.type)
+    if not kind.labelled:
+        raise XstiltsError(f"LogME needs class labels: '{task}' is a {t.type} task")
     enc = load_encoder(encoder_name)
     feats = build_train_features(t, enc.tokenizer, examples, min(t.recipe.max_length, 128))
     collate = Collator(pad_id=enc.model.config.pad_token_id)
@@ -161,7 +163,7 @@ def task_features(encoder_name: str, task: str, examples: Sequence) -> tuple[np.
         for i in range(0, len(feats), 32):
             batch = collate([{k: f[k] for k in ("input_ids", "labels")} for f in feats[i:i + 32]])
             hidden = enc.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-            if t.head == "tagging":
+            if kind.token_level:
                 keep = batch["labels"] != -100
                 xs.append(hidden[keep].float().numpy())
                 ys.append(batch["labels"][keep].numpy())

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from xstilts.report.grid import Grid
 from xstilts.store import ResultRow
 from xstilts.tasks import TaskDef, get_task
+from xstilts.tasktypes import type_of
 
 MIN_ABOVE_CHANCE = 5.0  # points above chance a final own-task score needs
 LOSS_NEAR_CHANCE = 0.97  # without a score: a final loss >= this x ln K did not learn
@@ -55,20 +56,9 @@ class LearningRecord:
 
 
 def chance_level(task: TaskDef, examples: Sequence = ()) -> tuple[float | None, float | None]:
-    """(chance score in points, chance cross-entropy) of TASK's head; multiple choice counts the
+    """(chance score in points, chance cross-entropy) of TASK's type; multiple choice counts the
     choices of EXAMPLES (None without them)."""
-    head = task.head
-    if head in ("classification", "tagging") and task.labels:
-        k = len(task.labels)
-        return 100.0 / k, math.log(k)
-    if head == "multiple_choice":
-        counts = [len(ex.choices) for ex in examples if getattr(ex, "choices", None)]
-        if not counts:
-            return None, None
-        return 100.0 * sum(1 / n for n in counts) / len(counts), sum(map(math.log, counts)) / len(counts)
-    if head == "qa":
-        return 0.0, None
-    return None, None
+    return type_of(task.type).chance(task, examples)
 
 
 def judge(final_score: float | None, chance: float | None, final_loss: float | None,

@@ -2,6 +2,6 @@
 user's own tasks loaded from YAML (`tasks/user.py`)."""
 
 from xstilts.tasks.registry import all_tasks, get_task
-from xstilts.tasks.schema import TASK_TYPES, Recipe, Source, TaskDef
+from xstilts.tasks.schema import Recipe, Source, TaskDef
 
-__all__ = ["TASK_TYPES", "Recipe", "Source", "TaskDef", "all_tasks", "get_task"]
+__all__ = ["Recipe", "Source", "TaskDef", "all_tasks", "get_task"]

@@ -11,10 +11,11 @@ from pathlib import Path
 from xstilts.data import catalog, formats, languages, mapped
 from xstilts.errors import XstiltsError
 from xstilts.metrics import get_metric
-from xstilts.tasks.schema import HEADS, ROLES, TASK_TYPES, Source, TaskDef
+from xstilts.tasks.schema import ROLES, Source, TaskDef
+from xstilts.tasktypes import TYPES
 
 Problem = tuple[str, str]
-PROBE_TYPES = ("bitext", "qa_retrieval")
+PROBE_TYPES = tuple(name for name, t in TYPES.items() if t.probe)
 
 
 def _field(s: Source) -> str:
@@ -28,7 +29,8 @@ def language_ok(lang: str) -> bool:
 def id_aligned(task: TaskDef) -> bool:
     """A bitext task whose sources give texts with ids (joined with the pivot's), not pairs."""
     entry = catalog.get_dataset(task.eval[0].dataset) if task.eval else None
-    if entry is None or task.type != "bitext":
+    kind = TYPES.get(task.type)
+    if entry is None or kind is None or not kind.pivoted:
         return False
     if entry.fields:
         return mapped.kind_of(dict(entry.fields)) == "text"
@@ -42,8 +44,8 @@ def _sources(task: TaskDef) -> list[Source]:
 def problems(task: TaskDef, data_root: str | Path | None = None, *, read: bool = False) -> list[Problem]:
     out: list[Problem] = []
     add = lambda field, msg: out.append((field, msg))  # noqa: E731
-    if task.type not in TASK_TYPES:
-        add("type", f"unknown type '{task.type}'; known: {', '.join(TASK_TYPES)}")
+    if task.type not in TYPES:
+        add("type", f"unknown type '{task.type}'; known: {', '.join(TYPES)}")
     if not task.roles or not set(task.roles) <= set(ROLES):
         add("role", f"roles {list(task.roles)}; known: {', '.join(ROLES)}")
     if not task.version:
@@ -55,18 +57,19 @@ def problems(task: TaskDef, data_root: str | Path | None = None, *, read: bool =
             add("metrics", str(e))
     if task.main_score not in task.metrics:
         add("main_score", f"'{task.main_score}' is not one of the metrics ({', '.join(task.metrics)})")
-    if task.type in ("classification", "sentence-pair", "tagging") and not task.labels:
-        add("labels", f"a {task.type} task lists its labels")
+    kind = TYPES.get(task.type)
+    for field, message in kind.task_problems(task) if kind else ():
+        add(field, message)
     if "probe" in task.roles and task.type not in PROBE_TYPES:
         add("type", f"a probe is of type {' or '.join(PROBE_TYPES)}, not '{task.type}'")
     if set(task.roles) & {"target", "intermediate"}:
-        if task.type not in HEADS:
+        if kind is not None and kind.head is None:
             add("role", f"a {task.type} task is only probed (role: probe)")
         elif not task.train:
             add("files.train", "a target or intermediate task needs training files")
     if not task.eval:
         add("files.test", "no evaluation files")
-    if task.type == "bitext":
+    if kind is not None and kind.pivoted:
         if not task.pivot:
             add("pivot", "a bitext task names the language every other is paired with")
         elif id_aligned(task) and task.pivot not in task.languages:

@@ -1,21 +1,16 @@
 """What a task is: frozen data naming its files, labels, metrics and recipe (STYLE rule 2).
 
-Behaviour comes from `type` (the feature builder, head and decoder picked for it), never
-from per-task code, so adding a task means adding an entry to a family file.
+Behaviour comes from `type` (its object in `xstilts.tasktypes`: feature builder, head, decoder),
+never from per-task code, so adding a task means adding an entry to a family file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, get_args
-from xstilts.errors import BadValue, UnknownName
+from typing import Literal
+from xstilts.errors import UnknownName
 
-TaskType = Literal["classification", "sentence-pair", "multiple_choice", "qa", "tagging", "bitext", "qa_retrieval"]
-TASK_TYPES: tuple[str, ...] = get_args(TaskType)
 ROLES = ("target", "intermediate", "probe")
-# The model head (and feature builder, decoder) each trainable type gets; bitext is only probed.
-HEADS = {"classification": "classification", "sentence-pair": "classification", "multiple_choice": "multiple_choice",
-         "qa": "qa", "tagging": "tagging", "qa_retrieval": "retrieval"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +77,7 @@ class TaskDef:
     """
 
     name: str
-    type: TaskType
+    type: str  # a task type: its object in xstilts.tasktypes
     train: tuple[Source, ...]
     dev: Source | None
     eval: tuple[Source, ...]
@@ -100,17 +95,6 @@ class TaskDef:
     lang_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
     origin: str = ""  # where the data comes from (a URL, a citation, a Hugging Face id)
     licence: str = ""
-
-    @property
-    def head(self) -> str:
-        """The head a fine-tuned model of this task gets (by type)."""
-        if self.type not in HEADS:
-            raise BadValue(f"task '{self.name}' ({self.type}) is only probed, never fine-tuned")
-        return HEADS[self.type]
-
-    def head_options(self) -> dict[str, int]:
-        """What the head needs besides its type: the label count of a labelled head."""
-        return {"num_labels": len(self.labels)} if self.head in ("classification", "tagging") else {}
 
     @property
     def languages(self) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -24,18 +24,19 @@ from xstilts.data.hf import HFRef
 from xstilts.located import SpecError, _line_of, compose, problems as located_problems
 from xstilts.tasks import check
 from xstilts.tasks.registry import user_tasks
-from xstilts.tasks.schema import Recipe, Source, TaskDef, TaskType
+from xstilts.tasks.schema import Recipe, Source, TaskDef
+from xstilts.tasktypes import TYPES, type_of
 from xstilts.training.hparams import RECIPE_FIELDS, partial_model
 
 LangTag = Annotated[str, Field(pattern=r"^[a-z]{3}_[A-Z][a-z]{3}$")]
 TaskName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:+-]*$")]
+if TYPE_CHECKING:
+    TaskType = str
+else:
+    TaskType = Literal[tuple(TYPES)]  # one schema for every type xstilts.tasktypes has
 Role = Literal["target", "intermediate", "probe"]
 Split = Literal["train", "dev", "test"]
 # What each type reads: the field-mapping kind (csv, tsv, jsonl, Hugging Face), or a fixed format.
-KIND_OF_TYPE = {"classification": "text", "sentence-pair": "text", "multiple_choice": "choice", "qa": "qa",
-                "tagging": "tagging", "bitext": ("bitext", "text"), "qa_retrieval": ()}
-FORMATS_OF_TYPE = {"qa": ("squad-json",), "tagging": ("conllu", "conll-tab", "conll-space"),
-                   "bitext": ("parallel-text",), "qa_retrieval": ("lareqa-json",)}
 MAPPED = ("csv", "tsv", "jsonl")
 
 
@@ -129,24 +130,20 @@ def _shape(tf: TaskFile) -> list[Located]:
     elif fmt is not None and fmt not in formats.FORMATS:
         out.append((("format",), f"unknown format '{fmt}'{formats.did_you_mean(fmt, formats.FORMATS)}"))
     mapped_fmt = hf or fmt in MAPPED
-    kinds = KIND_OF_TYPE[tf.type]
+    kind = type_of(tf.type)
     if mapped_fmt:
-        if tf.type == "qa_retrieval":
-            out.append((("format",), "qa_retrieval reads lareqa-json files"))
+        if not kind.field_kinds:
+            out.append((("format",), kind.mapping_problem(tf.fields, "") or f"{tf.type} reads its own formats"))
         elif problem := mapped.check_fields(tf.fields):
             out.append((("fields",), problem))
-        elif mapped.kind_of(tf.fields) not in ((kinds,) if isinstance(kinds, str) else kinds):
+        elif mapped.kind_of(tf.fields) not in kind.field_kinds:
             out.append((("fields",), f"a {mapped.kind_of(tf.fields)} mapping does not fit type '{tf.type}'"))
-        elif tf.type in ("classification", "sentence-pair") and "label" not in tf.fields:
-            out.append((("fields",), f"a {tf.type} task maps 'label'"))
-        elif tf.type == "sentence-pair" and "text_b" not in tf.fields:
-            out.append((("fields",), "a sentence-pair task maps 'text' and 'text_b'"))
-        elif tf.type == "bitext" and mapped.kind_of(tf.fields) == "text" and "id" not in tf.fields:
-            out.append((("fields",), "bitext from one text column per language aligns rows by 'id': map it"))
+        elif problem := kind.mapping_problem(tf.fields, mapped.kind_of(tf.fields)):
+            out.append((("fields",), problem))
     elif fmt in formats.FORMATS:
         if tf.fields:
             out.append((("fields",), f"format {fmt} has fixed fields; a mapping is for {', '.join(MAPPED)}"))
-        allowed = FORMATS_OF_TYPE.get(tf.type, ())
+        allowed = kind.file_formats
         if fmt not in allowed:
             out.append((("format",), f"type '{tf.type}' reads {', '.join((*MAPPED, *allowed))}, not {fmt}"))
     langs = set(tf.languages) | ({tf.pivot} if tf.pivot else set())
@@ -160,7 +157,7 @@ def _shape(tf: TaskFile) -> list[Located]:
         out.append((("files", "test"), f"no test file for {', '.join(missing)} (every language is evaluated)"))
     if tf.main_score not in tf.metrics:
         out.append((("main_score",), f"'{tf.main_score}' is not one of the metrics"))
-    if tf.type == "bitext" and not tf.pivot:
+    if kind.pivoted and not tf.pivot:
         out.append((("pivot",), "a bitext task names the language every other is paired with"))
     return out
 
@@ -189,7 +186,7 @@ def build(tf: TaskFile, base: Path) -> tuple[DatasetEntry, TaskDef] | list[Locat
     origin = str(tf.source) if isinstance(tf.source, str) else f"Hugging Face {tf.source.hf}@{tf.source.revision}"
     entry = DatasetEntry(
         dataset, tf.roles, fmt, tuple(dict.fromkeys(f.lang for f in files)), tuple(files), tf.licence, tf.version,
-        tuple(tf.labels), notes=tf.notes, unlabelled=tuple(tf.files) if tf.type == "bitext" else (),
+        tuple(tf.labels), notes=tf.notes, unlabelled=tuple(tf.files) if type_of(tf.type).pivoted else (),
         fields=tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in tf.fields.items()))
     src = lambda split: tuple(Source(dataset, split, lang) for lang in tf.files.get(split, {}))  # noqa: E731
     dev = src("dev")
