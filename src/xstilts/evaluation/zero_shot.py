@@ -79,7 +79,7 @@ def in_memory(task: TaskDef, examples: Mapping[str, Sequence], candidates: Seque
 class Evaluator:
     """Predicts and scores one task with one model; holds what all languages share."""
 
-    def __init__(self, model: nn.Module, tokenizer, task: TaskDef, *, batch_size: int = 64,
+    def __init__(self, model: nn.Module | None, tokenizer, task: TaskDef, *, batch_size: int = 64,
                  max_length: int | None = None, cache_dir: Path | None = None):
         self.model, self.tokenizer, self.task = model, tokenizer, task
         self.batch_size = batch_size
@@ -104,6 +104,8 @@ class Evaluator:
         return feature_cache.cached_features(key, build, self.cache_dir)
 
     def predict(self, features: list[dict]) -> dict[str, np.ndarray]:
+        if self.model is None:
+            raise RuntimeError("the evaluator was given no model to predict with")
         head = self.task.name if self.task.name in getattr(self.model, "heads", {}) else None
         return predict(self.model, features, self.collate, self.batch_size, task=head)
 

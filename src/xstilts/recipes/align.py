@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -52,8 +54,8 @@ def probe_langs(task: TaskDef, spec: str | None) -> list[str]:
         spec = "default" if task.group("default") else "all"
     if spec == "all":
         return list(task.languages)
-    if task.group(spec):
-        return list(task.group(spec))
+    if group := task.group(spec):
+        return list(group)
     langs = [s.strip() for s in spec.split(",") if s.strip()]
     if bad := [lang for lang in langs if lang not in task.languages]:
         raise BadValue(f"unknown {task.name} language(s) {bad}; choose from {', '.join(task.languages)}"
@@ -74,11 +76,11 @@ def _progress(console: Console) -> Progress:
                     TimeRemainingColumn(), console=console, transient=True)
 
 
-ALIGNMENT_DEFAULTS = {"layers": "last", "pooling": "mean", "scorer": "cosine", "max_length": 128}
+ALIGNMENT_DEFAULTS: dict[str, Any] = {"layers": "last", "pooling": "mean", "scorer": "cosine", "max_length": 128}
 
 
 def protocols(probes: list[TaskDef], protocol: str, enc, prefix: str | None,
-              settings: dict[str, object | None]) -> dict[str, alignment.Protocol]:
+              settings: dict[str, Any]) -> dict[str, alignment.Protocol]:
     """Each probe's protocol: the `alignment` probe with SETTINGS (layers, pooling, scorer,
     max_length; None: ALIGNMENT_DEFAULTS), or `xtreme-r`, which fixes them all (giving one is an error)."""
     prefix = enc.default_prefix if prefix is None else prefix
@@ -110,9 +112,10 @@ def run_alignment(*, model: str, tasks: list[str], protocol: str = "alignment", 
         probes = [get_task(name) for name in names]
         root = resolve_data_root(data_root)
         chosen = {t.name: probe_langs(t, langs.get(t.name)) for t in probes}
-        extra = [tuple(p.split(":")) for p in pairs.split(",") if p.strip()]
-        if any(len(p) != 2 for p in extra):
+        split = [p.split(":") for p in pairs.split(",") if p.strip()]
+        if any(len(p) != 2 for p in split):
             raise BadValue(f"--pairs wants 'src:tgt' items, got {pairs!r}")
+        extra = [(a, b) for a, b in split]
 
         with console.status(f"loading {model}"):
             enc = load_encoder(model, device=device)
@@ -129,7 +132,8 @@ def run_alignment(*, model: str, tasks: list[str], protocol: str = "alignment", 
                                        max_sentences=max_sentences)
                 store.add(rows)  # stored per probe: a crash later loses nothing finished
                 all_rows += rows
-                groups = {**{name: g for name, g in task.lang_groups if name != "default"}, "all": chosen[task.name]}
+                groups: dict[str, Iterable[str]] = {**{name: g for name, g in task.lang_groups if name != "default"},
+                                                    "all": chosen[task.name]}
                 progress.console.print(per_language_table(
                     [r for r in rows if r.metric == rows[0].metric] if rows else rows,
                     f"{task.name}: {model}, {describe(proto, task)}", groups))

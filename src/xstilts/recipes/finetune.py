@@ -104,7 +104,7 @@ def run_finetune(
         stages = [(f"first-{s.dataset}", _stage_features(t, (s,), enc.tokenizer, root, hp)) for s in t.train_first]
         examples, feats, train_hash = _stage_features(t, t.train, enc.tokenizer, root, hp)
 
-    total = hp.max_steps or math.ceil(hp.epochs * math.ceil(len(feats) / hp.batch_size) / hp.grad_accum)
+    total = hp.max_steps or math.ceil((hp.epochs or 0) * math.ceil(len(feats) / hp.batch_size) / hp.grad_accum)
     every = hp.eval_every or max(1, total // 5)
     cfg = train_config(hp, seed, progress, eval_every=every, save_every=every, **(train_options or {}))
     config = {
@@ -223,7 +223,7 @@ def _evaluate_checkpoint(tm: TaskModel, tokenizer, t: TaskDef, out: Path, config
                   **config.get("provenance", {})},
     )
     data: EvalData = load_eval_data(t, root, eval_langs, max_eval_examples)
-    store = None if store_url is False else ResultsStore(store_url or None)
+    store = None if store_url is False else ResultsStore(store_url if isinstance(store_url, str) else None)
     started = time.perf_counter()
     with console.status(f"evaluating {t.name}") as status:
         def stored(lang, rows):  # stored per language: a crash later loses nothing finished

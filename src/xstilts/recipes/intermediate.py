@@ -37,6 +37,7 @@ from xstilts.tasks import get_task
 from xstilts.tasktypes import head_of
 from xstilts.tasks.data import read_sources, sources_hash
 from xstilts.training import Collator, MLMCollator, train
+from xstilts.training.collate import Collate
 from xstilts.console import make_console
 
 MLM_TASK = "mlm"
@@ -107,7 +108,11 @@ def run_intermediate(
         enc = load_encoder(model)
         base_hash = weights_hash(enc)
 
-    feats, heads, collate, data_hashes, chances = {}, {}, {}, {}, {}
+    feats: dict[str, list[dict]] = {}
+    heads: dict[str, HeadSpec] = {}
+    collate: dict[str, Collate] = {}  # a task's batches: padded, or masked for MLM
+    data_hashes: dict[str, str] = {}
+    chances: dict[str, tuple[float | None, float | None]] = {}
     pad = Collator(enc.tokenizer.pad_token_id, pad_to_multiple_of=8)
     for t in defs:
         with console.status(f"building {t.name} features"):
@@ -130,7 +135,7 @@ def run_intermediate(
         mlm_record = {"tasks": list(mlm_tasks), "texts": len(feats[MLM_TASK]), "weight": mlm_weight,
                       "fraction": mlm_fraction, "probability": mlm_probability, "head": mlm_head_source}
 
-    total = hp.max_steps or math.ceil(hp.epochs * sum(math.ceil(len(f) / hp.batch_size) for f in feats.values())
+    total = hp.max_steps or math.ceil((hp.epochs or 0) * sum(math.ceil(len(f) / hp.batch_size) for f in feats.values())
                                       / hp.grad_accum)
     cfg = train_config(hp, seed, progress, save_every=max(1, total // 4), task_sampling=sampling,
                        eval_every=hp.eval_every or max(1, total // PHASE2_DEV_EVALS), select_best=False,

@@ -53,8 +53,11 @@ class HFSource(_Strict):
     split: str | None = None
 
 
-RecipeFields = partial_model("RecipeFields", _Strict, "Training defaults of the task (training/hparams.py layers "
-                             "the spec's over them).", RECIPE_FIELDS)
+if TYPE_CHECKING:  # generated at run time from HParams' fields: the checker cannot see them
+    RecipeFields = Any
+else:
+    RecipeFields = partial_model("RecipeFields", _Strict, "Training defaults of the task (training/hparams.py layers "
+                                 "the spec's over them).", RECIPE_FIELDS)
 
 
 FileRef = str | Annotated[list[str], Field(min_length=1)] | HFSource

@@ -7,7 +7,7 @@ comparing names. A new type is a module here and its line in TYPES."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from xstilts.errors import BadValue, UnknownName
 from xstilts.tasktypes.base import TaskType
@@ -19,6 +19,7 @@ from xstilts.tasktypes.retrieval import QA_RETRIEVAL
 from xstilts.tasktypes.tagging import TAGGING
 
 if TYPE_CHECKING:
+    from xstilts.models.heads import HeadType
     from xstilts.tasks.schema import TaskDef
 
 TYPES: Mapping[str, TaskType] = {t.name: t for t in (CLASSIFICATION, SENTENCE_PAIR, MULTIPLE_CHOICE, QA_TYPE, TAGGING,
@@ -31,7 +32,7 @@ def type_of(name: str) -> TaskType:
     return TYPES[name]
 
 
-def head_of(task: TaskDef) -> tuple[str, dict[str, int]]:
+def head_of(task: TaskDef) -> tuple[HeadType, dict[str, Any]]:
     """(head type, its options) of a model fine-tuned on TASK; a probe-only type has none."""
     kind = type_of(task.type)
     if kind.head is None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from xstilts.data.examples import Candidate
+    from xstilts.models.heads import HeadType
     from xstilts.tasks.schema import TaskDef
 
 Decoded = tuple[list, list, list[dict]]  # (predictions, references, one JSONL record per example)
@@ -32,7 +33,7 @@ class TaskType:
     the chance level its runs are judged against, and what a user's task file of the type reads."""
 
     name: str = ""
-    head: str | None = None  # models/heads.py HeadSpec.type
+    head: HeadType | None = None  # the head a fine-tuned model gets (models/heads.py)
     labelled: bool = False  # the task lists its labels; the head has one output per label
     probe: bool = False  # can be an alignment probe (scored on the encoder itself)
     builder: tuple[str, int] = ("", 0)  # the training features' builder name and VERSION (cache key)
@@ -49,7 +50,7 @@ class TaskType:
         the candidate pool of every language); most types take the examples as read."""
         return examples, hashes, ()
 
-    def head_options(self, task: TaskDef) -> dict[str, int]:
+    def head_options(self, task: TaskDef) -> dict[str, Any]:
         """What the head needs besides its type: the label count of a labelled head."""
         return {"num_labels": len(task.labels)} if self.labelled else {}
 
@@ -74,7 +75,7 @@ class TaskType:
             problems.append(("labels", f"a {task.type} task lists its labels"))
         return problems
 
-    def mapping_problem(self, fields: Mapping[str, str], kind: str) -> str | None:
+    def mapping_problem(self, fields: Mapping[str, Any], kind: str) -> str | None:
         """What a user's field mapping (of KIND, which fits the type) lacks for it, or None."""
         return None
 

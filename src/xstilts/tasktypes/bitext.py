@@ -5,6 +5,7 @@ a pivot language's, only probed: retrieval of the translation by embedding simil
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from xstilts.tasktypes.base import TaskType
 
@@ -14,7 +15,7 @@ class Bitext(TaskType):
     field_kinds = ("bitext", "text")
     file_formats = ("parallel-text",)
 
-    def mapping_problem(self, fields: Mapping[str, str], kind: str) -> str | None:
+    def mapping_problem(self, fields: Mapping[str, Any], kind: str) -> str | None:
         if kind == "text" and "id" not in fields:
             return "bitext from one text column per language aligns rows by 'id': map it"
         return None

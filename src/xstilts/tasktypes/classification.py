@@ -35,7 +35,7 @@ class Classification(TaskType):
 
         return (100.0 / len(task.labels), math.log(len(task.labels))) if task.labels else (None, None)
 
-    def mapping_problem(self, fields: Mapping[str, str], kind: str) -> str | None:
+    def mapping_problem(self, fields: Mapping[str, Any], kind: str) -> str | None:
         return None if "label" in fields else f"a {self.name} task maps 'label'"
 
 
@@ -44,7 +44,7 @@ class SentencePair(Classification):
 
     name = "sentence-pair"
 
-    def mapping_problem(self, fields: Mapping[str, str], kind: str) -> str | None:
+    def mapping_problem(self, fields: Mapping[str, Any], kind: str) -> str | None:
         return super().mapping_problem(fields, kind) or (
             None if "text_b" in fields else "a sentence-pair task maps 'text' and 'text_b'")
 

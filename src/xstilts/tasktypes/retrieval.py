@@ -63,7 +63,7 @@ class Retrieval(TaskType):
     def eval_protocol(self, task: TaskDef, candidates: Sequence[Candidate]) -> dict[str, Any]:
         return {"pool_size": len(candidates), "similarity": "cosine", "candidate_context": False}
 
-    def mapping_problem(self, fields: Mapping[str, str], kind: str) -> str | None:
+    def mapping_problem(self, fields: Mapping[str, Any], kind: str) -> str | None:
         return "qa_retrieval reads lareqa-json files"
 
 

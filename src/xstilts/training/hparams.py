@@ -147,8 +147,8 @@ def partial_model(name: str, base: type[BaseModel], doc: str, fields: typing.Ite
     return model
 
 
-if TYPE_CHECKING:  # the checker sees HParams' fields; each is optional at run time
-    Train = HParams
+if TYPE_CHECKING:  # generated at run time from HParams' fields: the checker cannot see them
+    Train = Any
 else:
     Train = partial_model("Train", Strict, "A layer of training hyper-parameters in a spec (`intermediate:`, `finetune:`, "
                           "a condition's or target's `train:`); a field left out falls back to the next layer.")
