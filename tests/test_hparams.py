@@ -130,3 +130,21 @@ def test_every_form_of_a_hyper_parameter_derives_from_its_one_declaration():
                  freeze_embeddings=True, gradient_checkpointing=True)
     cfg = train_config(hp, seed=3, progress=False)
     assert {n: getattr(cfg, n) for n in LoopHParams.model_fields} == {n: getattr(hp, n) for n in LoopHParams.model_fields}
+
+
+def test_a_hyper_parameter_added_later_is_one_field_and_keeps_every_earlier_key(tmp_path, data_root):
+    """max_grad_norm was the loop's own setting; declared in LoopHParams (marked ADDED) it is a spec
+    field, a CLI option and the loop's value, and a node at its default keeps the key it had."""
+    from xstilts.orchestration.plan import build_plan
+    from xstilts.orchestration.spec import parse_spec
+    from xstilts.training.config import train_config
+    from xstilts.training.hparams import cli_options
+
+    assert "max_grad_norm" in {p.name for p in cli_options("finetune")}
+    hp = resolve(RECIPE, Train(max_steps=5, max_grad_norm=0.5))
+    assert train_config(hp, seed=0, progress=False).max_grad_norm == 0.5
+    assert "max_grad_norm" in hp.node_config() and "max_grad_norm" not in resolve(RECIPE, Train(max_steps=5)).node_config()
+    text = "name: g\nconditions:\n  - {name: none, kind: none}\ntargets:\n  - {task: udpos, langs: [yo]%s}\n"
+    keys = [{n.key for n in build_plan(parse_spec(text % extra), data_root=data_root).nodes.values()}
+            for extra in ("", ", train: {max_grad_norm: 1.0}", ", train: {max_grad_norm: 0.5}")]
+    assert keys[0] == keys[1] != keys[2]  # at its default the key is the one it had before the field existed

@@ -18,7 +18,6 @@ class TrainConfig(LoopHParams):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_grad_norm: float | None = 1.0  # None: no clipping
     eval_every: PositiveInt | None = None  # steps; the last step is always evaluated
     save_every: PositiveInt | None = None  # steps; the last step is always saved
     seed: int = 0

@@ -69,6 +69,8 @@ class LoopHParams(BaseModel):
     gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: less "
                                                             "memory, more compute, the same weights.",
                                          json_schema_extra=ADDED)
+    max_grad_norm: PositiveFloat = Field(1.0, description="Clip the gradient's norm to this before each optimizer "
+                                                          "step.", json_schema_extra=ADDED)
 
 
 class HParams(LoopHParams):
