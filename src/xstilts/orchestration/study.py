@@ -38,7 +38,7 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
     executor_cls = executor_class(executor)
     with console.status("validating the spec and checking train/evaluation overlap"):
         plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model, remember=True, units=units)
-    spec = plan.spec
+    spec = plan.study
     store = ResultsStore(study_store_url(spec, store_url, smoke))
     work = study_dir(spec, work_dir, smoke)
     root = data_root or spec.data_root
@@ -77,8 +77,8 @@ def study_report(plan: Plan, rows: list[ResultRow], nodes: list[dict], *, smoke:
 
     with warnings.catch_warnings():  # the report prints its own notes, once, under "warning:"
         warnings.simplefilter("ignore", ReportWarning)
-        design = dataclasses.replace(design_of(plan.spec, smoke=smoke), phase2_steps=phase2_steps(nodes))
-        return build_report(rows, conditions_of(plan.spec), design=design, learning=learning_records(nodes, rows))
+        design = dataclasses.replace(design_of(plan.study, smoke=smoke), phase2_steps=phase2_steps(nodes))
+        return build_report(rows, conditions_of(plan.study), design=design, learning=learning_records(nodes, rows))
 
 
 def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, console: Console,
@@ -107,7 +107,7 @@ def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, c
     provenance = [g] if record is not None and (g := parts_grid(record)) is not None else []
     for grid in provenance:
         console.print(to_rich(grid))
-    path = write_html(report, html, title=f"xstilts study: {plan.spec.name}", recommendations=extra,
+    path = write_html(report, html, title=f"xstilts study: {plan.study.name}", recommendations=extra,
                       provenance=provenance)
     probe_or_ft = sum(n.kind != "intermediate" for n in plan.nodes.values())
     console.print(f"report from {len(rows):,} rows of {n_nodes} of this plan's {probe_or_ft} probe and fine-tuning "
