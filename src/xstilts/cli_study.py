@@ -4,6 +4,7 @@ published record). Parses options, then calls the library; `cli.py` registers th
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Optional
@@ -57,9 +58,7 @@ FromRecord = Annotated[Optional[Path], typer.Option(
     file_okay=False)]
 
 
-def _seed_list(value: Optional[str]) -> Optional[list[int]]:
-    if value is None:
-        return None
+def _seed_list(value: str) -> list[int]:
     try:
         seeds = [int(s) for s in value.split(",") if s.strip()]
     except ValueError:
@@ -69,8 +68,8 @@ def _seed_list(value: Optional[str]) -> Optional[list[int]]:
     return seeds
 
 
-Part = Annotated[Optional[str], typer.Option(
-    "--seeds", callback=_seed_list, metavar="S[,S...]",
+Part = Annotated[Optional[Sequence[int]], typer.Option(  # not list[int]: typer would take it as a repeated option
+    "--seeds", parser=_seed_list, metavar="S[,S...]",
     help="Only the part of the study these units (phase-2 seeds of the spec) need: for a study too long for "
          "one sitting, run it part by part (`run --seeds 1`), publish each part (`report --seeds 1 --publish "
          "results/NAME/parts/seed-1`); `report --from results/NAME` merges the parts, refusing parts from "

@@ -8,6 +8,7 @@ adapt a node's config to the phase functions; they resume a node killed half-way
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -29,7 +30,7 @@ from xstilts.console import make_console
 def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str | None = None,
               work_dir: Path | None = None, executor: str = "local", html: Path | None = None,
               console: Console | None = None, smoke: bool = False, model: str | None = None,
-              ray_address: str | None = None, units: list[int] | None = None) -> tuple[Path, Summary]:
+              ray_address: str | None = None, units: Sequence[int] | None = None) -> tuple[Path, Summary]:
     """Validate, plan, run every node not yet done, then report; returns the HTML report's path
     and the run's summary (failed and blocked nodes included). SMOKE runs every node on the
     smoke budget into its own store and work folder; MODEL replaces the spec's model. The work
