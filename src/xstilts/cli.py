@@ -21,8 +21,8 @@ app = typer.Typer(
 )
 typer.rich_utils.MAX_WIDTH = console_width()  # --help too (typer's own console would take 80 in a pipe)
 
-for command in (cli_tools.align, cli_tools.finetune, cli_tools.evaluate):
-    app.command()(command)
+for tool in (cli_tools.align, cli_tools.finetune, cli_tools.evaluate):
+    app.command()(tool)
 app.add_typer(cli_tools.tasks_app, name="tasks")
 for command in (cli_study.validate, cli_study.plan, cli_study.run, cli_study.recommend, cli_study.report):
     app.command()(command)

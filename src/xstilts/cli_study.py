@@ -4,6 +4,7 @@ published record). Parses options, then calls the library; `cli.py` registers th
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Optional
@@ -34,14 +35,14 @@ def validate(spec: SpecPath, data_root: DataRoot = None, smoke: Smoke = False, m
 
     with user_errors():
         plan = validate_spec(spec, data_root=data_root, smoke=smoke, model=model, offline_ok=True)
-    kinds = {}
+    kinds: dict[str, int] = {}
     for n in plan.nodes.values():
         kinds[n.kind] = kinds.get(n.kind, 0) + 1
     from .orchestration.power import power_lines
 
     for w in plan.warnings:
         console.print(f"[yellow]{w}[/]")
-    for line in power_lines(plan.spec):
+    for line in power_lines(plan.study):
         if "UNDER" in line or "unknown" in line or line.startswith("intermediate_seeds"):
             console.print(f"[yellow]warning: {line}[/]")
     console.print(f"[green]{spec} is valid[/]: " + ", ".join(f"{v} {k}" for k, v in kinds.items())
@@ -57,9 +58,7 @@ FromRecord = Annotated[Optional[Path], typer.Option(
     file_okay=False)]
 
 
-def _seed_list(value: Optional[str]) -> Optional[list[int]]:
-    if value is None:
-        return None
+def _seed_list(value: str) -> list[int]:
     try:
         seeds = [int(s) for s in value.split(",") if s.strip()]
     except ValueError:
@@ -69,8 +68,8 @@ def _seed_list(value: Optional[str]) -> Optional[list[int]]:
     return seeds
 
 
-Part = Annotated[Optional[str], typer.Option(
-    "--seeds", callback=_seed_list, metavar="S[,S...]",
+Part = Annotated[Optional[Sequence[int]], typer.Option(  # not list[int]: typer would take it as a repeated option
+    "--seeds", parser=_seed_list, metavar="S[,S...]",
     help="Only the part of the study these units (phase-2 seeds of the spec) need: for a study too long for "
          "one sitting, run it part by part (`run --seeds 1`), publish each part (`report --seeds 1 --publish "
          "results/NAME/parts/seed-1`); `report --from results/NAME` merges the parts, refusing parts from "
@@ -102,10 +101,10 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
         p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model, check_model=False, units=seeds)
         scope.enter_context(p.user.scope())  # the spec's own tasks, for the disk estimate and the view
         record = load_record(pilot) if pilot is not None else None
-        url = study_store_url(p.spec, store, smoke)
+        url = study_store_url(p.study, store, smoke)
         # plan creates nothing; a store named by hand must be there (a study not run yet has none)
         results = ResultsStore(url, read_only=True, must_exist=store is not None)
-        power = power_lines(p.spec, record)
+        power = power_lines(p.study, record)
         if json_out is not None:
             emit({"spec": str(spec), **plan_record(p, results, power)}, json_out, stdout=out)
         if to_stdout(json_out):
@@ -171,7 +170,7 @@ def run(
             scope.enter_context(p.user.scope())
             from .store.store import default_url
 
-            url = study_store_url(p.spec, store, smoke) or default_url()
+            url = study_store_url(p.study, store, smoke) or default_url()
             emit({"spec": str(spec), **run_record(p, summary, store_url=url, html=path)}, json_out, stdout=out)
     if summary.failed or summary.blocked:
         raise typer.Exit(code=1)
@@ -275,13 +274,13 @@ def report(
                           units=seeds)
         scope.enter_context(p.user.scope())
         try:
-            results = ResultsStore(study_store_url(p.spec, store, smoke), read_only=True,
+            results = ResultsStore(study_store_url(p.study, store, smoke), read_only=True,
                                    must_exist=record is None)
             if record is None:
                 _refuse_empty(spec, p, results)
         except XstiltsError as e:
-            raise XstiltsError(f"{e}{_published_hint(spec, p.spec.name)}") from e
-        folder = study_dir(p.spec, work_dir, smoke)
+            raise XstiltsError(f"{e}{_published_hint(spec, p.study.name)}") from e
+        folder = study_dir(p.study, work_dir, smoke)
         rec = load_record(record) if record is not None else None
         # a record's report never overwrites the report of the user's own run of the same study
         default = folder / (f"report-from-{record.resolve().name}.html" if record is not None else "report.html")
@@ -331,9 +330,9 @@ def export(
             if rec is not None:
                 rows, source = record_rows(rec, p), f"{record} (nodes of {spec_path})"
             else:
-                results = ResultsStore(study_store_url(p.spec, store, smoke),
+                results = ResultsStore(study_store_url(p.study, store, smoke),
                                        read_only=True, must_exist=True)
-                rows, source = study_rows(p, results)[0], f"{results.url} (study {p.spec.name})"
+                rows, source = study_rows(p, results)[0], f"{results.url} (study {p.study.name})"
         written = export_rows(rows, out, source=source)
     tasks = len(written) - 2
     console.print(f"exported {len(rows):,} rows of {source}: {out / 'rows.csv'} and {tasks} task file"

@@ -139,6 +139,7 @@ class Strict(BaseModel):
     @classmethod
     def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         bad = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, bool)]
-        if bad and not _takes_bool(cls.model_fields[info.field_name].annotation):
+        # a field validator always has its field's name (pydantic's info, shared with model validators, may not)
+        if bad and info.field_name is not None and not _takes_bool(cls.model_fields[info.field_name].annotation):
             raise BadValue(f"{str(bad[0]).lower()} is a boolean, not a number: this field takes no true/false")
         return value

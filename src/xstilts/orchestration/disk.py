@@ -211,7 +211,9 @@ def safetensors_bytes(module: Any) -> int:
     """model.safetensors of MODULE in fp32: 8 bytes of length, the JSON header (padded to 8;
     tensors in name order, as safetensors writes them), the data; a tensor shared between names
     (tied weights) is stored once."""
-    seen, header, offset = set(), {"__metadata__": {"format": "pt"}}, 0
+    seen: set[int] = set()
+    header: dict[str, dict[str, Any]] = {"__metadata__": {"format": "pt"}}
+    offset = 0
     state = module.state_dict(keep_vars=True)  # the parameters themselves, so ties show
     for name, t in sorted(state.items()):
         if id(t) in seen:

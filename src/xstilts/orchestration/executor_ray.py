@@ -17,7 +17,7 @@ from xstilts.console import make_console
 from xstilts.errors import XstiltsError
 from xstilts.orchestration.execute import POLL_SECONDS, Failure, Summary, _Bookkeeping, run_node
 from xstilts.orchestration.runners import RUNNERS, Runner
-from xstilts.orchestration.plan import Plan
+from xstilts.orchestration.plan import Node, Plan
 from xstilts.store import LEASE_SECONDS
 
 
@@ -54,7 +54,8 @@ class RayExecutor:
         check_shared_storage(self.work_dir, book.ctx.data_root)
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
         task = ray.remote(max_retries=self.max_retries)(run_node)
-        waiting, in_flight = list(book.todo), {}
+        waiting = list(book.todo)
+        in_flight: dict[ray.ObjectRef, Node] = {}  # each submitted node by the reference its result comes back by
         with book.beat:
             try:
                 while waiting or in_flight:

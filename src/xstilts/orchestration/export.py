@@ -25,7 +25,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from xstilts.store import ResultRow
 
@@ -66,7 +66,7 @@ def emit(obj: Any, target: str | Path, stdout=None) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
-def to_stdout(target: str | Path | None) -> bool:
+def to_stdout(target: str | Path | None) -> TypeGuard[str | Path]:
     return target is not None and str(target) == STDOUT
 
 

@@ -119,6 +119,14 @@ class Plan:
     def minutes(self) -> float:
         return sum(n.cost.minutes or 0.0 for n in self.nodes.values())
 
+    @property
+    def study(self) -> Spec:
+        """The spec, for what only a study's plan has (seeds, conditions, model, folders); a bare DAG
+        of nodes (an executor's own test plan) has none."""
+        if self.spec is None:
+            raise XstiltsError("this plan was built without a spec: it is no study's plan")
+        return self.spec
+
 
 def node_unit(node: Node, first_seed: int) -> int:
     """The unit (phase-2 seed) a node belongs to: its encoder's training seed, a fine-tuning run's
@@ -135,7 +143,7 @@ def part_of(plan: Plan, units: Sequence[int]) -> Plan:
     """The nodes of PLAN whose unit is in UNITS, with the nodes they depend on: a part of a study
     too long for one sitting, run (`run --seeds`) and published (`report --seeds --publish`) on
     its own; `report --from` merges the parts (orchestration.record)."""
-    seeds = list(plan.spec.seeds)
+    seeds = list(plan.study.seeds)
     if unknown := [u for u in units if u not in seeds]:
         raise XstiltsError(f"--seeds: {', '.join(map(str, unknown))} {'is' if len(unknown) == 1 else 'are'} not "
                            f"a seed of this spec (seeds: {', '.join(map(str, seeds))})")
@@ -189,7 +197,7 @@ def _train_cost(hp: HParams, speed: Throughput, examples: int | None = None) -> 
     """Padded tokens (max_length per example: an upper bound) and minutes. A length in epochs is
     turned into steps from EXAMPLES (the training sources' size, capped by max_train_examples)."""
     steps = hp.max_steps
-    if steps is None and examples:
+    if steps is None and hp.epochs is not None and examples:
         n = min(examples, hp.max_train_examples or examples)
         steps = math.ceil(hp.epochs * math.ceil(n / hp.batch_size) / hp.grad_accum)
     if steps is None:
@@ -298,10 +306,10 @@ def _build_plan(spec: Spec, throughput: Throughput, root: str | Path | None, smo
                  + (f" (seed {seed})" if seed is not None else ""))
         add("probe", label, config, (dep,) if dep else (), _probe_cost(p, langs, throughput, root), condition=cond)
 
-    for cond, tasks, seed, dep in encoders:
+    for cond, tasks, trained_seed, trained_key in encoders:
         for p, langs, data in probes:
             if p.after is None:
-                add_probe(p, langs, data, cond, tasks, seed, dep)
+                add_probe(p, langs, data, cond, tasks, trained_seed, trained_key)
 
     exported = {p.after for p, _, _ in probes if p.after}  # fine-tuned encoders a probe scores
     finetuned: dict[tuple[str, str, int], str] = {}
@@ -313,13 +321,13 @@ def _build_plan(spec: Spec, throughput: Throughput, root: str | Path | None, smo
         cost = _train_cost(hp, throughput, _train_examples([*task.train_first, *task.train], root))
         for c in spec.conditions:
             for seed, unit in finetune_seeds(spec, seeds, smoke):
-                dep = () if c.kind == "none" else (trained[c.name, unit if per_seed else seeds[0]],)
+                deps = () if c.kind == "none" else (trained[c.name, unit if per_seed else seeds[0]],)
                 config = {"task": t.task, "langs": t.langs, "train": hp.node_config(), "seed": seed,
                           "model": spec.model, "condition": c.name, "intermediate_tasks": c.tasks, "data": data,
                           "smoke": smoke, **({"export_encoder": True} if t.task in exported and seed == unit else {})}
                 label = f"{t.task} after {c.name} (seed {seed}" + (f", unit {unit})" if seed != unit else ")")
                 finetuned[t.task, c.name, seed] = add(
-                    "finetune", label, config, dep, cost, condition=c.name, hparams=hp,
+                    "finetune", label, config, deps, cost, condition=c.name, hparams=hp,
                     **({"unit": unit} if spec.finetune_seeds > 1 else {}))
 
     for p, langs, data in probes:

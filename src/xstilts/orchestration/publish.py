@@ -80,7 +80,7 @@ def node_records(plan: Plan, store: ResultsStore) -> list[dict]:
 def publish(plan: Plan, store: ResultsStore, rows: list[ResultRow], html: Path, folder: Path, out: Path) -> list[Path]:
     """Write the study's published record to OUT; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
-    spec = plan.spec
+    spec = plan.study
     nodes = node_records(plan, store)
     files = {
         "spec.effective.yaml": yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True),
@@ -121,6 +121,6 @@ def record_rows(record, plan: Plan) -> list[ResultRow]:
     """RECORD's rows (orchestration.record.Record) for PLAN: all of them when PLAN is the record's own
     spec (a node's key changes when its kind's code version is bumped, so a record published by
     older code would otherwise lose those nodes' rows), else those of PLAN's nodes."""
-    own = record.spec.model_dump(mode="json") == plan.spec.model_dump(mode="json")
+    own = record.spec.model_dump(mode="json") == plan.study.model_dump(mode="json")
     return [r for r in record.rows if own or r.protocol.get("node") in plan.nodes]
 

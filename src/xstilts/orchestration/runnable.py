@@ -27,12 +27,13 @@ def model_problems(path: str | Path, spec: Spec, offline_ok: bool = False
     except ModelUnavailable as e:
         if not offline_ok:
             return [(locate(path, ("model",)), "model", str(e))], []
-        layers = KNOWN_CONFIGS.get(spec.model, {}).get("num_hidden_layers")
+        known = KNOWN_CONFIGS.get(spec.model, {}).get("num_hidden_layers")
         warnings.append(f"warning: {e}; `run` needs it. "
-                        + (f"Probe layers checked against its known config ({layers} layers)" if layers
+                        + (f"Probe layers checked against its known config ({known} layers)" if known
                            else "Probe layers not checked"))
-        if layers is None:
+        if known is None:
             return [], warnings
+        layers = known
     except ModelLoadError as e:
         return [(locate(path, ("model",)), "model", str(e))], []
     problems = []

@@ -88,7 +88,8 @@ def probe_node(node: Node, deps: dict[str, dict], ctx: RunContext) -> dict:
     c: ProbeConfig = node.typed
     enc = load_encoder(_encoder_of(node, deps))
     if torch.cuda.is_available():  # the GPU (or share of one) this node holds
-        enc.model.to("cuda")
+        # transformers wraps PreTrainedModel.to in functools.wraps, whose typeshed type has no __get__: mypy binds no self
+        enc.model.to("cuda")  # type: ignore[arg-type]
     task, prefix = get_task(c.probe), enc.default_prefix if c.prefix is None else c.prefix
     if c.protocol == "xtreme-r":
         proto = alignment.official_protocol(task, enc.num_layers, prefix, enc.max_tokens)

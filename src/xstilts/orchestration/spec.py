@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (Discriminator, Field, PositiveFloat, PositiveInt, PrivateAttr, Tag,
+from pydantic import (BaseModel, Discriminator, Field, PositiveFloat, PositiveInt, PrivateAttr, Tag,
                       ValidationError, model_validator)
 
 from xstilts.located import SpecError, Strict, compose, locate as _locate, problems
@@ -132,7 +132,7 @@ def _target_tag(v: Any) -> str:
 
 Target = Annotated[Annotated[ProbeTarget, Tag("probe-target")] | Annotated[TaskTarget, Tag("task-target")],
                    Discriminator(_target_tag)]
-_TAGS = {"probe-target": ProbeTarget, "task-target": TaskTarget}
+_TAGS: dict[str, type[BaseModel]] = {"probe-target": ProbeTarget, "task-target": TaskTarget}
 
 
 class NodeResources(Strict):

@@ -8,6 +8,7 @@ adapt a node's config to the phase functions; they resume a node killed half-way
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -29,7 +30,7 @@ from xstilts.console import make_console
 def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str | None = None,
               work_dir: Path | None = None, executor: str = "local", html: Path | None = None,
               console: Console | None = None, smoke: bool = False, model: str | None = None,
-              ray_address: str | None = None, units: list[int] | None = None) -> tuple[Path, Summary]:
+              ray_address: str | None = None, units: Sequence[int] | None = None) -> tuple[Path, Summary]:
     """Validate, plan, run every node not yet done, then report; returns the HTML report's path
     and the run's summary (failed and blocked nodes included). SMOKE runs every node on the
     smoke budget into its own store and work folder; MODEL replaces the spec's model. The work
@@ -38,7 +39,7 @@ def run_study(spec_path: Path, *, data_root: Path | None = None, store_url: str 
     executor_cls = executor_class(executor)
     with console.status("validating the spec and checking train/evaluation overlap"):
         plan = validate(spec_path, data_root=data_root, smoke=smoke, model=model, remember=True, units=units)
-    spec = plan.spec
+    spec = plan.study
     store = ResultsStore(study_store_url(spec, store_url, smoke))
     work = study_dir(spec, work_dir, smoke)
     root = data_root or spec.data_root
@@ -77,8 +78,8 @@ def study_report(plan: Plan, rows: list[ResultRow], nodes: list[dict], *, smoke:
 
     with warnings.catch_warnings():  # the report prints its own notes, once, under "warning:"
         warnings.simplefilter("ignore", ReportWarning)
-        design = dataclasses.replace(design_of(plan.spec, smoke=smoke), phase2_steps=phase2_steps(nodes))
-        return build_report(rows, conditions_of(plan.spec), design=design, learning=learning_records(nodes, rows))
+        design = dataclasses.replace(design_of(plan.study, smoke=smoke), phase2_steps=phase2_steps(nodes))
+        return build_report(rows, conditions_of(plan.study), design=design, learning=learning_records(nodes, rows))
 
 
 def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, console: Console,
@@ -107,7 +108,7 @@ def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, c
     provenance = [g] if record is not None and (g := parts_grid(record)) is not None else []
     for grid in provenance:
         console.print(to_rich(grid))
-    path = write_html(report, html, title=f"xstilts study: {plan.spec.name}", recommendations=extra,
+    path = write_html(report, html, title=f"xstilts study: {plan.study.name}", recommendations=extra,
                       provenance=provenance)
     probe_or_ft = sum(n.kind != "intermediate" for n in plan.nodes.values())
     console.print(f"report from {len(rows):,} rows of {n_nodes} of this plan's {probe_or_ft} probe and fine-tuning "

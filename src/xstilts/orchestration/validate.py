@@ -20,7 +20,7 @@ from xstilts.provenance import package_version, stable_hash
 from xstilts.training.hparams import HParamsError, check_layer
 
 
-def _spec_problems(path: str | Path, spec: Spec, root: str | Path | None) -> list[tuple[int | None, str, str]]:
+def _spec_problems(path: str | Path, spec: Spec, root: Path) -> list[tuple[int | None, str, str]]:
     """Everything a run would fail on that can be known before it starts, each at its line."""
     from xstilts.tasks import check, get_task
     from xstilts.tasks.data import source_paths

@@ -48,35 +48,38 @@ def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[
     # a record was run already: its overlaps and model were checked then (nothing runs here)
     with resolved(spec_path, data_root=data_root, smoke=smoke, model=model, check_model=rec_ is None,
                   overlap=rec_ is None) as plan:
+        spec = plan.study
         targets = {n.typed.task for n in plan.nodes.values() if n.kind == "finetune"}
         for task in tasks:
             if task not in targets:
-                raise XstiltsError(f"{spec_path}: '{task}' is not a fine-tuned target of study '{plan.spec.name}' "
+                raise XstiltsError(f"{spec_path}: '{task}' is not a fine-tuned target of study '{spec.name}' "
                                    f"(its targets: {', '.join(sorted(targets))})")
+        encoders: dict[str, str] | None  # each condition's phase-2 encoder; a record has none
         if rec_ is not None:
             rows, times, encoders = record_rows(rec_, plan), record_times(rec_), None
             left_out, runs = _left_out(rec_.nodes, rows, smoke)
         else:
-            store = ResultsStore(study_store_url(plan.spec, store_url, smoke), read_only=True)
-            done = {n.key: n for n in store.nodes("done")}
+            store = ResultsStore(study_store_url(spec, store_url, smoke), read_only=True)
+            # a done node always records its outputs (only a running one has none)
+            done = {n.key: n.outputs for n in store.nodes("done") if n.outputs is not None}
             rows, times = study_rows(plan, store)[0], store_times(plan, store)
             left_out, runs = _left_out(node_records(plan, store), rows, smoke)
             trained = [(node.meta["condition"], key) for key, node in plan.nodes.items()
                        if node.kind == "intermediate" and key in done]
-            missing = [c.name for c in plan.spec.conditions if c.kind != "none" and c.name not in dict(trained)]
+            missing = [c.name for c in spec.conditions if c.kind != "none" and c.name not in dict(trained)]
             if missing:
                 raise XstiltsError(f"{spec_path}: the phase-2 encoders of {missing} are not done yet: run "
                                    f"`xstilts run {spec_path}` first")
             encoders = {}
             for condition, key in trained:
                 if key not in left_out:
-                    encoders.setdefault(condition, done[key].outputs["encoder"])
+                    encoders.setdefault(condition, done[key]["encoder"])
         if left_out:
             console.print(f"[yellow]left out, as in the report: {len(left_out)} nodes of {len(runs)} run(s) that did not "
                           f"learn ({'; '.join(runs)}) and the nodes built on them[/]", soft_wrap=True)
             rows = [r for r in rows if r.protocol.get("node") not in left_out]
         rec = recommend(plan, rows, tasks, langs, encoders=encoders, node_times=times,
-                        data_root=data_root or plan.spec.data_root, console=console)
+                        data_root=data_root or spec.data_root, console=console)
         if rec.skipped:
             console.print(f"[yellow]from the record's rows alone: {', '.join(signals_of(rec))} measured; skipped "
                           f"{skipped_line(rec)}[/]", soft_wrap=True)
@@ -87,7 +90,7 @@ def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[
         console.print(cost_line(rec))
         saved = []
         if rec_ is None:
-            saved.append(saved_path(study_dir(plan.spec, work_dir, smoke), tasks))
+            saved.append(saved_path(study_dir(spec, work_dir, smoke), tasks))
             emit(asdict(rec), saved[0])
         if json_out is not None and not to_stdout(json_out):  # '-': the caller prints it, after this output
             emit(asdict(rec), json_out)

@@ -67,7 +67,7 @@ def _script(lang: str) -> str | None:
 def _condition_langs(plan: Plan) -> dict[str, list[str]]:
     """The languages each condition trains in: the language part of 'dataset:lang', else English."""
     out = {}
-    for c in plan.spec.conditions:
+    for c in plan.study.conditions:
         if c.kind != "none":
             out[c.name] = [t.split(":", 1)[1] if ":" in t else "en" for t in c.tasks]
     return out
@@ -83,7 +83,7 @@ def proximity(train_langs: Sequence[str], lang: str) -> float:
 def _alignment_signal(rows, candidates: Sequence[str], baseline: str, langs: Sequence[str]) -> dict[str, dict[str, float]]:
     """language -> candidate -> mean probe accuracy change over the probe rows of that language
     (any probe, layer, direction), else over all probe rows."""
-    acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    acc: dict[str, dict[tuple, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         if r.layer is not None and r.metric == "accuracy":
             key = (r.task, r.language, r.layer, r.direction, r.pooling, r.scorer, r.split)
@@ -132,7 +132,8 @@ def phase2_hashes(plan: Plan, data_root: Path | None) -> set[bytes]:
 def feature_examples(task: str, data_root: Path | None, exclude: set[bytes]) -> tuple[list, int]:
     """The first MAX_FEATURE_EXAMPLES English training examples of TASK with no text in EXCLUDE,
     and how many were skipped on the way."""
-    kept, skipped = [], 0
+    kept: list = []
+    skipped = 0
     for ex in read_sources(get_task(task).train, resolve_root(data_root)):
         if len(kept) == MAX_FEATURE_EXAMPLES:
             break
@@ -219,15 +220,16 @@ def recommend(plan: Plan, rows: Sequence, tasks: Sequence[str], langs: Sequence[
     to its phase-2 encoder (None: LogME and H-score are skipped); NODE_TIMES: the finished nodes'
     kinds, tasks and seconds (the costs). Targets are 'task:language' (each task's non-English languages, or those of
     LANGS it has)."""
-    conditions = {c.name: c for c in plan.spec.conditions}
-    baseline = next((c.name for c in plan.spec.conditions if c.kind == "none"), None)
+    spec = plan.study
+    conditions = {c.name: c for c in spec.conditions}
+    baseline = next((c.name for c in spec.conditions if c.kind == "none"), None)
     if baseline is None:
-        raise XstiltsError(f"{plan.spec.name}: recommend compares conditions with the baseline; the spec has no "
+        raise XstiltsError(f"{spec.name}: recommend compares conditions with the baseline; the spec has no "
                            "condition of kind 'none'")
     # a condition whose every run did not learn has no rows left (they are left out, as in the report)
     candidates = [c for c in conditions if c != baseline and any(r.condition == c for r in rows)]
     if not candidates:
-        raise XstiltsError(f"{plan.spec.name}: no condition has rows to rank (none was run, or no phase-2 run "
+        raise XstiltsError(f"{spec.name}: no condition has rows to rank (none was run, or no phase-2 run "
                            "learned its task: `xstilts report` lists them)")
     train_langs = _condition_langs(plan)
     unit_of = {n.typed.seed: n.meta.get("unit", n.typed.seed) for n in plan.nodes.values() if n.kind == "finetune"}
@@ -275,8 +277,8 @@ def recommend(plan: Plan, rows: Sequence, tasks: Sequence[str], langs: Sequence[
                            for t in signals["alignment"]}
     seconds: dict[str, float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)
-    for kind, task, secs in node_times:
-        if kind != "finetune" or task in tasks:
+    for kind, node_task, secs in node_times:
+        if kind != "finetune" or node_task in tasks:
             seconds[kind] += secs
             counts[kind] += 1
     rec = Recommendation(list(tasks), candidates, signals, gains,
