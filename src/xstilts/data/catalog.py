@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from types import MappingProxyType
+from collections.abc import Callable, Iterable, Mapping
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from xstilts.errors import BadValue, DataFormatError, MissingDataError, UnknownName
 from xstilts.paths import data_root as default_data_root
+from xstilts.scoped import Scoped
 from xstilts.data import aligned, formats, integrity, mapped  # aligned and mapped register their formats
 from xstilts.data import readers  # noqa: F401  (imported to register the official label formats)
 from xstilts.data.entries import ENTRIES, DataFile, DatasetEntry
@@ -38,33 +37,22 @@ def build_registry(entries: Iterable[DatasetEntry]) -> dict[str, DatasetEntry]:
     return registry
 
 
-REGISTRY: Mapping[str, DatasetEntry] = MappingProxyType(build_registry(ENTRIES))  # the built-in ones, fixed
-# The datasets of the user's tasks in scope (a spec's `tasks:`, a --tasks file): set for a block by
-# `user_datasets`, never added to REGISTRY, so two studies in one process never see each other's.
-_USER: ContextVar[Mapping[str, DatasetEntry]] = ContextVar("xstilts_user_datasets", default=MappingProxyType({}))
+# the built-in datasets, fixed; those of the user's tasks in scope are added for a block (scoped.py)
+_DATASETS = Scoped("xstilts_user_datasets", build_registry(ENTRIES), lambda name: f"dataset '{name}' is built in")
+REGISTRY = _DATASETS.builtin
 
 
 def datasets() -> Mapping[str, DatasetEntry]:
     """Every dataset known here: the built-in ones and those of the user's tasks in scope."""
-    user = _USER.get()
-    return {**REGISTRY, **user} if user else REGISTRY
+    return _DATASETS.known()
 
 
-@contextmanager
-def user_datasets(entries: Iterable[DatasetEntry]) -> Iterator[None]:
-    """ENTRIES known inside the block (a later one of a name replaces an earlier one); a built-in
-    dataset is never replaced."""
-    scope = dict(_USER.get())
+def user_datasets(entries: Iterable[DatasetEntry]) -> contextlib.AbstractContextManager[None]:
+    """ENTRIES known inside the block (each checked: its format must be registered)."""
+    entries = list(entries)
     for entry in entries:
-        if entry.name in REGISTRY:
-            raise BadValue(f"dataset '{entry.name}' is built in")
         formats.get_format(entry.format)
-        scope[entry.name] = entry
-    token = _USER.set(MappingProxyType(scope))
-    try:
-        yield
-    finally:
-        _USER.reset(token)
+    return _DATASETS.adding((e.name, e) for e in entries)
 
 
 def get_dataset(name: str) -> DatasetEntry:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from types import MappingProxyType
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 
 from xstilts.data.formats import did_you_mean
 from xstilts.tasks import families
 from xstilts.tasks.schema import TaskDef
 from xstilts.errors import BadValue, UnknownName
+from xstilts.scoped import Scoped
 
 
 def build_registry(tasks: Iterable[TaskDef]) -> dict[str, TaskDef]:
@@ -33,33 +32,23 @@ def discover() -> list[TaskDef]:
     return found
 
 
-REGISTRY: Mapping[str, TaskDef] = MappingProxyType(build_registry(discover()))  # the built-in tasks, fixed
+# the built-in tasks, fixed; the user's tasks in scope (tasks/user.py: UserTasks.scope) are added for a
+# block: a spec's tasks are known while its study is validated, planned, run and reported, and nowhere else
+_TASKS = Scoped("xstilts_user_tasks", build_registry(discover()),
+                lambda name: f"task '{name}' is built in; give yours another name")
+REGISTRY = _TASKS.builtin
 BUILTIN = frozenset(REGISTRY)
-# The user's tasks in scope (tasks/user.py: UserTasks.scope), never added to REGISTRY: a spec's
-# tasks are known while its study is validated, planned, run and reported, and nowhere else.
-_USER: ContextVar[Mapping[str, TaskDef]] = ContextVar("xstilts_user_tasks", default=MappingProxyType({}))
 
 
 def known_tasks() -> Mapping[str, TaskDef]:
     """Every task known here: the built-in ones and the user's tasks in scope."""
-    user = _USER.get()
-    return {**REGISTRY, **user} if user else REGISTRY
+    return _TASKS.known()
 
 
-@contextmanager
-def user_tasks(tasks: Iterable[TaskDef]) -> Iterator[None]:
-    """TASKS known inside the block. A built-in name is refused; a user task of the same name is
-    replaced (a task file edited and loaded again)."""
-    scope = dict(_USER.get())
-    for task in tasks:
-        if task.name in BUILTIN:
-            raise BadValue(f"task '{task.name}' is built in; give yours another name")
-        scope[task.name] = task
-    token = _USER.set(MappingProxyType(scope))
-    try:
-        yield
-    finally:
-        _USER.reset(token)
+def user_tasks(tasks: Iterable[TaskDef]) -> AbstractContextManager[None]:
+    """TASKS known inside the block (a user task of the same name is replaced: a task file edited
+    and loaded again)."""
+    return _TASKS.adding((t.name, t) for t in tasks)
 
 
 def canonical_name(name: str) -> str:
