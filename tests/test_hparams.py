@@ -125,6 +125,8 @@ def test_every_form_of_a_hyper_parameter_derives_from_its_one_declaration():
     assert [p.name for p in cli_options("finetune")] == [n for n in HParams.model_fields if n not in INTERMEDIATE_ONLY]
     shown = CliRunner().invoke(app, ["finetune", "--help"], env={"COLUMNS": "200"}).output
     assert "--weight-decay" in shown and "AdamW weight decay" in shown and "--until" not in shown
+    bad = CliRunner().invoke(app, ["finetune", "--task", "udpos", "--warmup-ratio", "1.5"])
+    assert bad.exit_code == 2 and "--warmup-ratio: Input should be less than 1" in bad.output  # bad input, one line
     assert set(LoopHParams.model_fields) <= set(TrainConfig.model_fields)
     hp = HParams(lr=3e-4, batch_size=4, grad_accum=2, max_steps=7, warmup_ratio=0.2, weight_decay=0.1, max_length=16,
                  freeze_embeddings=True, gradient_checkpointing=True)

@@ -126,10 +126,10 @@ def finetune(
     """
     from .recipes.finetune import run_finetune
     from .tasks import get_task
-    from .training.hparams import Train, resolve
+    from .training.hparams import from_cli, resolve
 
     with user_errors(), _task_files(task_files):
-        hp = resolve(get_task(task).recipe, Train(**hparams))
+        hp = resolve(get_task(task).recipe, from_cli(hparams))
         from .training import tracking
 
         if log_with is not None:

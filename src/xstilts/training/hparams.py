@@ -210,3 +210,15 @@ def cli_options(phase: Phase) -> list[inspect.Parameter]:
         out.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
                                      annotation=Annotated[Optional[kind], option]))  # noqa: UP045 - a runtime type
     return out
+
+
+def from_cli(values: dict[str, Any]) -> Train:
+    """The layer the command-line options give (None: not given); a value out of bounds is bad input
+    naming its option, as the spec names its field."""
+    from pydantic import ValidationError
+
+    try:
+        return Train(**values)
+    except ValidationError as e:
+        error = e.errors()[0]
+        raise BadValue(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from None
