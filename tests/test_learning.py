@@ -98,6 +98,10 @@ def test_the_committed_record_flags_the_runs_that_did_not_learn(tmp_path):
     assert {by_key[k]["kind"] for k in excluded} == {"intermediate", "finetune", "probe"}
     assert all(k in excluded for n in nodes if n["kind"] == "finetune" and n["config"]["condition"] == "mnli"
                for k in [n["key"]])
+    # and what is built on those, however far down: a probe of an encoder fine-tuned from the MNLI encoder
+    ft = next(n for n in nodes if n["kind"] == "finetune" and n["config"]["condition"] == "mnli")
+    after = {"key": "probe-after", "kind": "probe", "deps": [ft["key"]], "config": {}}
+    assert not_learned(records, [*nodes, after])["probe-after"].startswith("phase 2 did not learn (mnli")
     assert not any(by_key[k].get("config", {}).get("condition") == "nusax-eng" for k in excluded)
 
 

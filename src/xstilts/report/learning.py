@@ -170,14 +170,16 @@ def learning_records(nodes: Iterable[Mapping], rows: Sequence[ResultRow] = ()) -
 
 def not_learned(records: Sequence[LearningRecord], nodes: Iterable[Mapping]) -> dict[str, str]:
     """Node key -> why, for every node a comparison must leave out: a training node that did not
-    learn, and every node built on a phase-2 encoder that did not."""
-    bad = {r.node: f"{r.condition}{'' if r.seed is None else f' seed {r.seed}'} {r.task}: {r.why}"
-           for r in records if not r.learned}
-    out = dict(bad)
-    for node in nodes:
+    learn, and every node built on one, however far down (a probe of an encoder fine-tuned from a
+    phase-2 encoder that did not learn goes with it)."""
+    failed = [r for r in records if not r.learned]
+    out = {r.node: f"{r.condition}{'' if r.seed is None else f' seed {r.seed}'} {r.task}: {r.why}" for r in failed}
+    built_on = {r.node: f"{'phase 2' if r.phase == 'intermediate' else 'fine-tuning'} did not learn ({out[r.node]})"
+                for r in failed}  # what a node built on that run says
+    for node in nodes:  # in topological order (a plan's and a record's are): a node after its dependencies
         for dep in node.get("deps", ()):
-            if dep in bad:
-                out.setdefault(node["key"], f"phase 2 did not learn ({bad[dep]})")
+            if dep in out and node["key"] not in out:
+                out[node["key"]] = built_on.get(dep) or out[dep]
     return out
 
 
