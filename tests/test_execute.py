@@ -384,3 +384,40 @@ def test_a_failure_is_data_the_full_disk_names_the_file_it_refused(tmp_path):
     [failure] = summary.failed.values()
     assert failure.line == "RuntimeError: first line" and not failure.disk_full
     assert failure.traceback.startswith("Traceback") and "second line" in failure.traceback
+
+
+class _LastFirst:
+    """A new executor in one class, as `orchestration/executors.py` says one is added: the Executor
+    constructor and `run`, on the bookkeeping every executor shares. It starts the ready node that
+    comes last in the plan first (an order no shipped executor uses)."""
+
+    def __init__(self, work_dir, data_root=None, console=None, runners=None):
+        self.work_dir, self.data_root, self.console, self.runners = Path(work_dir), data_root, console or QUIET, runners
+        self.order: list[str] = []
+
+    def run(self, plan, store):
+        from xstilts.orchestration.execute import Bookkeeping, run_node
+        from xstilts.store import LEASE_SECONDS
+
+        book = Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, LEASE_SECONDS, self.runners)
+        pending = list(reversed(book.todo))
+        with book.beat:
+            while pending:
+                for node, deps, ctx in list(book.claim_ready(pending)):
+                    self.order.append(node.label)
+                    book.finish(node, *run_node(book.runner(node.kind).run, node, deps, ctx))
+        return book.summary
+
+
+def test_a_new_executor_is_one_class_behind_the_protocol(tmp_path):
+    from xstilts.orchestration.executors import make_executor
+
+    store = ResultsStore(f"sqlite:///{tmp_path / 's.sqlite'}")
+    ex = make_executor(_LastFirst, tmp_path / "work", None, QUIET, runners={"toy": Runner(_concat)})
+    summary = ex.run(toy_plan(EDGES), store)
+    assert sorted(summary.done) == sorted(toy_plan(EDGES).nodes) and not summary.failed
+    assert ex.order[0] == "E"  # its own order, last ready node first
+    values = {n.spec["label"]: n.outputs["value"] for n in store.nodes("done")}
+    assert values["D"] == "ACD" and values["B"] == "AB"  # every node after its dependencies, as the others
+    with pytest.raises(XstiltsError, match="--executor: _LastFirst takes no address"):
+        make_executor(_LastFirst, tmp_path / "w2", None, QUIET, address="ray://x")

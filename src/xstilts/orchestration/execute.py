@@ -138,7 +138,7 @@ def _moved(value: Any, src: Path, dst: Path) -> Any:
     return value
 
 
-class _Bookkeeping:
+class Bookkeeping:
     """What the executors share: skip finished nodes, claim and release nodes, move a finished
     node's folder into place, mark states, collect the summary."""
 
@@ -346,7 +346,7 @@ class LocalExecutor:
         self.ttl, self.runners = lease_seconds or LEASE_SECONDS, runners
 
     def run(self, plan: Plan, store: Any) -> Summary:
-        book = _Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl, self.runners)
+        book = Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl, self.runners)
         pending = list(book.todo)
         clock = StudyClock(pending, already=len(book.summary.skipped))
         with book.beat:

@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from xstilts.console import make_console
 from xstilts.errors import XstiltsError
-from xstilts.orchestration.execute import POLL_SECONDS, Failure, Summary, _Bookkeeping, run_node
+from xstilts.orchestration.execute import POLL_SECONDS, Failure, Summary, Bookkeeping, run_node
 from xstilts.orchestration.runners import RUNNERS, Runner
 from xstilts.orchestration.plan import Node, Plan
 from xstilts.store import LEASE_SECONDS
@@ -50,7 +50,7 @@ class RayExecutor:
 
         if not ray.is_initialized():
             ray.init(address=self.address, **self.init_kwargs)
-        book = _Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl, self.runners)
+        book = Bookkeeping(plan, store, self.work_dir, self.data_root, self.console, self.ttl, self.runners)
         check_shared_storage(self.work_dir, book.ctx.data_root)
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
         task = ray.remote(max_retries=self.max_retries)(run_node)

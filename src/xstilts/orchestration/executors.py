@@ -1,7 +1,7 @@
 """The executors a study runs on, behind one protocol. An executor takes a plan and a results store
 and runs every node not yet done, after its dependencies, with the node kinds' runners
 (`runners.RUNNERS`); the bookkeeping they share (leases, resume, the store's writes) is
-`execute._Bookkeeping`. Adding one is a module with a class that has this constructor and `run`,
+`execute.Bookkeeping`. Adding one is a module with a class that has this constructor and `run`,
 and its line in EXECUTORS."""
 
 from __future__ import annotations
