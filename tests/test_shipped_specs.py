@@ -122,8 +122,9 @@ def test_shipped_spec_runs_every_node_in_smoke_mode(spec, xlmr_tiny, data_root, 
     from xstilts.tasks import get_task
     from xstilts.tasktypes import type_of
 
-    targets = [t.task for t in loaded.targets if isinstance(t, TaskTarget)
-               and type_of(get_task(t.task).type).labelled]
+    with load_spec_tasks(loaded, data_root).scope():  # the spec's own tasks are known in its scope only
+        targets = [t.task for t in loaded.targets if isinstance(t, TaskTarget)
+                   and type_of(get_task(t.task).type).labelled]
     if not targets:  # a phase-2 pilot: no fine-tuned target to recommend for
         assert not any(isinstance(t, TaskTarget) for t in loaded.targets)
         return
