@@ -10,7 +10,7 @@ import torch
 
 from tests.tiny import hparams
 from xstilts.recipes.finetune import run_finetune
-from xstilts.training.hparams import HParamsError, resolve
+from xstilts.training.hparams import HParams, HParamsError, resolve
 from xstilts.training.hparams import Train
 from xstilts.models.encoders import load_encoder
 from xstilts.tasks import Recipe
@@ -145,7 +145,11 @@ def test_a_hyper_parameter_added_later_is_one_field_and_keeps_every_earlier_key(
     assert "max_grad_norm" in {p.name for p in cli_options("finetune")}
     hp = resolve(RECIPE, Train(max_steps=5, max_grad_norm=0.5))
     assert train_config(hp, seed=0, progress=False).max_grad_norm == 0.5
-    assert "max_grad_norm" in hp.node_config() and "max_grad_norm" not in resolve(RECIPE, Train(max_steps=5)).node_config()
+    default = resolve(RECIPE, Train(max_steps=5))
+    assert "max_grad_norm" in hp.node_config() and "max_grad_norm" not in default.node_config()
+    # rows record it when set too; those of a node at its default keep their keys (gradient_checkpointing
+    # and until, added when rows recorded every field, are recorded always)
+    assert "max_grad_norm" in hp.recorded() and set(default.recorded()) == set(HParams.model_fields) - {"max_grad_norm"}
     text = "name: g\nconditions:\n  - {name: none, kind: none}\ntargets:\n  - {task: udpos, langs: [yo]%s}\n"
     keys = [{n.key for n in build_plan(parse_spec(text % extra), data_root=data_root).nodes.values()}
             for extra in ("", ", train: {max_grad_norm: 1.0}", ", train: {max_grad_norm: 0.5}")]

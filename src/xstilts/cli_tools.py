@@ -135,7 +135,7 @@ def finetune(
         if log_with is not None:
             tracking.use(log_with)
         with tracking.run_context(f"{task} {model} seed {seed}", {"command": "finetune", "task": task, "model": model,
-                                                                  "seed": seed, "hparams": hp.model_dump()}):
+                                                                  "seed": seed, "hparams": hp.recorded()}):
             run_finetune(model, task, hp, seed=seed, out_dir=out_dir, data_root=data_root, store_url=store,
                          resume=resume, console=console, eval_langs=eval_langs.split(",") if eval_langs else None)
 

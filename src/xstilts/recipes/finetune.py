@@ -110,7 +110,7 @@ def run_finetune(
     config = {
         "model": model_name or model, "encoder_path": enc.path, "encoder_hash": encoder_hash, "task": t.name,
         "task_version": t.version, "condition": condition, "intermediate": list(intermediate), "seed": seed,
-        "head": {"type": head, **head_options}, "max_length": hp.max_length, "hparams": hp.model_dump(),
+        "head": {"type": head, **head_options}, "max_length": hp.max_length, "hparams": hp.recorded(),
         "train": cfg.model_dump(), "train_sources": [s.__dict__ for s in t.train],
         "train_first": [{"sources": [s.__dict__ for s in t.train_first[i:i + 1]], "examples": len(st[0]),
                          "features": len(st[1]), "data_hash": st[2]} for i, (_, st) in enumerate(stages)],

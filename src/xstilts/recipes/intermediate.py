@@ -170,7 +170,7 @@ def run_intermediate(
     source = {
         "name": f"{model}+{'+'.join(tasks) or MLM_TASK}", "base_model": model, "base_hash": base_hash,
         "tasks": list(tasks), "mlm": mlm_record, "mlm_tasks": list(mlm_tasks), "seed": seed,
-        "hparams": hp.model_dump(), "train": cfg.model_dump(), "data_hashes": data_hashes,
+        "hparams": hp.recorded(), "train": cfg.model_dump(), "data_hashes": data_hashes,
         "default_prefix": enc.default_prefix, "steps": result.step, "last_loss": result.last_loss,
         "task_shares": shares, "learning": learning, "stopped_early": result.stopped, "code_version": CODE_VERSION,
         "seconds": round(time.perf_counter() - started, 1),

@@ -39,9 +39,12 @@ PHASE2_MAX_DEV_EXAMPLES = 300  # per task: a few seconds of me5-small on a CPU
 RECIPE: dict[str, Any] = {"recipe": True}  # a task publishes it (tasks/schema.py: Recipe)
 FINETUNE: dict[str, Any] = {"phase": "finetune"}  # phase 3 only (phase 2 has no zero-shot evaluation)
 INTERMEDIATE: dict[str, Any] = {"phase": "intermediate"}  # phase 2 only
-# Added after studies were published: a node's key hashes it only when it differs from its default,
-# so every earlier node keeps its key (a new hyper-parameter is declared with this).
-ADDED: dict[str, Any] = {"added": True}
+# Added after studies were published: a node's key hashes it, and a result row records it, only when
+# it differs from its default, so every earlier node and row keeps its key (a new hyper-parameter is
+# declared with this). KEYED_WHEN_SET: the same for node keys only (rows of that time recorded every
+# field, so they record these always).
+ADDED: dict[str, Any] = {"added": "keys and rows"}
+KEYED_WHEN_SET: dict[str, Any] = {"added": "keys"}
 
 
 class LoopHParams(BaseModel):
@@ -68,7 +71,7 @@ class LoopHParams(BaseModel):
                                                        "XLM-R-sized vocabularies.")
     gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: less "
                                                             "memory, more compute, the same weights.",
-                                         json_schema_extra=ADDED)
+                                         json_schema_extra=KEYED_WHEN_SET)
     max_grad_norm: PositiveFloat = Field(1.0, description="Clip the gradient's norm to this before each optimizer "
                                                           "step.", json_schema_extra=ADDED)
 
@@ -92,13 +95,21 @@ class HParams(LoopHParams):
     # learn their tasks equally instead of for equal steps
     until: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = Field(
         None, description="Stop once every task's own dev score reaches this many points.",
-        json_schema_extra={**INTERMEDIATE, **ADDED})
+        json_schema_extra={**INTERMEDIATE, **KEYED_WHEN_SET})
 
     def node_config(self) -> dict:
-        """What a plan node's key hashes: every field, but one ADDED after studies were published only
+        """What a plan node's key hashes: every field, but one added after studies were published only
         when it is not at its default (gradient_checkpointing only when on, until only when set)."""
+        return self._without_defaults_of(("keys", "keys and rows"))
+
+    def recorded(self) -> dict:
+        """What a run and its result rows record: every field, but one ADDED after rows were
+        published only when it is not at its default."""
+        return self._without_defaults_of(("keys and rows",))
+
+    def _without_defaults_of(self, added: tuple[str, ...]) -> dict:
         return self.model_dump(exclude={n for n, f in type(self).model_fields.items()
-                                        if _is_added(f) and getattr(self, n) == f.default})
+                                        if _added(f) in added and getattr(self, n) == f.default})
 
     def describe(self) -> str:
         """One line for `xstilts plan`: the length, rate, batch and caps that were resolved."""
@@ -116,8 +127,8 @@ class HParams(LoopHParams):
         return ", ".join(parts)
 
 
-def _is_added(f: Any) -> bool:
-    return isinstance(f.json_schema_extra, dict) and bool(f.json_schema_extra.get("added"))
+def _added(f: Any) -> str | None:
+    return f.json_schema_extra.get("added") if isinstance(f.json_schema_extra, dict) else None
 
 
 def _extra(name: str) -> dict[str, Any]:
