@@ -108,8 +108,9 @@ def test_every_form_of_a_hyper_parameter_derives_from_its_one_declaration():
     from xstilts.cli import app
     from xstilts.tasks.user import RecipeFields
     from xstilts.training.config import TrainConfig, train_config
+    from xstilts.cli_tools import hparam_options as cli_options
     from xstilts.training.hparams import (FINETUNE_ONLY, INTERMEDIATE_ONLY, RECIPE_FIELDS, HParams, LoopHParams,
-                                          Train, cli_options)
+                                          Train)
 
     assert list(Train.model_fields) == list(HParams.model_fields)
     assert all(Train.model_fields[n].default is None for n in Train.model_fields)
@@ -140,7 +141,7 @@ def test_a_hyper_parameter_added_later_is_one_field_and_keeps_every_earlier_key(
     from xstilts.orchestration.plan import build_plan
     from xstilts.orchestration.spec import parse_spec
     from xstilts.training.config import train_config
-    from xstilts.training.hparams import cli_options
+    from xstilts.cli_tools import hparam_options as cli_options
 
     assert "max_grad_norm" in {p.name for p in cli_options("finetune")}
     hp = resolve(RECIPE, Train(max_steps=5, max_grad_norm=0.5))

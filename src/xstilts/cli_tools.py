@@ -4,15 +4,18 @@ study. Parses options, then calls the library; `cli.py` registers the commands."
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from pydantic import ValidationError
 from rich.markup import escape
 
-from .training.hparams import cli_options
+from .errors import BadValue
+from .training.hparams import HParams, Phase, Train, phase_of
 from .cli_common import DataRoot, JsonOut, LogWith, Model, StoreUrl, _human_output, console, user_errors
 
 
@@ -30,6 +33,31 @@ def _task_files(files: list[Path] | None) -> Iterator[None]:
         loaded += load_task_file(f)
     with loaded.scope():
         yield
+
+
+def hparam_options(phase: Phase) -> list[inspect.Parameter]:
+    """One command-line option per hyper-parameter of PHASE (unset: the recipe's), with its help."""
+    out = []
+    for name, f in HParams.model_fields.items():
+        if phase_of(name) not in (None, phase):
+            continue
+        kind = next(a for a in typing.get_args(f.annotation) or (f.annotation,) if a is not type(None))
+        kind = typing.get_args(kind)[0] if typing.get_origin(kind) is Annotated else kind
+        option = typer.Option(f"--{name.replace('_', '-')}/--no-{name.replace('_', '-')}" if kind is bool
+                              else f"--{name.replace('_', '-')}", help=f.description)
+        out.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                     annotation=Annotated[Optional[kind], option]))  # noqa: UP045 - a runtime type
+    return out
+
+
+def from_cli(values: dict[str, Any]) -> Train:
+    """The layer the command-line options give (None: not given); a value out of bounds is bad input
+    naming its option, as the spec names its field."""
+    try:
+        return Train(**values)
+    except ValidationError as e:
+        error = e.errors()[0]
+        raise BadValue(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from None
 
 
 def align(
@@ -126,7 +154,7 @@ def finetune(
     """
     from .recipes.finetune import run_finetune
     from .tasks import get_task
-    from .training.hparams import from_cli, resolve
+    from .training.hparams import resolve
 
     with user_errors(), _task_files(task_files):
         hp = resolve(get_task(task).recipe, from_cli(hparams))
@@ -144,7 +172,7 @@ def finetune(
 finetune.__signature__ = inspect.signature(finetune, eval_str=True).replace(parameters=[  # type: ignore[attr-defined]
     *(p for p in inspect.signature(finetune, eval_str=True).parameters.values()
       if p.kind is not inspect.Parameter.VAR_KEYWORD),
-    *cli_options("finetune")])
+    *hparam_options("finetune")])
 
 
 def evaluate(

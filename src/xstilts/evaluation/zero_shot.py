@@ -24,6 +24,7 @@ from xstilts.data.examples import Candidate
 from xstilts.errors import BadValue
 from xstilts.features import cache as feature_cache
 from xstilts.features import retrieval
+from xstilts.features.train import cache_key
 from xstilts.metrics import get_metric
 from xstilts.provenance import stable_hash
 from xstilts.store import ResultRow
@@ -97,10 +98,7 @@ class Evaluator:
             return build()
         if self._fingerprint is None:
             self._fingerprint = F.tokenizer_fingerprint(self.tokenizer)
-        r = self.task.recipe
-        key = {"builder": builder, "version": version, "data": data_hash, "tokenizer": self._fingerprint,
-               "max_length": self.max_length, "labels": list(self.task.labels),
-               "doc_stride": r.doc_stride, "max_query_length": r.max_query_length}
+        key = cache_key(self.task, builder, version, data_hash, self._fingerprint, self.max_length)
         return feature_cache.cached_features(key, build, self.cache_dir)
 
     def predict(self, features: list[dict]) -> dict[str, np.ndarray]:

@@ -85,7 +85,6 @@ class FinetuneConfig(_NodeConfig):
 
 CONFIGS: dict[str, type[_NodeConfig]] = {"intermediate": IntermediateConfig, "probe": ProbeConfig,
                                          "finetune": FinetuneConfig}
-NodeConfig = IntermediateConfig | ProbeConfig | FinetuneConfig
 
 
 def typed_config(kind: str, config: dict[str, Any]) -> Any:

@@ -19,6 +19,7 @@ every commit; bump the kind's constant when a change to its runner can move its 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -101,7 +102,7 @@ class Node:
     cost: Cost = Cost()
     meta: dict[str, Any] = field(default_factory=dict)  # names for people; not hashed
 
-    @property
+    @functools.cached_property
     def typed(self) -> Any:
         """The config as its kind's model (`nodes.IntermediateConfig`, `ProbeConfig`, `FinetuneConfig`)."""
         return typed_config(self.kind, self.config)

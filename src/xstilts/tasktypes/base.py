@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -65,8 +66,17 @@ class TaskType:
         return {}
 
     def chance(self, task: TaskDef, examples: Sequence = ()) -> tuple[float | None, float | None]:
-        """(chance score in points, chance cross-entropy); None where the type has none."""
+        """(chance score in points, chance cross-entropy): one over the labels of a labelled type;
+        None where the type has none."""
+        if self.labelled and task.labels:
+            return 100.0 / len(task.labels), math.log(len(task.labels))
         return None, None
+
+    def features(self, ev: Scorer, examples: list, data_hash: str) -> list[dict]:
+        """EXAMPLES as this type's training features, through the evaluator's feature cache (the
+        types whose evaluation reads the same features as their training)."""
+        return ev.features(*self.builder, data_hash,
+                           lambda: self.train_features(ev.task, ev.tokenizer, examples, ev.max_length))
 
     def task_problems(self, task: TaskDef) -> list[tuple[str, str]]:
         """(field, message) for what this type asks of a task entry beyond the shared checks."""

@@ -25,8 +25,7 @@ class MultipleChoice(TaskType):
         return F.build_choice_features(examples, tokenizer, max_length)
 
     def decode(self, ev: Scorer, examples: list, data_hash: str, candidates: Sequence[Candidate]) -> Decoded:
-        feats = ev.features(*self.builder, data_hash, lambda: self.train_features(ev.task, ev.tokenizer, examples,
-                                                                                 ev.max_length))
+        feats = self.features(ev, examples, data_hash)
         preds = ev.predict(feats)["logits"].argmax(-1).tolist()
         refs = [gold(ex, ex.label) for ex in examples]
         return preds, refs, records(examples, preds, refs)

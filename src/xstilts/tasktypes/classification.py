@@ -24,16 +24,10 @@ class Classification(TaskType):
         return F.build_classification_features(examples, tokenizer, max_length, task.labels)
 
     def decode(self, ev: Scorer, examples: list, data_hash: str, candidates: Sequence[Candidate]) -> Decoded:
-        feats = ev.features(*self.builder, data_hash, lambda: self.train_features(ev.task, ev.tokenizer, examples,
-                                                                                 ev.max_length))
+        feats = self.features(ev, examples, data_hash)
         preds = [ev.task.labels[i] for i in ev.predict(feats)["logits"].argmax(-1)]
         refs = [gold(ex, ex.label) for ex in examples]
         return preds, refs, records(examples, preds, refs)
-
-    def chance(self, task: TaskDef, examples: Sequence = ()) -> tuple[float | None, float | None]:
-        import math
-
-        return (100.0 / len(task.labels), math.log(len(task.labels))) if task.labels else (None, None)
 
     def mapping_problem(self, fields: Mapping[str, Any], kind: str) -> str | None:
         return None if "label" in fields else f"a {self.name} task maps 'label'"

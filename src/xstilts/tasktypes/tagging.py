@@ -3,7 +3,6 @@ sub-word by a token head, scored with seqeval (NER) or accuracy (POS)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,15 +25,11 @@ class Tagging(TaskType):
         return F.build_tagging_features(examples, tokenizer, max_length, task.labels)
 
     def decode(self, ev: Scorer, examples: list, data_hash: str, candidates: Sequence[Candidate]) -> Decoded:
-        feats = ev.features(*self.builder, data_hash, lambda: self.train_features(ev.task, ev.tokenizer, examples,
-                                                                                 ev.max_length))
+        feats = self.features(ev, examples, data_hash)
         ids = F.align_predictions(feats, ev.predict(feats)["logits"])
         preds = [[ev.task.labels[i] for i in row] for row in ids]
         refs = [list(gold(ex, ex.tags or None)) for ex in examples]
         return preds, refs, records(examples, preds, refs)
-
-    def chance(self, task: TaskDef, examples: Sequence = ()) -> tuple[float | None, float | None]:
-        return (100.0 / len(task.labels), math.log(len(task.labels))) if task.labels else (None, None)
 
 
 TAGGING = Tagging()

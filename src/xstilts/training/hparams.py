@@ -4,7 +4,7 @@
 and, in its field's `json_schema_extra`, the phase it belongs to ("finetune" or "intermediate";
 unmarked: both) and whether a task publishes it in its recipe. Everything else is derived:
 the spec's layer `Train` (every field optional), a user task's `recipe:` (`RecipeFields`), the
-options of `xstilts finetune` (`cli_options`), and the training loop's config (`TrainConfig`
+options of `xstilts finetune` (`cli_tools.hparam_options`), and the training loop's config (`TrainConfig`
 extends `LoopHParams`, the fields the loop itself reads). A new hyper-parameter is one field.
 
 Layers, later ones winning: the task's published recipe (`tasks/schema.py: Recipe`, after
@@ -19,7 +19,6 @@ The training length is one choice: a layer that sets `epochs` replaces an inheri
 
 from __future__ import annotations
 
-import inspect
 import typing
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
@@ -109,7 +108,7 @@ class HParams(LoopHParams):
 
     def _without_defaults_of(self, added: tuple[str, ...]) -> dict:
         return self.model_dump(exclude={n for n, f in type(self).model_fields.items()
-                                        if _added(f) in added and getattr(self, n) == f.default})
+                                        if _extra(f).get("added") in added and getattr(self, n) == f.default})
 
     def describe(self) -> str:
         """One line for `xstilts plan`: the length, rate, batch and caps that were resolved."""
@@ -127,21 +126,17 @@ class HParams(LoopHParams):
         return ", ".join(parts)
 
 
-def _added(f: Any) -> str | None:
-    return f.json_schema_extra.get("added") if isinstance(f.json_schema_extra, dict) else None
-
-
-def _extra(name: str) -> dict[str, Any]:
-    extra = HParams.model_fields[name].json_schema_extra
-    return extra if isinstance(extra, dict) else {}
+def _extra(f: Any) -> dict[str, Any]:
+    """What a field's declaration says beyond its type: its phase, recipe and ADDED marks."""
+    return f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
 
 
 def phase_of(name: str) -> str | None:
     """The one phase a hyper-parameter belongs to, or None for both."""
-    return _extra(name).get("phase")
+    return _extra(HParams.model_fields[name]).get("phase")
 
 
-RECIPE_FIELDS = tuple(n for n in HParams.model_fields if _extra(n).get("recipe"))
+RECIPE_FIELDS = tuple(n for n, f in HParams.model_fields.items() if _extra(f).get("recipe"))
 FINETUNE_ONLY = tuple(n for n in HParams.model_fields if phase_of(n) == "finetune")
 INTERMEDIATE_ONLY = tuple(n for n in HParams.model_fields if phase_of(n) == "intermediate")
 
@@ -204,32 +199,3 @@ def resolve(recipe: Recipe, *layers: Train, phase: Phase = "finetune") -> HParam
             values["max_steps"] = None
         values.update(given)
     return HParams(**values)
-
-
-def cli_options(phase: Phase) -> list[inspect.Parameter]:
-    """One command-line option per hyper-parameter of PHASE (unset: the recipe's), with its help."""
-    import typer
-
-    out = []
-    for name, f in HParams.model_fields.items():
-        if phase_of(name) not in (None, phase):
-            continue
-        kind = next(a for a in typing.get_args(f.annotation) or (f.annotation,) if a is not type(None))
-        kind = typing.get_args(kind)[0] if typing.get_origin(kind) is Annotated else kind
-        option = typer.Option(f"--{name.replace('_', '-')}/--no-{name.replace('_', '-')}" if kind is bool
-                              else f"--{name.replace('_', '-')}", help=f.description)
-        out.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                                     annotation=Annotated[Optional[kind], option]))  # noqa: UP045 - a runtime type
-    return out
-
-
-def from_cli(values: dict[str, Any]) -> Train:
-    """The layer the command-line options give (None: not given); a value out of bounds is bad input
-    naming its option, as the spec names its field."""
-    from pydantic import ValidationError
-
-    try:
-        return Train(**values)
-    except ValidationError as e:
-        error = e.errors()[0]
-        raise BadValue(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from None
