@@ -62,3 +62,29 @@ def test_no_module_outside_tasktypes_compares_type_names():
     found = sorted(f"{p.relative_to(SRC)}:{i}" for p in SRC.rglob("*.py") if "tasktypes" not in p.parts
                    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if compare.search(line))
     assert {f.split(":")[0] for f in found} <= PROBE_PROTOCOL_SITES, found
+
+
+def test_masked_lm_is_phase_twos_objective_and_no_task_types_name():
+    """MLM reads other tasks' unlabelled text: distinct, non-blank texts with a piece to mask, then
+    batches masked at its probability; a task entry or user file cannot declare it."""
+    import torch
+
+    from tests.tiny import tiny_encoder, tiny_tokenizer
+    from xstilts.models.heads import HeadSpec, TaskModel
+    from xstilts.tasktypes import MLM
+    from xstilts.training import Collator
+
+    assert "mlm" not in TYPES and MLM.head == "mlm" and not MLM.labelled
+    tok = tiny_tokenizer()
+    texts = ["the cat sat", "", "the cat sat", "   ", "a dog ran", "the dog sat", "cats ran"]
+    feats = MLM.text_features(texts, tok, max_length=16, max_examples=3)
+    assert [f["input_ids"] for f in feats] == [tok(t)["input_ids"] for t in ("the cat sat", "a dog ran", "the dog sat")]
+    torch.manual_seed(0)
+    batch = MLM.collate(tok, Collator(tok.pad_token_id), probability=1.0)(feats)
+    width = batch["input_ids"].shape[1]
+    original = torch.tensor([f["input_ids"] + [tok.pad_token_id] * (width - len(f["input_ids"])) for f in feats])
+    targets = ~torch.isin(original, torch.tensor(tok.all_special_ids))
+    assert torch.equal(batch["labels"] != -100, targets)  # every non-special token is a target, no other
+    assert torch.equal(batch["labels"][targets], original[targets])
+    head = TaskModel(tiny_encoder(len(tok)), {"mlm": HeadSpec(type=MLM.head)}).heads["mlm"]
+    assert type(head).__name__ == "MLMHead"

@@ -34,9 +34,9 @@ from xstilts.paths import data_root as resolve_data_root
 from xstilts.provenance import tensor_state_hash
 from xstilts.report.learning import chance_level, learning_entry
 from xstilts.tasks import get_task
-from xstilts.tasktypes import head_of
+from xstilts.tasktypes import MLM, head_of
 from xstilts.tasks.data import read_sources, sources_hash
-from xstilts.training import Collator, MLMCollator, train
+from xstilts.training import Collator, train
 from xstilts.training.collate import Collate
 from xstilts.console import make_console
 
@@ -48,11 +48,8 @@ CODE_VERSION = "2"  # bump when phase-2 outputs can change for the same inputs
 def mlm_features(task_names: Sequence[str], tokenizer, root: Path, max_length: int, max_examples: int | None
                  ) -> list[dict]:
     """Unlabelled text of the given tasks' training data, tokenised for MLM."""
-    texts = [t for name in task_names for ex in read_sources(get_task(name).train, root)
-             for t in example_texts(ex) if t.strip()]
-    texts = list(dict.fromkeys(texts))[:max_examples]
-    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
-    return [{"input_ids": x} for x in ids if len(x) > 2]
+    texts = (t for name in task_names for ex in read_sources(get_task(name).train, root) for t in example_texts(ex))
+    return MLM.text_features(texts, tokenizer, max_length, max_examples)
 
 
 def own_dev_eval(defs: Sequence, tokenizer, root: Path, max_length: int, max_dev_examples: int):
@@ -127,8 +124,8 @@ def run_intermediate(
     if mlm_tasks:
         tok = enc.tokenizer
         feats[MLM_TASK] = mlm_features(mlm_tasks, tok, root, hp.max_length, mlm_max_examples)
-        heads[MLM_TASK] = HeadSpec(type="mlm")
-        collate[MLM_TASK] = MLMCollator(pad, tok.mask_token_id, len(tok), list(tok.all_special_ids), mlm_probability)
+        heads[MLM_TASK] = HeadSpec(type=MLM.head)
+        collate[MLM_TASK] = MLM.collate(tok, pad, mlm_probability)
         data_hashes[MLM_TASK] = sources_hash([s for n in mlm_tasks for s in get_task(n).train], root, mlm_max_examples)
         with console.status("looking for the checkpoint's own masked-LM head"):
             mlm_head, mlm_head_source = pretrained_mlm_head(enc)

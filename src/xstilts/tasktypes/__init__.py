@@ -1,5 +1,6 @@
 """Task types, one object each (classification and sentence pairs, multiple choice, tagging,
-extractive QA, QA retrieval, bitext): each owns what depends on the type (the head a fine-tuned
+extractive QA, QA retrieval, bitext; masked-LM, phase 2's auxiliary objective, which no task entry
+names): each owns what depends on the type (the head a fine-tuned
 model gets, the training features, the zero-shot decoding, the chance level, what a user's task
 file of the type reads), so the rest of the package asks `type_of(task.type)` instead of
 comparing names. A new type is a module here and its line in TYPES."""
@@ -14,6 +15,7 @@ from xstilts.tasktypes.base import TaskType
 from xstilts.tasktypes.bitext import BITEXT
 from xstilts.tasktypes.choice import MULTIPLE_CHOICE
 from xstilts.tasktypes.classification import CLASSIFICATION, SENTENCE_PAIR
+from xstilts.tasktypes.mlm import MLM
 from xstilts.tasktypes.qa import QA_TYPE
 from xstilts.tasktypes.retrieval import QA_RETRIEVAL
 from xstilts.tasktypes.tagging import TAGGING
@@ -40,4 +42,4 @@ def head_of(task: TaskDef) -> tuple[HeadType, dict[str, Any]]:
     return kind.head, kind.head_options(task)
 
 
-__all__ = ["TYPES", "TaskType", "head_of", "type_of"]
+__all__ = ["MLM", "TYPES", "TaskType", "head_of", "type_of"]
