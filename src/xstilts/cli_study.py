@@ -90,7 +90,7 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
 
     Example: xstilts plan experiments/lowres-vs-english.yaml --pilot results/lowres-vs-english-pilot"""
     from .orchestration.export import emit, plan_record, to_stdout
-    from .orchestration.validate import validate as validate_spec
+    from .orchestration.validate import resolved
     from .orchestration.plan_view import render_plan
     from .orchestration.power import power_lines
     from .orchestration.record import load_record
@@ -98,8 +98,9 @@ def plan(spec: SpecPath, data_root: DataRoot = None, store: StoreUrl = None, smo
     from .store import ResultsStore
 
     with _human_output(json_out) as out, user_errors(), ExitStack() as scope:
-        p = validate_spec(spec, data_root=data_root, smoke=smoke, model=model, check_model=False, units=seeds)
-        scope.enter_context(p.user.scope())  # the spec's own tasks, for the disk estimate and the view
+        # the spec's own tasks in scope, for the disk estimate and the view
+        p = scope.enter_context(resolved(spec, data_root=data_root, smoke=smoke, model=model, check_model=False,
+                                         units=seeds))
         record = load_record(pilot) if pilot is not None else None
         url = study_store_url(p.study, store, smoke)
         # plan creates nothing; a store named by hand must be there (a study not run yet has none)
@@ -152,7 +153,7 @@ def run(
     Example: xstilts run experiments/demo.yaml;  xstilts run experiments/full.yaml --smoke
     """
     from .orchestration.export import emit, run_record
-    from .orchestration.validate import validate as validate_spec
+    from .orchestration.validate import resolved
     from .orchestration.storage import study_store_url
     from .orchestration.study import run_study
 
@@ -165,9 +166,8 @@ def run(
                                   html=html, console=console, smoke=smoke, model=model, ray_address=ray_address,
                                   units=seeds)
         if json_out is not None:
-            p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False,
-                              units=seeds)
-            scope.enter_context(p.user.scope())
+            p = scope.enter_context(resolved(spec, data_root=data_root, overlap=False, smoke=smoke, model=model,
+                                             check_model=False, units=seeds))
             from .store.store import default_url
 
             url = study_store_url(p.study, store, smoke) or default_url()
@@ -258,7 +258,7 @@ def report(
 
     Example: xstilts report experiments/lowres-vs-english.yaml --publish results/lowres-vs-english
     """
-    from .orchestration.validate import validate as validate_spec
+    from .orchestration.validate import resolved
     from .orchestration.record import load_record
     from .orchestration.publish import publish as publish_study, record_spec
     from .orchestration.storage import study_dir, study_rows, study_store_url
@@ -270,9 +270,8 @@ def report(
             raise XstiltsError(f"--publish writes a record from a store's rows; {record} is a published record "
                                "already (copy the folder to publish it elsewhere)")
         spec = record_spec(spec, record)
-        p = validate_spec(spec, data_root=data_root, overlap=False, smoke=smoke, model=model, check_model=False,
-                          units=seeds)
-        scope.enter_context(p.user.scope())
+        p = scope.enter_context(resolved(spec, data_root=data_root, overlap=False, smoke=smoke, model=model,
+                                         check_model=False, units=seeds))
         try:
             results = ResultsStore(study_store_url(p.study, store, smoke), read_only=True,
                                    must_exist=record is None)
@@ -312,7 +311,7 @@ def export(
     Example: xstilts export --from results/lowres-vs-english --out lowres-export
     """
     from .orchestration.export import export_rows
-    from .orchestration.validate import validate as validate_spec
+    from .orchestration.validate import resolved
     from .orchestration.record import load_record
     from .orchestration.publish import record_rows, record_spec
     from .orchestration.storage import study_rows, study_store_url
@@ -324,9 +323,8 @@ def export(
         if rec is not None and spec is None:
             rows, source = rec.rows, str(record)
         else:
-            p = validate_spec(spec_path, data_root=data_root, overlap=False, smoke=smoke, model=model,
-                              check_model=False)
-            scope.enter_context(p.user.scope())
+            p = scope.enter_context(resolved(spec_path, data_root=data_root, overlap=False, smoke=smoke,
+                                             model=model, check_model=False))
             if rec is not None:
                 rows, source = record_rows(rec, p), f"{record} (nodes of {spec_path})"
             else:
