@@ -257,19 +257,28 @@ def test_nested_fine_tuning_seeds_are_averaged_within_their_unit():
 
 
 def test_runs_that_did_not_learn_are_left_out_and_listed():
+    """The report leaves out what `not_learned` names: a run that did not learn and every node built
+    on it (here every row of the nusax-eng encoder, whose phase 2 is node 'i')."""
     from types import SimpleNamespace as NS
+
+    from xstilts.report.learning import Learning, not_learned
 
     rows = study_rows()
     for r in rows:
         r.protocol["node"] = f"{r.condition}-{r.task}-{r.seed}"
-    learning = [NS(phase="intermediate", condition="nusax-eng", seed=1, task="nusax:eng", node="i", learned=False,
-                   why="final loss 1.09 ≥ 0.97 × ln 3"),
-                NS(phase="finetune", condition="sst2", seed=2, task="xnli", node="sst2-xnli-2", learned=False,
-                   why="English 35.0 < chance 33.3 + 5")]
-    rep = build_report(rows, learning=learning)
+    records = [NS(phase="intermediate", condition="nusax-eng", seed=1, task="nusax:eng", node="i", learned=False,
+                  why="final loss 1.09 ≥ 0.97 × ln 3"),
+               NS(phase="finetune", condition="sst2", seed=2, task="xnli", node="sst2-xnli-2", learned=False,
+                  why="English 35.0 < chance 33.3 + 5")]
+    nodes = [{"key": "i"}, *({"key": k, "deps": ["i"] * k.startswith("nusax-eng-")}
+                             for k in dict.fromkeys(r.protocol["node"] for r in rows))]
+    rep = build_report(rows, learning=Learning(records, not_learned(records, nodes)))
     assert not any(c.a == "nusax-eng" or c.b == "nusax-eng" for c in rep.comparisons)
     assert rep.gain("sst2", "xnli").units == (1, 3) and rep.gain("sst2", "mlqa").units == (1, 2, 3)
     assert len(rep.excluded) == 2 and "nusax-eng" in rep.excluded[0] and "seed 2" in rep.excluded[1]
+    assert rep.learning == records
+    kept = build_report(rows, learning=Learning(records, {}))  # listed, but nothing named to leave out
+    assert any(c.a == "nusax-eng" for c in kept.comparisons) and len(kept.excluded) == 2
 
 
 def test_declared_primary_comparison_by_kind_with_its_verdict_and_flags():

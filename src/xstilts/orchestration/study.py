@@ -73,13 +73,13 @@ def study_report(plan: Plan, rows: list[ResultRow], nodes: list[dict], *, smoke:
     """The report of a study's rows with its spec's design and its nodes' learning records."""
     import dataclasses
 
-    from xstilts.report.learning import learning_records
+    from xstilts.report.learning import assess
     from xstilts.report.setup import phase2_steps
 
     with warnings.catch_warnings():  # the report prints its own notes, once, under "warning:"
         warnings.simplefilter("ignore", ReportWarning)
         design = dataclasses.replace(design_of(plan.study, smoke=smoke), phase2_steps=phase2_steps(nodes))
-        return build_report(rows, conditions_of(plan.study), design=design, learning=learning_records(nodes, rows))
+        return build_report(rows, conditions_of(plan.study), design=design, learning=assess(nodes, rows))
 
 
 def report_study(plan: Plan, store: ResultsStore, html: Path, *, folder: Path, console: Console,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from xstilts.errors import XstiltsError
 from xstilts.recommend.signals import record_times, recommend, store_times
-from xstilts.report.learning import learning_records, not_learned
+from xstilts.report.learning import assess
 from xstilts.report.recommendation import (Recommendation, cost_line, recommendation_grids, saved_path, signals_of,
                                            skipped_line, verdict)
 from xstilts.store import ResultsStore
@@ -20,9 +20,8 @@ def _left_out(nodes: Sequence[dict], rows: Sequence, smoke: bool) -> tuple[dict[
     smoke run, where nothing learns."""
     if smoke:
         return {}, []
-    records = learning_records(nodes, rows)
-    left_out = not_learned(records, nodes)
-    return left_out, sorted({left_out[r.node] for r in records if not r.learned})
+    learning = assess(nodes, rows)
+    return dict(learning.left_out), sorted({learning.left_out[r.node] for r in learning.records if not r.learned})
 
 
 def run_recommend(spec_path: Path | None, tasks: Sequence[str], langs: Sequence[str] | None, *,

@@ -183,6 +183,22 @@ def not_learned(records: Sequence[LearningRecord], nodes: Iterable[Mapping]) -> 
     return out
 
 
+@dataclass(frozen=True)
+class Learning:
+    """A study's learning records, and what its comparisons leave out (`not_learned`)."""
+
+    records: Sequence[LearningRecord] = ()
+    left_out: Mapping[str, str] = field(default_factory=dict)
+
+
+def assess(nodes: Iterable[Mapping], rows: Sequence[ResultRow] = ()) -> Learning:
+    """The learning records of NODES (shaped like a published nodes.json's entries, in topological
+    order) and the one rule for what did not learn, which the report and `recommend` both apply."""
+    nodes = list(nodes)
+    records = learning_records(nodes, rows)
+    return Learning(records, not_learned(records, nodes))
+
+
 def _num(x: float | None, digits: int) -> str:
     return "" if x is None else f"{x:.{digits}f}"
 

@@ -33,6 +33,7 @@ from xstilts.report.comparisons import (
     zero_shot,
 )
 from xstilts.report.conditions import ConditionInfo, Design, ordered, pair_links, translation_links
+from xstilts.report.learning import Learning
 from xstilts.report.setup import Setup, setup_of
 from xstilts.report.stats import Comparison, spearman
 from xstilts.report.xtreme import Aggregate, ReportError, aggregate_all, language_scores
@@ -168,23 +169,20 @@ def _probe_units(rows: Sequence[ResultRow], labels: Sequence[str]) -> Units:
     return out
 
 
-def _excluded(learning: Sequence, design: Design) -> tuple[set, set, list[str]]:
-    """What did not learn: encoders (condition, phase-2 seed, or None for the condition's only one),
-    fine-tuning nodes, and the sentences that list them."""
-    encoders, nodes, words = set(), set(), []
-    for r in learning:
+def _excluded(learning: Learning, design: Design) -> list[str]:
+    """The runs that did not learn, in words; what each takes with it is `learning.left_out`."""
+    words = []
+    for r in learning.records:
         if r.learned:
             continue
         if r.phase == "intermediate":
             single = design.phase2_runs.get(r.condition, 1) <= 1
-            encoders.add((r.condition, None if single else r.seed))
             words.append(f"{r.condition}" + ("" if single else f" (phase-2 seed {r.seed})")
                          + f": phase 2 did not learn {r.task} ({r.why}); every row of that encoder is left out")
         else:
-            nodes.add(r.node)
             words.append(f"{r.condition}, {r.task} seed {r.seed}: fine-tuning did not learn ({r.why}); "
                          "that run is left out")
-    return encoders, nodes, words
+    return words
 
 
 def _alignment(condition: str, baseline: str | None, probe_units: Units, gains: Sequence[Comparison],
@@ -206,21 +204,22 @@ def _alignment(condition: str, baseline: str | None, probe_units: Units, gains: 
 
 
 def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] = (), *,
-                 retrieval: str = "official", design: Design = Design(), learning: Sequence = ()) -> StudyReport:
+                 retrieval: str = "official", design: Design = Design(), learning: Learning = Learning()
+                 ) -> StudyReport:
     """Everything the study reports, from its rows; `conditions` gives the spec's metadata (else inferred);
     `retrieval` picks XTREME-R's retrieval category ('official' as evaluate.py, or 'paper'); `design` the
     declared analysis and phase-2 runs per condition; `learning` the training nodes' learning records
-    (runs that did not learn are left out of every comparison and listed)."""
+    and the nodes left out of every comparison (a run that did not learn, and every node built on
+    one: `report.learning.assess`), which are listed."""
     rows = list(rows)
     benchmark = xtreme_r(retrieval)
     check_versions(rows)
     infos = ordered(rows, conditions)
-    bad_encoders, bad_nodes, excluded = _excluded(learning, design)
+    excluded, left_out = _excluded(learning, design), learning.left_out
     if design.smoke:  # nothing learns in 2 steps: list the runs, keep them, so every comparison path still runs
-        bad_encoders, bad_nodes = set(), set()
+        left_out = {}
         excluded = [f"(smoke run: kept all the same) {e}" for e in excluded]
-    kept = [r for r in rows if r.protocol.get("node") not in bad_nodes
-            and (r.condition, None) not in bad_encoders and (r.condition, unit_of(r)) not in bad_encoders]
+    kept = [r for r in rows if r.protocol.get("node") not in left_out]
     targets = [r for r in kept if r.layer is None]
     probes = [r for r in kept if r.layer is not None]
     all_scores = language_scores([r for r in rows if r.layer is None], benchmark)
@@ -273,7 +272,7 @@ def build_report(rows: Sequence[ResultRow], conditions: Sequence[ConditionInfo] 
         alignment=alignment,
         correlation=spearman([p[0] for p in points], [p[1] for p in points]),
         design=design,
-        learning=list(learning),
+        learning=list(learning.records),
         excluded=excluded,
         warnings=notes,
         setup=setup_of(rows, benchmark),
