@@ -10,11 +10,29 @@ from pathlib import Path
 import pytest
 
 
+# the longest test starts first, so that under `pytest -n 2` the other worker takes the rest
+FIRST = "test_shipped_spec_runs_every_node_in_smoke_mode[full]"
+
+
 def pytest_collection_modifyitems(config, items):
     """A test that reads the data root is an integration test, whatever it is marked."""
     for item in items:
         if "data_root" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.integration)
+    items.sort(key=lambda item: item.name != FIRST)
+
+
+def pytest_configure(config):
+    """A pytest-xdist worker runs as a plain pytest does: without the terminal size xdist gives it
+    ($COLUMNS, $LINES: output is as wide as the console's policy makes it, console.py), and with
+    one intra-op thread, as it shares 2 cores with another worker."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        for name in ("COLUMNS", "LINES"):
+            os.environ.pop(name, None)
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from xstilts.store import ResultsStore
 from tests.test_study import SPEC
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.xdist_group("ray")  # one Ray at a time on the machine under `pytest -n 2`
 psutil = pytest.importorskip("psutil")
 
 

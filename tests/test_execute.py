@@ -130,6 +130,7 @@ def test_missing_runner_stops_before_running(tmp_path):
         LocalExecutor(tmp_path, console=QUIET, runners={"toy": Runner(_concat)}).run(toy_plan({"A": []}, kind="nope"), ResultsStore("sqlite://"))
 
 
+@pytest.mark.xdist_group("ray")  # one Ray at a time on the machine under `pytest -n 2`
 def test_ray_executor_runs_the_dag(tmp_path):
     ray = pytest.importorskip("ray")
 

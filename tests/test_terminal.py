@@ -74,7 +74,8 @@ def test_study_clock_scales_the_estimate_by_what_finished_nodes_took():
     assert clock.begin(nodes[1]) == "[node 2/3] elapsed 0:02:00, ETA ~0:04:00"
 
 
-def test_runner_output_names_the_final_folder(tmp_path):
+def test_runner_output_names_the_final_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")  # the console folds the path across lines, anywhere
     attempt, final = tmp_path / "finetune" / ".0123456789abcdef.attempt2", tmp_path / "finetune" / "0123456789abcdef"
     out = io.StringIO()
     import sys

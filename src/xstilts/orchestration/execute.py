@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import sys
@@ -309,15 +310,17 @@ class Bookkeeping:
 
 class _PathRewriter:
     """A stdout that prints paths under a node's attempt folder as the node's final folder (the
-    attempt folder is renamed to it once the node is done)."""
+    attempt folder is renamed to it once the node is done). The console has already folded a
+    line too long for it, so a path may be cut by a line break anywhere: it is matched across them."""
 
     def __init__(self, stream: Any, attempt: Path, final: Path):
         self.stream = stream
-        self.pairs = [(str(attempt), str(final)), (attempt.name, final.name)]
+        self.pairs = [(re.compile(r"\n?".join(map(re.escape, old))), new)
+                      for old, new in ((str(attempt), str(final)), (attempt.name, final.name))]
 
     def write(self, text: str) -> int:
         for old, new in self.pairs:
-            text = text.replace(old, new)
+            text = old.sub(lambda _: new, text)  # noqa: B023 (used at once, in this iteration)
         return self.stream.write(text)
 
     def __getattr__(self, name: str) -> Any:
