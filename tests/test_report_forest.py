@@ -10,7 +10,7 @@ import pytest
 
 from xstilts.report import plots
 from xstilts.report.html import render_html
-from xstilts.report.learning import LearningRecord
+from xstilts.report.learning import Learning, LearningRecord
 from xstilts.report.setup import limits, phase2_steps, still_rising
 from xstilts.report.conditions import ConditionInfo, Design, Primary
 from xstilts.report.study import build_report
@@ -121,7 +121,7 @@ def test_training_curves_per_node_kind_and_a_rising_curve_is_a_limit():
     learning = [_record("intermediate", "sst2", "sst2", 1, [(50, 60.0), (100, 70.0)], chance=50.0),
                 _record("finetune", "none", "xnli", 1, [(50, 40.0), (100, 44.0)]),  # still rising
                 _record("finetune", "sst2", "xnli", 1, [(50, 45.0), (100, 45.5)])]
-    report = _build(study_rows(), learning=learning)
+    report = _build(study_rows(), learning=Learning(learning))
     fig = plots.curves_figure(report)
     axes = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in axes] == ["Phase 2: own-task dev score", "Phase 3: xnli, English dev score"]
@@ -136,8 +136,8 @@ def test_training_curves_per_node_kind_and_a_rising_curve_is_a_limit():
     page = render_html(report)
     assert 'alt="training curves"' in page and "Phase 3: did each fine-tuning run learn" in page
     assert plots.curves_figure(_build(study_rows())) is None  # no node recorded a curve: no figure
-    assert "No training curves" in render_html(_build(study_rows(), learning=[
-        LearningRecord("n", "finetune", "none", 1, "xnli", "accuracy", 33.3, 40.0, 0.5, 1.1)]))
+    assert "No training curves" in render_html(_build(study_rows(), learning=Learning([
+        LearningRecord("n", "finetune", "none", 1, "xnli", "accuracy", 33.3, 40.0, 0.5, 1.1)])))
 
 
 def test_limits_and_language_sets_are_in_the_html():
