@@ -279,12 +279,13 @@ def _training(size: ModelSize, specs: tuple, freeze_embeddings: bool) -> tuple[i
 def node_disk(node: Node, size: ModelSize, keep_finetuned: bool) -> NodeDisk:
     from xstilts.models.heads import HeadSpec
     from xstilts.tasks import get_task
+    from xstilts.tasktypes import MLM
 
     if node.kind == "intermediate":
         c = node.typed
         specs = [_head_spec(t) for t in c.condition.tasks]
         if c.condition.mlm:
-            specs.append(("mlm", HeadSpec(type="mlm")))
+            specs.append((MLM.name, HeadSpec(type=MLM.head)))
         last, _ = _training(size, tuple(specs), c.train.freeze_embeddings)
         # a new last/ is written beside the old one; at the end the encoder beside last/
         peak = max(2 * last, last + size.encoder_bytes)

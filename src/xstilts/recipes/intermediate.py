@@ -40,7 +40,7 @@ from xstilts.training import Collator, train
 from xstilts.training.collate import Collate
 from xstilts.console import make_console
 
-MLM_TASK = "mlm"
+MLM_TASK = MLM.name  # its head's name in the TaskModel and its entry in task_shares
 SOURCE_FILE = encoders.SOURCE_FILE
 CODE_VERSION = "2"  # bump when phase-2 outputs can change for the same inputs
 

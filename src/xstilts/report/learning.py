@@ -26,7 +26,7 @@ from typing import Any, Literal
 from xstilts.report.grid import Grid
 from xstilts.store import ResultRow
 from xstilts.tasks import TaskDef, get_task
-from xstilts.tasktypes import type_of
+from xstilts.tasktypes import MLM, type_of
 
 MIN_ABOVE_CHANCE = 5.0  # points above chance a final own-task score needs
 LOSS_NEAR_CHANCE = 0.97  # without a score: a final loss >= this x ln K did not learn
@@ -159,7 +159,7 @@ def learning_records(nodes: Iterable[Mapping], rows: Sequence[ResultRow] = ()) -
                 out += [_record(node, "intermediate", condition, task, e) for task, e in learning.items()]
             else:
                 out += [_phase2_from_loss(node, condition, task, share)
-                        for task, share in (outputs.get("task_shares") or {}).items() if task != "mlm"]
+                        for task, share in (outputs.get("task_shares") or {}).items() if task != MLM.name]
         elif node["config"]["task"] in learning:
             out.append(_record(node, "finetune", node["config"]["condition"], node["config"]["task"],
                                learning[node["config"]["task"]]))
